@@ -1,0 +1,71 @@
+using System;
+
+namespace LayerCompiler.Runtime;
+
+/// <summary>
+/// Seeded random numbers that are identical on every machine and .NET version
+/// (xoshiro256** seeded by SplitMix64). System.Random's sequence is an implementation detail.
+/// </summary>
+public sealed class Rng
+{
+    private ulong _s0, _s1, _s2, _s3;
+    private double? _spareNormal;
+
+    public Rng(ulong seed)
+    {
+        ulong x = seed;
+        _s0 = SplitMix(ref x); _s1 = SplitMix(ref x); _s2 = SplitMix(ref x); _s3 = SplitMix(ref x);
+    }
+
+    private static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    private static ulong Rotl(ulong x, int k) => (x << k) | (x >> (64 - k));
+
+    public ulong NextUInt64()
+    {
+        ulong result = Rotl(_s1 * 5, 7) * 9;
+        ulong t = _s1 << 17;
+        _s2 ^= _s0; _s3 ^= _s1; _s1 ^= _s2; _s0 ^= _s3; _s2 ^= t; _s3 = Rotl(_s3, 45);
+        return result;
+    }
+
+    /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
+    public float Uniform(float lo, float hi) => (float)(lo + (hi - lo) * NextDouble());
+
+    /// <summary>Uniform integer in [0, n).</summary>
+    public int NextInt(int n)
+    {
+        if (n <= 0) throw new ArgumentOutOfRangeException(nameof(n), n, "The range must be positive.");
+        return (int)((NextUInt64() >> 33) % (ulong)n);
+    }
+
+    public double Normal()
+    {
+        if (_spareNormal is double s) { _spareNormal = null; return s; }
+        double u, v, r;
+        do { u = 2 * NextDouble() - 1; v = 2 * NextDouble() - 1; r = u * u + v * v; } while (r >= 1 || r == 0);
+        double f = Math.Sqrt(-2 * Math.Log(r) / r);
+        _spareNormal = v * f;
+        return u * f;
+    }
+
+    /// <summary>A uniformly random permutation of 0..n-1 (Fisher–Yates).</summary>
+    public int[] Permutation(int n)
+    {
+        var p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        for (int i = n - 1; i > 0; i--) { int j = NextInt(i + 1); (p[i], p[j]) = (p[j], p[i]); }
+        return p;
+    }
+
+    /// <summary>An independent stream derived from this one (for per-worker or per-item randomness).</summary>
+    public Rng Fork() => new(NextUInt64());
+}
