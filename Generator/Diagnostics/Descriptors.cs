@@ -1,0 +1,54 @@
+using System.Collections.Generic;
+using Microsoft.CodeAnalysis;
+
+namespace LayerCompiler.Generator.Diagnostics
+{
+    /// <summary>The catalog of every diagnostic LayerCompiler reports. Ids never change meaning.</summary>
+    public static class Descriptors
+    {
+        private const string Category = "LayerCompiler";
+
+        private static DiagnosticDescriptor Error(string id, string title, string message) =>
+            new DiagnosticDescriptor(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor NotPartial = Error("LC0001",
+            "Type must be partial", "'{0}' must be declared partial so LayerCompiler can add the generated members; add the 'partial' modifier (to every containing type too)");
+        public static readonly DiagnosticDescriptor NonPositiveSize = Error("LC0002",
+            "Layer size must be positive", "{0} has a non-positive size ({1}); every size must be at least 1");
+        public static readonly DiagnosticDescriptor DimensionsDoNotChain = Error("LC0003",
+            "Layer dimensions do not chain", "Layer {0} takes {1} inputs but layer {2} produces {3}; make them equal");
+        public static readonly DiagnosticDescriptor ConvAfterDense = Error("LC0004",
+            "Conv2d after Dense", "Layer {0} is a Conv2d after a Dense layer; declare every Conv2d before the first Dense (global spatial pooling sits between them)");
+        public static readonly DiagnosticDescriptor NoLayers = Error("LC0005",
+            "Input network declares no layers", "'{0}' is marked [InputNetwork] but declares no layers; add [Dense(in, out)] or [Conv2d(in, out, kh, kw)] attributes");
+        public static readonly DiagnosticDescriptor NotAnInputNetwork = Error("LC0006",
+            "Architecture is not an input network", "'{0}' is not marked [InputNetwork]; add [InputNetwork] and its layer attributes to it, or pass a type that has them");
+        public static readonly DiagnosticDescriptor BadChannels = Error("LC0007",
+            "Invalid channel widths", "Channels {0}; give one positive width per equivariant layer, e.g. Channels = new[] {{ 32, 32, 32 }}");
+        public static readonly DiagnosticDescriptor BadHead = Error("LC0008",
+            "Invalid head", "{0}");
+        public static readonly DiagnosticDescriptor TooManyParameters = Error("LC0009",
+            "Parameter count overflows", "{0}; use fewer channels or narrower layers");
+        public static readonly DiagnosticDescriptor LayerWithoutInputNetwork = Error("LC0010",
+            "Layer attribute without [InputNetwork]", "'{0}' declares [{1}] layers but is not marked [InputNetwork]; add [InputNetwork]");
+        public static readonly DiagnosticDescriptor ConflictingAttributes = Error("LC0011",
+            "Conflicting attributes", "'{0}' {1}");
+        public static readonly DiagnosticDescriptor BadEnumValue = Error("LC0012",
+            "Unknown option value", "{0} = {1} is not a defined value; use one of: {2}");
+        public static readonly DiagnosticDescriptor UnsupportedType = Error("LC0013",
+            "Unsupported type shape", "'{0}' {1}");
+
+        public static readonly DiagnosticDescriptor InternalError = Error("LC0099",
+            "LayerCompiler internal error", "LayerCompiler could not generate code for '{0}': {1}. This is a bug in LayerCompiler; please report it with the declaration");
+
+        public static readonly IReadOnlyDictionary<string, DiagnosticDescriptor> ById = Build();
+
+        private static Dictionary<string, DiagnosticDescriptor> Build()
+        {
+            var d = new Dictionary<string, DiagnosticDescriptor>();
+            foreach (var x in new[] { NotPartial, NonPositiveSize, DimensionsDoNotChain, ConvAfterDense, NoLayers, NotAnInputNetwork, BadChannels, BadHead, TooManyParameters, LayerWithoutInputNetwork, ConflictingAttributes, BadEnumValue, UnsupportedType, InternalError })
+                d[x.Id] = x;
+            return d;
+        }
+    }
+}

@@ -1,0 +1,297 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using LayerCompiler.Algebra;
+using LayerCompiler.Generator.Lower;
+
+namespace LayerCompiler.Generator.Emit
+{
+    /// <summary>
+    /// Emits one fused kernel class (C# CPU backend) for a <see cref="FusedPlan"/>. Every loop bound,
+    /// offset and stride is a literal of the declared architecture. Per network:
+    /// 1. pooled statistics of every input tensor in one pass each;
+    /// 2. small matrix products turning statistics into row/column/global terms;
+    /// 3. one pass per output tensor: channel mix of the entry + broadcast adds.
+    /// The backward pass is the same scheme transposed (sum statistics of the output gradient, Wᵀ),
+    /// plus parameter gradients as outer products of input and gradient statistics.
+    /// </summary>
+    public sealed class CSharpKernelEmitter
+    {
+        private readonly FusedPlan _p;
+        private readonly IndentedWriter _w;
+        private int _scratch;
+
+        private CSharpKernelEmitter(FusedPlan plan, IndentedWriter w) { _p = plan; _w = w; }
+
+        public static string ClassName(int cin, int cout) => $"FusedKernel_{cin}x{cout}";
+
+        public static void Emit(FusedPlan plan, IndentedWriter w) => new CSharpKernelEmitter(plan, w).EmitClass();
+
+        private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+        private void EmitClass()
+        {
+            string name = ClassName(_p.Cin, _p.Cout);
+            var fwd = new IndentedWriter();
+            var bwd = new IndentedWriter();
+            int fwdScratch = EmitForward(fwd);
+            int bwdScratch = EmitBackward(bwd);
+            _w.Line($"/// <summary>Fused equivariant layer, {_p.Cin} → {_p.Cout} channels: {_p.Layer.Terms.Count} basis terms, {_p.Layer.WeightCount} weights, {_p.Layer.BiasCount} biases.</summary>");
+            using (_w.Block($"private sealed class {name} : global::LayerCompiler.Runtime.WeightSpace.FusedKernel"))
+            {
+                _w.Line($"public const int WeightCount = {I(_p.Layer.WeightCount)};");
+                _w.Line($"public const int BiasCount = {I(_p.Layer.BiasCount)};");
+                _w.Line();
+                using (_w.Block($"public {name}(global::LayerCompiler.Algebra.LayerPlan plan) : base(plan, {I(fwdScratch)}, {I(bwdScratch)})"))
+                {
+                    _w.Line("if (plan.WeightCount != WeightCount || plan.BiasCount != BiasCount || plan.InChannels != " + I(_p.Cin) + " || plan.OutChannels != " + I(_p.Cout) + ")");
+                    _w.Line($"    throw new global::System.ArgumentException(\"This kernel was generated for {_p.Cin} → {_p.Cout} channels with \" + WeightCount + \" weights; the plan does not match.\");");
+                }
+                _w.Line();
+                using (_w.Block("protected override void ForwardNetwork(int n, float[] w, float[] b, global::LayerCompiler.Runtime.Tensor[] x, global::LayerCompiler.Runtime.Tensor[] y, float[] s)"))
+                    _w.Lines(fwd.ToString().TrimEnd('\n'));
+                _w.Line();
+                using (_w.Block("protected override void BackwardNetwork(int n, float[] w, global::LayerCompiler.Runtime.Tensor[] x, global::LayerCompiler.Runtime.Tensor[] gy, global::LayerCompiler.Runtime.Tensor[]? gx, float[] gw, float[] gb, float[] s)"))
+                    _w.Lines(bwd.ToString().TrimEnd('\n'));
+            }
+        }
+
+        private string Alloc(IndentedWriter w, string name, long size)
+        {
+            w.Line($"var {name} = s.AsSpan({I(_scratch)}, {I(size)});");
+            _scratch += (int)size;
+            return name;
+        }
+
+        // ---------------------------------------------------------------- forward
+
+        private int EmitForward(IndentedWriter w)
+        {
+            _scratch = 0;
+            w.Line("// 1. Inputs as [grid, wide] views; pooled statistics (means).");
+            foreach (var v in _p.Views) EmitSourceView(w, v, "x", "xs", _p.Cin);
+            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
+            w.Line("// 2-3. Per output tensor: small broadcast terms, then one pass over its entries.");
+            EmitMap(w, _p.ForwardLinks, "xs", "xm", _p.Cin, "y", _p.Cout, biasArray: "b", transposed: false);
+            return _scratch;
+        }
+
+        // ---------------------------------------------------------------- backward
+
+        private int EmitBackward(IndentedWriter w)
+        {
+            _scratch = 0;
+            w.Line("// Inputs and output gradients as [grid, wide] views, with their statistics:");
+            w.Line("// means of the input (what the forward mixed), sums of the gradient (adjoint of broadcast).");
+            foreach (var v in _p.Views) EmitSourceView(w, v, "x", "xs", _p.Cin);
+            foreach (var v in _p.Views) EmitSourceView(w, v, "gy", "gs", _p.Cout);
+            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
+            foreach (var v in _p.Views) EmitStats(w, v, "gs", "gm", _p.Cout, FusedPlan.PooledMasks(_p.BackwardLinks, v, true), mean: false);
+
+            w.Line("// Bias gradients: the total sum of each output gradient.");
+            foreach (var v in _p.Views)
+            {
+                int wide = v.Fixed * _p.Cout;
+                string total = v.FullMask == 0 ? $"gs{v.Tensor.Index}" : $"gm{v.Tensor.Index}_0";
+                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.Add({total}, gb.AsSpan({I(_p.Layer.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
+            }
+
+            w.Line("// Weight gradients: Σ over kept positions of (input statistic) ⊗ (gradient statistic).");
+            foreach (var l in _p.ForwardLinks)
+            {
+                var a = _p.Views[l.Src]; var o = _p.Views[l.Dst];
+                var loops = KeptAxes(o, l.DstMask);
+                OpenLoops(w, o, loops);
+                string xa = SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin);
+                string go = SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout);
+                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.OuterAdd({xa}, {go}, gw.AsSpan({I(l.WOffset)}, {I((long)l.Rows * l.Cols)}));");
+                CloseLoops(w, loops);
+            }
+
+            w.Line("if (gx == null) return;");
+            w.Line("// Input gradient: the transposed map.");
+            EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true);
+            return _scratch;
+        }
+
+        // ---------------------------------------------------------------- shared pieces
+
+        /// <summary>A [grid, wide] view of tensor v of a batch array: the tensor itself, or a gathered copy when fixed axes come first.</summary>
+        private void EmitSourceView(IndentedWriter w, TensorView v, string arr, string prefix, int channels)
+        {
+            int t = v.Tensor.Index;
+            long size = (long)v.Tensor.Size * channels;
+            string raw = $"{arr}[{t}].Data.AsSpan(n * {I(size)}, {I(size)})";
+            if (v.Trailing)
+            {
+                w.Line($"var {prefix}{t} = {raw};");
+                return;
+            }
+            w.Line($"var {prefix}{t}Raw = {raw};");
+            Alloc(w, $"{prefix}{t}", size);
+            EmitLayoutLoops(w, v, channels, (mem, wide) => $"{prefix}{t}Raw.Slice({mem}, {I(channels)}).CopyTo({prefix}{t}.Slice({wide}, {I(channels)}));");
+        }
+
+        /// <summary>Loops over every axis in memory order, giving (memory offset, [grid, wide] offset) of each channel run.</summary>
+        private void EmitLayoutLoops(IndentedWriter w, TensorView v, int channels, Func<string, string, string> body)
+        {
+            var axes = v.Tensor.Axes;
+            for (int i = 0; i < axes.Length; i++) w.Open($"for (int a{i} = 0; a{i} < {I(axes[i].Size)}; a{i}++)");
+            string mem = "(" + MixedRadix(Enumerable.Range(0, axes.Length).Select(i => ($"a{i}", axes[i].Size)).ToList()) + $") * {I(channels)}";
+            string grid = MixedRadix(v.Tensor.PermutedAxes.Select(i => ($"a{i}", axes[i].Size)).ToList());
+            string fix = MixedRadix(v.Tensor.FixedAxes.Select(i => ($"a{i}", axes[i].Size)).ToList());
+            string wide = $"(({grid}) * {I(v.Fixed)} + {fix}) * {I(channels)}";
+            w.Line(body(mem, wide));
+            for (int i = 0; i < axes.Length; i++) w.Close();
+        }
+
+        private static string MixedRadix(IList<(string Var, int Size)> digits)
+        {
+            if (digits.Count == 0) return "0";
+            string e = digits[0].Var;
+            for (int i = 1; i < digits.Count; i++) e = $"({e}) * {I(digits[i].Size)} + {digits[i].Var}";
+            return e;
+        }
+
+        /// <summary>Pooled statistics of a [grid, wide] view over the axes not in each mask, in one pass.</summary>
+        private void EmitStats(IndentedWriter w, TensorView v, string src, string prefix, int channels, IEnumerable<int> maskSeq, bool mean)
+        {
+            var masks = maskSeq.ToList();
+            if (masks.Count == 0) return;
+            int t = v.Tensor.Index;
+            int wide = v.Fixed * channels;
+            foreach (int m in masks)
+            {
+                Alloc(w, $"{prefix}{t}_{m}", (long)v.KeptGrid(m) * wide);
+                w.Line($"{prefix}{t}_{m}.Clear();");
+            }
+            string ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
+            if (v.PermSizes.Length == 1)
+            {
+                using (w.Block($"for (int p0 = 0; p0 < {I(v.PermSizes[0])}; p0++)"))
+                    w.Line($"{ops}.Add({src}{t}.Slice(p0 * {I(wide)}, {I(wide)}), {prefix}{t}_0);");
+            }
+            else
+            {
+                bool row = masks.Contains(1), col = masks.Contains(2), tot = masks.Contains(0);
+                using (w.Block($"for (int p0 = 0; p0 < {I(v.PermSizes[0])}; p0++)"))
+                using (w.Block($"for (int p1 = 0; p1 < {I(v.PermSizes[1])}; p1++)"))
+                {
+                    w.Line($"var e = {src}{t}.Slice((p0 * {I(v.PermSizes[1])} + p1) * {I(wide)}, {I(wide)});");
+                    if (row) w.Line($"{ops}.Add(e, {prefix}{t}_1.Slice(p0 * {I(wide)}, {I(wide)}));");
+                    if (col) w.Line($"{ops}.Add(e, {prefix}{t}_2.Slice(p1 * {I(wide)}, {I(wide)}));");
+                    if (tot && !row) w.Line($"{ops}.Add(e, {prefix}{t}_0);");
+                }
+                if (tot && row)
+                    using (w.Block($"for (int p0 = 0; p0 < {I(v.PermSizes[0])}; p0++)"))
+                        w.Line($"{ops}.Add({prefix}{t}_1.Slice(p0 * {I(wide)}, {I(wide)}), {prefix}{t}_0);");
+            }
+            if (mean)
+                foreach (int m in masks)
+                    w.Line($"{ops}.Scale({prefix}{t}_{m}, {IndentedWriter.Float((float)(1.0 / v.PooledCount(m)))});");
+        }
+
+        /// <summary>Positions (in v's permuted axes) of the axes a mask keeps.</summary>
+        private static int[] KeptAxes(TensorView v, int mask) => Enumerable.Range(0, v.PermSizes.Length).Where(i => (mask & (1 << i)) != 0).ToArray();
+
+        private static void OpenLoops(IndentedWriter w, TensorView v, int[] axes)
+        {
+            foreach (int i in axes) w.Open($"for (int p{i} = 0; p{i} < {I(v.PermSizes[i])}; p{i}++)");
+        }
+
+        private static void CloseLoops(IndentedWriter w, int[] axes)
+        {
+            foreach (var _ in axes) w.Close();
+        }
+
+        /// <summary>
+        /// The wide vector of source view s's statistic for mask sMask at the current position of the
+        /// loops over destination view d's axes (kept axes are matched by neuron layer).
+        /// </summary>
+        private static string SourceAt(TensorView s, int sMask, TensorView d, string fullPrefix, string statPrefix, int channels)
+        {
+            int t = s.Tensor.Index;
+            int wide = s.Fixed * channels;
+            var digits = KeptAxes(s, sMask).Select(i => ($"p{Array.IndexOf(d.PermLayers, s.PermLayers[i])}", s.PermSizes[i])).ToList();
+            string idx = MixedRadix(digits);
+            string buf = sMask == s.FullMask ? $"{fullPrefix}{t}" : $"{statPrefix}{t}_{sMask}";
+            return idx == "0" ? $"{buf}.Slice(0, {I(wide)})" : $"{buf}.Slice(({idx}) * {I(wide)}, {I(wide)})";
+        }
+
+        /// <summary>
+        /// Emits a fused linear map from links: for each destination tensor, the small terms (kept
+        /// axes a proper subset) into broadcast buffers, then one pass over its grid.
+        /// </summary>
+        private void EmitMap(IndentedWriter w, IReadOnlyList<Link> links, string fullPrefix, string statPrefix, int srcChannels,
+            string dstArr, int dstChannels, string? biasArray, bool transposed)
+        {
+            string ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
+            string mix = transposed ? "MixAddTransposed" : "MixAdd";
+            int maxWide = _p.Views.Max(v => v.Fixed * dstChannels);
+            Alloc(w, "acc", maxWide);
+            foreach (var d in _p.Views)
+            {
+                int t = d.Tensor.Index;
+                int wide = d.Fixed * dstChannels;
+                var mine = links.Where(l => l.Dst == t).ToList();
+                w.Line($"// → {d.Tensor.Name}");
+                var small = mine.Where(l => l.DstMask != d.FullMask).GroupBy(l => l.DstMask).OrderBy(g => g.Key).ToList();
+                foreach (var g in small)
+                {
+                    int m = g.Key;
+                    Alloc(w, $"tt{t}_{m}", (long)d.KeptGrid(m) * wide);
+                    var loops = KeptAxes(d, m);
+                    w.OpenScope();
+                    OpenLoops(w, d, loops);
+                    string idx = MixedRadix(loops.Select(i => ($"p{i}", d.PermSizes[i])).ToList());
+                    w.Line($"var tt = tt{t}_{m}.Slice(({idx}) * {I(wide)}, {I(wide)});");
+                    w.Line("tt.Clear();");
+                    foreach (var l in g)
+                        w.Line($"{ops}.{mix}({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, w.AsSpan({I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), tt{Scale(l)});");
+                    CloseLoops(w, loops);
+                    w.Close();
+                }
+                var all = Enumerable.Range(0, d.PermSizes.Length).ToArray();
+                string raw = $"{dstArr}[{t}].Data.AsSpan(n * {I((long)d.Tensor.Size * dstChannels)}, {I((long)d.Tensor.Size * dstChannels)})";
+                w.Line($"var out{t} = {raw};");
+                w.OpenScope();
+                OpenLoops(w, d, all);
+                w.Line($"var a = acc.Slice(0, {I(wide)});");
+                if (biasArray != null) w.Line($"{biasArray}.AsSpan({I(_p.Layer.BiasOffsets[t])}, {I(wide)}).CopyTo(a);");
+                else w.Line("a.Clear();");
+                foreach (var g in small)
+                {
+                    string idx = MixedRadix(KeptAxes(d, g.Key).Select(i => ($"p{i}", d.PermSizes[i])).ToList());
+                    w.Line($"{ops}.Add(tt{t}_{g.Key}.Slice(({idx}) * {I(wide)}, {I(wide)}), a);");
+                }
+                foreach (var l in mine.Where(l => l.DstMask == d.FullMask))
+                    w.Line($"{ops}.{mix}({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, w.AsSpan({I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), a{Scale(l)});");
+                EmitStore(w, d, dstChannels, $"out{t}");
+                CloseLoops(w, all);
+                w.Close();
+            }
+        }
+
+        private static string Scale(Link l) => l.Scale == 1 ? "" : ", " + IndentedWriter.Float((float)l.Scale);
+
+        /// <summary>Writes the accumulator of the current grid position into the destination's memory layout.</summary>
+        private static void EmitStore(IndentedWriter w, TensorView d, int channels, string dst)
+        {
+            int wide = d.Fixed * channels;
+            if (d.Trailing)
+            {
+                string grid = MixedRadix(Enumerable.Range(0, d.PermSizes.Length).Select(i => ($"p{i}", d.PermSizes[i])).ToList());
+                w.Line($"a.CopyTo({dst}.Slice(({grid}) * {I(wide)}, {I(wide)}));");
+                return;
+            }
+            var axes = d.Tensor.Axes;
+            var fixedAxes = d.Tensor.FixedAxes;
+            foreach (int i in fixedAxes) w.Open($"for (int f{i} = 0; f{i} < {I(axes[i].Size)}; f{i}++)");
+            var memDigits = Enumerable.Range(0, axes.Length).Select(i => (axes[i].Permuted ? $"p{Array.IndexOf(d.Tensor.PermutedAxes, i)}" : $"f{i}", axes[i].Size)).ToList();
+            string fix = MixedRadix(fixedAxes.Select(i => ($"f{i}", axes[i].Size)).ToList());
+            w.Line($"a.Slice(({fix}) * {I(channels)}, {I(channels)}).CopyTo({dst}.Slice(({MixedRadix(memDigits)}) * {I(channels)}, {I(channels)}));");
+            foreach (var _ in fixedAxes) w.Close();
+        }
+    }
+}

@@ -1,0 +1,211 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using LayerCompiler.Generator.Diagnostics;
+using LayerCompiler.Generator.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace LayerCompiler.Generator.Parse
+{
+    /// <summary>Symbols → equatable models. Pure and static; reads nothing but what it is given.</summary>
+    public static class Parser
+    {
+        public const string Ns = "LayerCompiler.";
+        public const string InputNetworkName = Ns + "InputNetworkAttribute";
+        public const string DenseName = Ns + "DenseAttribute";
+        public const string Conv2dName = Ns + "Conv2dAttribute";
+        public const string ModelName = Ns + "EquivariantModelAttribute";
+
+        public static ArchitectureInfo ParseArchitecture(INamedTypeSymbol type, AttributeData? inputNetwork, CancellationToken ct)
+        {
+            var diags = new List<DiagnosticInfo>();
+            CheckTypeShape(type, diags);
+            var layers = ReadLayers(type, ct);
+            int activation = 0; float omega0 = 30f; float offset = 0f;
+            if (inputNetwork != null)
+            {
+                foreach (var na in inputNetwork.NamedArguments)
+                {
+                    if (na.Key == "Activation" && na.Value.Value is int a)
+                    {
+                        activation = a;
+                        if (a < 0 || a > 2) diags.Add(Diag(Descriptors.BadEnumValue, NamedArgLocation(inputNetwork, "Activation") ?? AttrLocation(inputNetwork), "Activation", a.ToString(), "ReLU, Sine, Tanh"));
+                    }
+                    else if (na.Key == "Omega0" && na.Value.Value is float w) omega0 = w;
+                    else if (na.Key == "OutputOffset" && na.Value.Value is float o) offset = o;
+                }
+                if (float.IsNaN(omega0) || float.IsInfinity(omega0) || omega0 <= 0)
+                    diags.Add(Diag(Descriptors.NonPositiveSize, NamedArgLocation(inputNetwork, "Omega0") ?? AttrLocation(inputNetwork), "Omega0", omega0.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                if (float.IsNaN(offset) || float.IsInfinity(offset))
+                    diags.Add(Diag(Descriptors.BadEnumValue, NamedArgLocation(inputNetwork, "OutputOffset") ?? AttrLocation(inputNetwork), "OutputOffset", "a non-finite value", "a finite float"));
+            }
+            if (type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == ModelName))
+                diags.Add(Diag(Descriptors.ConflictingAttributes, AttrLocation(inputNetwork) ?? LocationInfo.From(type.Locations.FirstOrDefault()), type.Name,
+                    "is marked both [InputNetwork] and [EquivariantModel]; declare the architecture and the model as two types"));
+            ValidateLayers(type, layers, diags);
+            return new ArchitectureInfo(ReadType(type), layers.ToEquatableArray(), activation, omega0, offset, diags.ToEquatableArray());
+        }
+
+        public static EquivariantModelInfo ParseModel(INamedTypeSymbol type, AttributeData attr, CancellationToken ct)
+        {
+            var diags = new List<DiagnosticInfo>();
+            CheckTypeShape(type, diags);
+            var attrLoc = AttrLocation(attr);
+            ArchitectureInfo? arch = null;
+            string archName = "";
+            if (attr.ConstructorArguments.Length == 1 && attr.ConstructorArguments[0].Value is INamedTypeSymbol archType && archType.TypeKind != TypeKind.Error)
+            {
+                archName = archType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+                var inputNetwork = archType.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == InputNetworkName);
+                if (inputNetwork == null)
+                    diags.Add(Diag(Descriptors.NotAnInputNetwork, attrLoc, archType.ToDisplayString()));
+                else if (archType.DeclaringSyntaxReferences.Length == 0)
+                    arch = ParseArchitecture(archType, inputNetwork, ct); // from metadata: nobody else parses it
+                else
+                    arch = new ArchitectureInfo(ReadType(archType), EquatableArray<LayerInfo>.Empty, 0, 0, 0, EquatableArray<DiagnosticInfo>.Empty); // resolved later from the architecture pipeline
+            }
+            else
+            {
+                diags.Add(Diag(Descriptors.NotAnInputNetwork, attrLoc, attr.ConstructorArguments.FirstOrDefault().Value?.ToString() ?? "(none)"));
+            }
+
+            int symmetry = 0, activation = 0, head = 0, outputs = 0, headHidden = 0;
+            bool normalize = false;
+            int[]? channels = null;
+            foreach (var na in attr.NamedArguments)
+            {
+                var v = na.Value;
+                switch (na.Key)
+                {
+                    case "Symmetry": symmetry = v.Value is int s ? s : 0; break;
+                    case "Activation": activation = v.Value is int a ? a : 0; break;
+                    case "Head": head = v.Value is int h ? h : 0; break;
+                    case "Outputs": outputs = v.Value is int o ? o : 0; break;
+                    case "HeadHidden": headHidden = v.Value is int hh ? hh : 0; break;
+                    case "Normalize": normalize = v.Value is bool b && b; break;
+                    case "Channels":
+                        channels = v.IsNull ? null : v.Values.Select(x => x.Value is int c ? c : 0).ToArray();
+                        break;
+                }
+            }
+            LocationInfo? At(string name) => NamedArgLocation(attr, name) ?? attrLoc;
+            if (symmetry < 0 || symmetry > 1) diags.Add(Diag(Descriptors.BadEnumValue, At("Symmetry"), "Symmetry", symmetry.ToString(), "HiddenNeuron, AllNeuron"));
+            if (activation < 0 || activation > 2) diags.Add(Diag(Descriptors.BadEnumValue, At("Activation"), "Activation", activation.ToString(), "ReLU, GELU, None"));
+            if (head < 0 || head > 1) diags.Add(Diag(Descriptors.BadEnumValue, At("Head"), "Head", head.ToString(), "Invariant, Equivariant"));
+            if (channels == null || channels.Length == 0)
+                diags.Add(Diag(Descriptors.BadChannels, At("Channels"), "are missing"));
+            else if (channels.Any(c => c <= 0))
+                diags.Add(Diag(Descriptors.BadChannels, At("Channels"), $"contain a non-positive width ({channels.First(c => c <= 0)})"));
+            if (outputs <= 0)
+                diags.Add(Diag(Descriptors.BadHead, At("Outputs"), head == 1
+                    ? $"Outputs = {outputs}: an equivariant head needs the number of output channels per weight (at least 1); set Outputs"
+                    : $"Outputs = {outputs}: an invariant head needs the number of values per network (e.g. classes, at least 1); set Outputs"));
+            if (headHidden < 0)
+                diags.Add(Diag(Descriptors.BadHead, At("HeadHidden"), $"HeadHidden = {headHidden}: use 0 for a single linear layer or a positive width"));
+            if (head == 1 && headHidden != 0)
+                diags.Add(Diag(Descriptors.ConflictingAttributes, At("HeadHidden"), type.Name, "sets HeadHidden with an equivariant head; HeadHidden applies only to Head = HeadKind.Invariant"));
+            if (type.BaseType != null && type.BaseType.SpecialType != SpecialType.System_Object)
+                diags.Add(Diag(Descriptors.ConflictingAttributes, LocationInfo.From(type.Locations.FirstOrDefault()), type.Name,
+                    $"derives from '{type.BaseType.ToDisplayString()}'; the generated model derives from LayerCompiler.Runtime.Models.EquivariantNetwork, so remove the base class"));
+
+            return new EquivariantModelInfo(ReadType(type), arch, symmetry, (channels ?? new int[0]).ToEquatableArray(), activation, head, outputs, headHidden, normalize, diags.ToEquatableArray())
+            { ArchitectureName = archName, AttributeLocation = attrLoc };
+        }
+
+        private static List<LayerInfo> ReadLayers(INamedTypeSymbol type, CancellationToken ct)
+        {
+            var layers = new List<LayerInfo>();
+            // Attributes come back in declaration order; with several partial declarations the
+            // syntax order of each declaration is kept, declarations in the order Roslyn lists them.
+            foreach (var a in type.GetAttributes())
+            {
+                ct.ThrowIfCancellationRequested();
+                string? name = a.AttributeClass?.ToDisplayString();
+                bool bias = true;
+                foreach (var na in a.NamedArguments) if (na.Key == "Bias" && na.Value.Value is bool b) bias = b;
+                int Arg(int i) => a.ConstructorArguments.Length > i && a.ConstructorArguments[i].Value is int v ? v : 0;
+                if (name == DenseName)
+                    layers.Add(new LayerInfo(0, Arg(0), Arg(1), 1, 1, bias, AttrLocation(a)));
+                else if (name == Conv2dName)
+                    layers.Add(new LayerInfo(1, Arg(0), Arg(1), Arg(2), Arg(3), bias, AttrLocation(a)));
+            }
+            return layers;
+        }
+
+        private static void ValidateLayers(INamedTypeSymbol type, List<LayerInfo> layers, List<DiagnosticInfo> diags)
+        {
+            if (layers.Count == 0)
+            {
+                diags.Add(Diag(Descriptors.NoLayers, LocationInfo.From(type.Locations.FirstOrDefault()), type.Name));
+                return;
+            }
+            bool seenDense = false;
+            for (int i = 0; i < layers.Count; i++)
+            {
+                var l = layers[i];
+                string what = $"Layer {i + 1} ({(l.Kind == 0 ? "Dense" : "Conv2d")})";
+                foreach (var (label, v) in new[] { ("in", l.In), ("out", l.Out), ("kernel height", l.KernelH), ("kernel width", l.KernelW) })
+                    if (v <= 0) { diags.Add(Diag(Descriptors.NonPositiveSize, l.Location, what, $"{label} = {v}")); break; }
+                if (l.Kind == 0) seenDense = true;
+                else if (seenDense) diags.Add(Diag(Descriptors.ConvAfterDense, l.Location, (i + 1).ToString()));
+                if (i > 0 && layers[i - 1].Out != l.In && l.In > 0 && layers[i - 1].Out > 0)
+                    diags.Add(Diag(Descriptors.DimensionsDoNotChain, l.Location, (i + 1).ToString(), l.In.ToString(), i.ToString(), layers[i - 1].Out.ToString()));
+            }
+            // Tensor sizes must fit in int (per network, one channel).
+            for (int i = 0; i < layers.Count; i++)
+            {
+                var l = layers[i];
+                long size = (long)l.In * l.Out * l.KernelH * l.KernelW;
+                if (size > int.MaxValue)
+                    diags.Add(Diag(Descriptors.TooManyParameters, l.Location, $"Layer {i + 1} has {size} weights, more than {int.MaxValue}"));
+            }
+        }
+
+        /// <summary>Partial (with every containing type), not generic.</summary>
+        private static void CheckTypeShape(INamedTypeSymbol type, List<DiagnosticInfo> diags)
+        {
+            for (var t = type; t != null; t = t.ContainingType)
+            {
+                bool isPartial = t.DeclaringSyntaxReferences.Length > 0 && t.DeclaringSyntaxReferences.All(r =>
+                    r.GetSyntax() is TypeDeclarationSyntax tds && tds.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)));
+                if (t.DeclaringSyntaxReferences.Length > 0 && !isPartial)
+                {
+                    var loc = t.DeclaringSyntaxReferences[0].GetSyntax() is TypeDeclarationSyntax d ? LocationInfo.From(d.Identifier.GetLocation()) : LocationInfo.From(t.Locations.FirstOrDefault());
+                    diags.Add(Diag(Descriptors.NotPartial, loc, t.Name));
+                    return;
+                }
+                if (t.IsGenericType)
+                {
+                    diags.Add(Diag(Descriptors.UnsupportedType, LocationInfo.From(t.Locations.FirstOrDefault()), t.Name, "is generic (or nested in a generic type); declare architectures and models as non-generic types"));
+                    return;
+                }
+            }
+        }
+
+        public static Model.TypeInfo ReadType(INamedTypeSymbol type)
+        {
+            var ns = type.ContainingNamespace == null || type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
+            var containing = new List<string>();
+            for (var t = type.ContainingType; t != null; t = t.ContainingType) containing.Insert(0, Keyword(t) + " " + t.Name);
+            return new Model.TypeInfo(ns, containing.ToEquatableArray(), Keyword(type), type.Name, type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat));
+        }
+
+        private static string Keyword(INamedTypeSymbol t) =>
+            t.IsRecord ? (t.TypeKind == TypeKind.Struct ? "record struct" : "record") : t.TypeKind == TypeKind.Struct ? "struct" : "class";
+
+        private static LocationInfo? AttrLocation(AttributeData? a) => LocationInfo.From(a?.ApplicationSyntaxReference?.GetSyntax());
+
+        private static LocationInfo? NamedArgLocation(AttributeData a, string name)
+        {
+            if (a.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax s && s.ArgumentList != null)
+                foreach (var arg in s.ArgumentList.Arguments)
+                    if (arg.NameEquals?.Name.Identifier.Text == name) return LocationInfo.From(arg);
+            return null;
+        }
+
+        public static DiagnosticInfo Diag(DiagnosticDescriptor d, LocationInfo? loc, params string[] args) =>
+            new DiagnosticInfo(d.Id, loc, args.ToEquatableArray());
+    }
+}

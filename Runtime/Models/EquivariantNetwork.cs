@@ -1,0 +1,136 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using LayerCompiler.Algebra;
+using LayerCompiler.Runtime.Nn;
+using LayerCompiler.Runtime.WeightSpace;
+
+namespace LayerCompiler.Runtime.Models;
+
+/// <summary>
+/// A permutation-equivariant network over a weight space: equivariant layers (each followed by the
+/// activation and, optionally, <see cref="EquivariantNorm"/>), then either an invariant head
+/// (pooling → dense → Outputs values per network) or an equivariant head (a last equivariant layer to
+/// Outputs channels). Generated model classes derive from it and supply fused kernels; the same
+/// network with interpreted kernels comes from <see cref="CreateInterpreted"/>.
+/// Parameters: <c>layers.i.weight/bias</c>, <c>norms.i.weight/bias</c>, <c>head.*</c>.
+/// </summary>
+public class EquivariantNetwork : Module
+{
+    public ModelConfig Config { get; }
+    public global::LayerCompiler.Algebra.WeightSpace Space { get; }
+    public IReadOnlyList<EquivariantLayer> Layers { get; }
+    public IReadOnlyList<EquivariantNorm> Norms { get; }
+    public Sequential? Head { get; }
+    public InvariantPooling? Pooling { get; }
+    private readonly WeightSpaceActivation[] _activations;
+
+    protected EquivariantNetwork(ModelConfig config, global::LayerCompiler.Algebra.WeightSpace space, Func<LayerPlan, IEquivariantKernel> kernelFactory, ulong seed)
+    {
+        config.Validate();
+        Config = config; Space = space;
+        var rng = new Rng(seed);
+        var layers = new List<EquivariantLayer>();
+        var norms = new List<EquivariantNorm>();
+        int c = 1;
+        foreach (int next in config.Channels)
+        {
+            layers.Add(new EquivariantLayer(kernelFactory(new LayerPlan(space, c, next)), rng.Fork()));
+            if (config.Normalize) norms.Add(new EquivariantNorm(space.Tensors.Count, next));
+            c = next;
+        }
+        _activations = config.Channels.Select(_ => new WeightSpaceActivation(config.Activation)).ToArray();
+        if (config.Head == HeadKind.Equivariant)
+            layers.Add(new EquivariantLayer(kernelFactory(new LayerPlan(space, c, config.Outputs)), rng.Fork()));
+        else
+        {
+            Pooling = new InvariantPooling(space, c);
+            var headRng = rng.Fork();
+            Head = config.HeadHidden > 0
+                ? new Sequential(new Linear(Pooling.FeatureCount, config.HeadHidden, headRng), new ReLU(), new Linear(config.HeadHidden, config.Outputs, headRng))
+                : new Sequential(new Linear(Pooling.FeatureCount, config.Outputs, headRng));
+        }
+        Layers = layers; Norms = norms;
+    }
+
+    /// <summary>The same network evaluated term by term (no generated code): for architectures known only at run time, and as a test oracle.</summary>
+    public static EquivariantNetwork CreateInterpreted(ModelConfig config, global::LayerCompiler.Algebra.WeightSpace space, ulong seed = 0) =>
+        new(config, space, plan => new InterpretedKernel(plan), seed);
+
+    protected override IEnumerable<(string, Module)> Children()
+    {
+        for (int i = 0; i < Layers.Count; i++) yield return ($"layers.{i}", Layers[i]);
+        for (int i = 0; i < Norms.Count; i++) yield return ($"norms.{i}", Norms[i]);
+        if (Head != null) yield return ("head", Head);
+    }
+
+    private WeightSpaceBatch Trunk(WeightSpaceBatch x)
+    {
+        CheckInput(x);
+        for (int i = 0; i < Config.Channels.Length; i++)
+        {
+            x = Layers[i].Forward(x);
+            if (Config.Normalize) x = Norms[i].Forward(x);
+            x = _activations[i].Forward(x);
+        }
+        return x;
+    }
+
+    private WeightSpaceBatch TrunkBackward(WeightSpaceBatch g, bool needInputGradient)
+    {
+        for (int i = Config.Channels.Length - 1; i >= 0; i--)
+        {
+            g = _activations[i].Backward(g);
+            if (Config.Normalize) g = Norms[i].Backward(g);
+            var gi = Layers[i].Backward(g, needInputGradient || i > 0);
+            if (i == 0) return gi!;
+            g = gi!;
+        }
+        return g;
+    }
+
+    /// <summary>Invariant features (pooled last hidden features), [batch, FeatureCount].</summary>
+    public Tensor Features(WeightSpaceBatch input)
+    {
+        if (Pooling == null) throw new InvalidOperationException("This model has an equivariant head; it has no invariant features.");
+        return Pooling.Forward(Trunk(input));
+    }
+
+    /// <summary>Invariant head: [batch, Outputs] (e.g. class logits).</summary>
+    public Tensor Forward(WeightSpaceBatch input)
+    {
+        if (Head == null) throw new InvalidOperationException("This model has an equivariant head; call ForwardEquivariant.");
+        return Head.Forward(Features(input));
+    }
+
+    /// <summary>Back-propagates d loss / d output of <see cref="Forward"/>; accumulates parameter gradients; returns the input gradient.</summary>
+    public WeightSpaceBatch Backward(Tensor gradOutput)
+    {
+        if (Head == null || Pooling == null) throw new InvalidOperationException("This model has an equivariant head; call BackwardEquivariant.");
+        var g = Pooling.Backward(Head.Backward(gradOutput));
+        return TrunkBackward(g, true);
+    }
+
+    /// <summary>Equivariant head: one value per input weight per output channel.</summary>
+    public WeightSpaceBatch ForwardEquivariant(WeightSpaceBatch input)
+    {
+        if (Head != null) throw new InvalidOperationException("This model has an invariant head; call Forward.");
+        return Layers[^1].Forward(Trunk(input));
+    }
+
+    public WeightSpaceBatch BackwardEquivariant(WeightSpaceBatch gradOutput)
+    {
+        if (Head != null) throw new InvalidOperationException("This model has an invariant head; call Backward.");
+        var g = Layers[^1].Backward(gradOutput, true)!;
+        return TrunkBackward(g, true);
+    }
+
+    private void CheckInput(WeightSpaceBatch x)
+    {
+        if (x.Channels != 1) throw new ArgumentException($"Model input must have 1 channel (raw weights), got {x.Channels}.");
+        if (x.Space.Tensors.Count != Space.Tensors.Count || x.Space.Dimension != Space.Dimension)
+            throw new ArgumentException($"Input is over a weight space of {x.Space.Dimension} weights in {x.Space.Tensors.Count} tensors; the model expects {Space.Dimension} in {Space.Tensors.Count}.");
+    }
+
+    public override string ToString() => $"{GetType().Name}({Config}; {ParameterCount()} parameters)";
+}

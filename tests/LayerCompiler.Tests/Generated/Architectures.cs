@@ -1,0 +1,101 @@
+using LayerCompiler;
+
+namespace LayerCompiler.Tests.Generated;
+
+// Input networks declared the way users declare them; the generator runs on this file at build time.
+
+[InputNetwork(Activation = InputActivation.Sine, Omega0 = 30f, OutputOffset = 0.5f)]
+[Dense(2, 32)]
+[Dense(32, 32)]
+[Dense(32, 1)]
+public partial class Siren2x32x32x1 { }
+
+[InputNetwork]
+[Dense(2, 3)]
+[Dense(3, 3)]
+[Dense(3, 2)]
+public partial class Mlp2x3x3x2 { }
+
+[InputNetwork]
+[Dense(2, 3)]
+[Dense(3, 3)]
+[Dense(3, 1)]
+public partial class Mlp2x3x3x1 { }
+
+/// <summary>Depth 2.</summary>
+[InputNetwork]
+[Dense(3, 4)]
+[Dense(4, 2)]
+public partial class Mlp3x4x2 { }
+
+/// <summary>Depth 5, no bias on one layer.</summary>
+[InputNetwork]
+[Dense(2, 3)]
+[Dense(3, 4)]
+[Dense(4, 3, Bias = false)]
+[Dense(3, 2)]
+[Dense(2, 2)]
+public partial class Mlp5 { }
+
+/// <summary>A hidden layer of width 1: keeping its index and pooling it coincide.</summary>
+[InputNetwork]
+[Dense(1, 1)]
+[Dense(1, 2)]
+[Dense(2, 1)]
+public partial class Narrow1x1x2x1 { }
+
+[InputNetwork]
+[Conv2d(1, 2, 3, 3)]
+[Conv2d(2, 3, 2, 2)]
+[Dense(3, 2)]
+public partial class SmallCnn { }
+
+// Models: single 1 → 1 layers (for rank checks), and multi-layer models in both symmetries.
+
+[EquivariantModel(typeof(Mlp2x3x3x2), Channels = new[] { 1 }, Outputs = 1)]
+public partial class Mlp2332Hidden11 { }
+
+[EquivariantModel(typeof(Mlp2x3x3x2), Symmetry = Symmetry.AllNeuron, Channels = new[] { 1 }, Outputs = 1)]
+public partial class Mlp2332All11 { }
+
+[EquivariantModel(typeof(Mlp2x3x3x1), Channels = new[] { 1 }, Outputs = 1)]
+public partial class Mlp2331Hidden11 { }
+
+[EquivariantModel(typeof(Mlp2x3x3x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 1 }, Outputs = 1)]
+public partial class Mlp2331All11 { }
+
+[EquivariantModel(typeof(Narrow1x1x2x1), Channels = new[] { 1 }, Outputs = 1)]
+public partial class NarrowHidden11 { }
+
+[EquivariantModel(typeof(Narrow1x1x2x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 1 }, Outputs = 1)]
+public partial class NarrowAll11 { }
+
+[EquivariantModel(typeof(SmallCnn), Channels = new[] { 1 }, Outputs = 1)]
+public partial class SmallCnnHidden11 { }
+
+[EquivariantModel(typeof(SmallCnn), Symmetry = Symmetry.AllNeuron, Channels = new[] { 1 }, Outputs = 1)]
+public partial class SmallCnnAll11 { }
+
+[EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 4, 3 }, Outputs = 10, HeadHidden = 8)]
+public partial class SirenClassifier { }
+
+[EquivariantModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 4, 3 }, Outputs = 10)]
+public partial class SirenClassifierAll { }
+
+[EquivariantModel(typeof(Mlp3x4x2), Channels = new[] { 3, 2 }, Activation = Activation.GELU, Outputs = 3, Normalize = true)]
+public partial class Depth2Classifier { }
+
+[EquivariantModel(typeof(Mlp5), Channels = new[] { 2, 3 }, Outputs = 2, Head = HeadKind.Equivariant)]
+public partial class Depth5Editor { }
+
+[EquivariantModel(typeof(Mlp5), Symmetry = Symmetry.AllNeuron, Channels = new[] { 2 }, Outputs = 4)]
+public partial class Depth5AllClassifier { }
+
+[EquivariantModel(typeof(SmallCnn), Channels = new[] { 2, 3 }, Outputs = 3)]
+public partial class CnnClassifier { }
+
+[EquivariantModel(typeof(SmallCnn), Symmetry = Symmetry.AllNeuron, Channels = new[] { 3 }, Outputs = 2, Head = HeadKind.Equivariant)]
+public partial class CnnEditorAll { }
+
+[EquivariantModel(typeof(Mlp2x3x3x2), Channels = new[] { 3 }, Outputs = 2, Head = HeadKind.Equivariant, Activation = Activation.GELU)]
+public partial class Mlp2332Editor { }
