@@ -103,7 +103,7 @@ public class SafetensorsMalformedTests
     [MemberData(nameof(Corpus))]
     public void NonSeekableStreamRejectsToo(string name, byte[] file, string message, string? tensor)
     {
-        // Without a known length the header-size check happens while reading; the message differs only there.
+        // Without a known length, a header length past the end is only noticed while reading; the message is the same.
         var ex = Assert.Throws<SafetensorsFormatException>(() => SafetensorsFile.Parse(new ForwardOnlyStream(file)));
         Assert.Contains(message, ex.Message);
         Assert.Equal(tensor, ex.TensorName);
