@@ -88,7 +88,7 @@ namespace LayerCompiler.Generator
             foreach (var d in model.Diagnostics) Report(spc, d);
             var arch = model.Architecture;
             // Architecture errors are reported by the architecture's own pipeline (or just above, for one from metadata).
-            if (model.Diagnostics.Count > 0 || arch == null || arch.Layers.Count == 0 || arch.Diagnostics.Count > 0)
+            if (model.Diagnostics.Count > 0 || model.SuppressEmission || arch == null || arch.Layers.Count == 0 || arch.Diagnostics.Count > 0)
             {
                 if (arch != null && arch.Layers.Count > 0) foreach (var d in arch.Diagnostics.Where(d => d.Location == null)) Report(spc, d);
                 return;

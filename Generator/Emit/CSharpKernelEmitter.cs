@@ -59,7 +59,7 @@ namespace LayerCompiler.Generator.Emit
 
         private string Alloc(IndentedWriter w, string name, long size)
         {
-            w.Line($"var {name} = s.AsSpan({I(_scratch)}, {I(size)});");
+            w.Line($"var {name} = new global::System.Span<float>(s, {I(_scratch)}, {I(size)});");
             _scratch += (int)size;
             return name;
         }
@@ -94,7 +94,7 @@ namespace LayerCompiler.Generator.Emit
             {
                 int wide = v.Fixed * _p.Cout;
                 string total = v.FullMask == 0 ? $"gs{v.Tensor.Index}" : $"gm{v.Tensor.Index}_0";
-                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.Add({total}, gb.AsSpan({I(_p.Layer.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
+                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.Add({total}, new global::System.Span<float>(gb, {I(_p.Layer.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
             }
 
             w.Line("// Weight gradients: Σ over kept positions of (input statistic) ⊗ (gradient statistic).");
@@ -105,7 +105,7 @@ namespace LayerCompiler.Generator.Emit
                 OpenLoops(w, o, loops);
                 string xa = SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin);
                 string go = SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout);
-                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.OuterAdd({xa}, {go}, gw.AsSpan({I(l.WOffset)}, {I((long)l.Rows * l.Cols)}));");
+                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.OuterAdd({xa}, {go}, new global::System.Span<float>(gw, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}));");
                 CloseLoops(w, loops);
             }
 
@@ -122,7 +122,7 @@ namespace LayerCompiler.Generator.Emit
         {
             int t = v.Tensor.Index;
             long size = (long)v.Tensor.Size * channels;
-            string raw = $"{arr}[{t}].Data.AsSpan(n * {I(size)}, {I(size)})";
+            string raw = $"new global::System.Span<float>({arr}[{t}].Data, n * {I(size)}, {I(size)})";
             if (v.Trailing)
             {
                 w.Line($"var {prefix}{t} = {raw};");
@@ -248,17 +248,17 @@ namespace LayerCompiler.Generator.Emit
                     w.Line($"var tt = tt{t}_{m}.Slice(({idx}) * {I(wide)}, {I(wide)});");
                     w.Line("tt.Clear();");
                     foreach (var l in g)
-                        w.Line($"{ops}.{mix}({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, w.AsSpan({I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), tt{Scale(l)});");
+                        w.Line($"{ops}.{mix}({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), tt{Scale(l)});");
                     CloseLoops(w, loops);
                     w.Close();
                 }
                 var all = Enumerable.Range(0, d.PermSizes.Length).ToArray();
-                string raw = $"{dstArr}[{t}].Data.AsSpan(n * {I((long)d.Tensor.Size * dstChannels)}, {I((long)d.Tensor.Size * dstChannels)})";
+                string raw = $"new global::System.Span<float>({dstArr}[{t}].Data, n * {I((long)d.Tensor.Size * dstChannels)}, {I((long)d.Tensor.Size * dstChannels)})";
                 w.Line($"var out{t} = {raw};");
                 w.OpenScope();
                 OpenLoops(w, d, all);
                 w.Line($"var a = acc.Slice(0, {I(wide)});");
-                if (biasArray != null) w.Line($"{biasArray}.AsSpan({I(_p.Layer.BiasOffsets[t])}, {I(wide)}).CopyTo(a);");
+                if (biasArray != null) w.Line($"new global::System.ReadOnlySpan<float>({biasArray}, {I(_p.Layer.BiasOffsets[t])}, {I(wide)}).CopyTo(a);");
                 else w.Line("a.Clear();");
                 foreach (var g in small)
                 {
@@ -266,7 +266,7 @@ namespace LayerCompiler.Generator.Emit
                     w.Line($"{ops}.Add(tt{t}_{g.Key}.Slice(({idx}) * {I(wide)}, {I(wide)}), a);");
                 }
                 foreach (var l in mine.Where(l => l.DstMask == d.FullMask))
-                    w.Line($"{ops}.{mix}({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, w.AsSpan({I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), a{Scale(l)});");
+                    w.Line($"{ops}.{mix}({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), a{Scale(l)});");
                 EmitStore(w, d, dstChannels, $"out{t}");
                 CloseLoops(w, all);
                 w.Close();

@@ -1,3 +1,4 @@
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
 
@@ -28,7 +29,7 @@ namespace LayerCompiler.Generator.Model
     /// <summary>How to re-open the user's type: namespace, nesting chain, keyword and name.</summary>
     public sealed record TypeInfo(string Namespace, EquatableArray<string> ContainingTypes, string Keyword, string Name, string FullyQualifiedName)
     {
-        public string HintPrefix => (Namespace.Length > 0 ? Namespace + "." : "") + (ContainingTypes.Count > 0 ? string.Join(".", ContainingTypes) + "." : "") + Name;
+        public string HintPrefix => (Namespace.Length > 0 ? Namespace + "." : "") + (ContainingTypes.Count > 0 ? string.Join(".", ContainingTypes.Select(c => c.Substring(c.LastIndexOf(' ') + 1))) + "." : "") + Name;
     }
 
     /// <summary>Parsed [InputNetwork] type.</summary>
@@ -57,5 +58,7 @@ namespace LayerCompiler.Generator.Model
         public string ArchitectureName { get; init; } = "";
         /// <summary>Where the [EquivariantModel] attribute is, for diagnostics found after parsing.</summary>
         public LocationInfo? AttributeLocation { get; init; }
+        /// <summary>Set when another pipeline reports this type's problem (e.g. it is also an [InputNetwork]): emit nothing.</summary>
+        public bool SuppressEmission { get; init; }
     }
 }

@@ -111,7 +111,10 @@ namespace LayerCompiler.Generator.Parse
                     $"derives from '{type.BaseType.ToDisplayString()}'; the generated model derives from LayerCompiler.Runtime.Models.EquivariantNetwork, so remove the base class"));
 
             return new EquivariantModelInfo(ReadType(type), arch, symmetry, (channels ?? new int[0]).ToEquatableArray(), activation, head, outputs, headHidden, normalize, diags.ToEquatableArray())
-            { ArchitectureName = archName, AttributeLocation = attrLoc };
+            {
+                ArchitectureName = archName, AttributeLocation = attrLoc,
+                SuppressEmission = type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == InputNetworkName),
+            };
         }
 
         private static List<LayerInfo> ReadLayers(INamedTypeSymbol type, CancellationToken ct)

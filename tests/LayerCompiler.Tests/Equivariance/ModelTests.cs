@@ -1,0 +1,103 @@
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Models;
+using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Tests.Generated;
+using WS = LayerCompiler.Algebra.WeightSpace;
+
+namespace LayerCompiler.Tests.Equivariance;
+
+/// <summary>Whole generated models: invariance of the head, equivariance of equivariant heads, generated == interpreted.</summary>
+public class ModelTests
+{
+    public static IEnumerable<object[]> InvariantModels() => new (string, Func<EquivariantNetwork>)[]
+    {
+        ("Siren hidden (depth 3)", () => new SirenClassifier(1)),
+        ("Siren all", () => new SirenClassifierAll(2)),
+        ("Depth 2, GELU, normalized", () => new Depth2Classifier(3)),
+        ("Depth 5 all", () => new Depth5AllClassifier(4)),
+        ("CNN hidden", () => new CnnClassifier(5)),
+    }.Select(x => new object[] { x.Item1, x.Item2 });
+
+    public static IEnumerable<object[]> EquivariantModels() => new (string, Func<EquivariantNetwork>)[]
+    {
+        ("Depth 5 editor", () => new Depth5Editor(6)),
+        ("CNN editor all", () => new CnnEditorAll(7)),
+        ("Mlp 2-3-3-2 editor GELU", () => new Mlp2332Editor(8)),
+    }.Select(x => new object[] { x.Item1, x.Item2 });
+
+    [Theory]
+    [MemberData(nameof(InvariantModels))]
+    public void InvariantHeadIsInvariant(string name, Func<EquivariantNetwork> make)
+    {
+        var model = make();
+        var x = TestUtil.Random(model.Space, 5, 1, 21);
+        var y = model.Forward(x).Data.ToArray();
+        var rng = new Rng(22);
+        for (int trial = 0; trial < 4; trial++)
+        {
+            var yg = model.Forward(Permutations.Apply(x, Permutations.Random(model.Space, rng))).Data.ToArray();
+            double err = TestUtil.RelativeError(yg, y);
+            Assert.True(err < 1e-5, $"{name}: trial {trial} relative error {err}");
+        }
+        // Not trivially invariant: a different input gives a different output.
+        var other = model.Forward(TestUtil.Random(model.Space, 5, 1, 23)).Data.ToArray();
+        Assert.True(TestUtil.RelativeError(other, y) > 1e-3, $"{name}: output does not depend on the input");
+    }
+
+    [Theory]
+    [MemberData(nameof(EquivariantModels))]
+    public void EquivariantHeadIsEquivariant(string name, Func<EquivariantNetwork> make)
+    {
+        var model = make();
+        var x = TestUtil.Random(model.Space, 3, 1, 31);
+        var y = model.ForwardEquivariant(x).Clone();
+        var rng = new Rng(32);
+        for (int trial = 0; trial < 4; trial++)
+        {
+            var g = Permutations.Random(model.Space, rng);
+            var ygx = model.ForwardEquivariant(Permutations.Apply(x, g));
+            double err = TestUtil.RelativeError(ygx, Permutations.Apply(y, g));
+            Assert.True(err < 1e-5, $"{name}: trial {trial} relative error {err}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(InvariantModels))]
+    public void GeneratedModelEqualsInterpretedModel(string name, Func<EquivariantNetwork> make)
+    {
+        var gen = make();
+        var interp = EquivariantNetwork.CreateInterpreted(gen.Config, gen.Space);
+        interp.LoadStateDict(gen.StateDict());
+        var x = TestUtil.Random(gen.Space, 9, 1, 41);
+        var y1 = gen.Forward(x); var y2 = interp.Forward(x);
+        Assert.True(TestUtil.RelativeError(y1.Data, y2.Data) < 1e-5, name);
+        var gy = new Tensor(TestUtil.RandomVector(y1.Length, 42), y1.Shape);
+        gen.ZeroGrad(); interp.ZeroGrad();
+        var gx1 = gen.Backward(gy).Clone(); var gx2 = interp.Backward(gy);
+        Assert.True(TestUtil.RelativeError(gx1, gx2) < 1e-5, $"{name}: input gradient");
+        var p1 = gen.NamedParameters().ToList(); var p2 = interp.NamedParameters().ToList();
+        for (int i = 0; i < p1.Count; i++)
+            Assert.True(TestUtil.RelativeError(p1[i].Parameter.Grad.Data, p2[i].Parameter.Grad.Data) < 1e-5, $"{name}: gradient of {p1[i].Name}");
+    }
+
+    [Fact]
+    public void SameSeedGivesBitwiseIdenticalResults()
+    {
+        var a = new SirenClassifier(7); var b = new SirenClassifier(7);
+        var x = TestUtil.Random(a.Space, 33, 1, 1);
+        Assert.Equal(a.Forward(x).Data, b.Forward(x).Data);
+        var g = new Tensor(TestUtil.RandomVector(33 * 10, 2), 33, 10);
+        a.Backward(g); b.Backward(g);
+        foreach (var ((_, pa), (_, pb)) in a.NamedParameters().Zip(b.NamedParameters())) Assert.Equal(pa.Grad.Data, pb.Grad.Data);
+        Assert.NotEqual(new SirenClassifier(8).Layers[0].Weight.Data, a.Layers[0].Weight.Data);
+    }
+
+    [Fact]
+    public void HeadHasTheDocumentedFeatureCount()
+    {
+        // Hidden-neuron: C·(2M − 3 + d0 + 2·dM) = 3·(6 − 3 + 2 + 2) = 21 for 2→32→32→1 with C = 3.
+        Assert.Equal(21, new SirenClassifier().Pooling!.FeatureCount);
+        // All-neuron: 2M·C = 6·3.
+        Assert.Equal(18, new SirenClassifierAll().Pooling!.FeatureCount);
+    }
+}
