@@ -1,0 +1,192 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using LayerCompiler.Runtime.Cuda;
+
+namespace LayerCompiler.Tools.GpuCheck;
+
+/// <summary>
+/// gpu-check: prints the device, runs the registered checks (pass/fail) and benchmarks, optionally writes a JSON
+/// report. Exit codes: 0 = all checks passed, or no CUDA driver (skipped); 1 = a check or benchmark failed;
+/// 2 = bad arguments, or --require-gpu and no usable GPU.
+/// </summary>
+public static class Program
+{
+    private const string Usage = """
+        usage: GpuCheck [options]
+          --out PATH           write a JSON report to PATH
+          --only NAMES         comma-separated check/benchmark names to run (default: all)
+          --no-bench           run the checks only
+          --list               list checks and benchmarks, then exit
+          --require-gpu        exit 2 (not 0) when no CUDA driver or device is usable
+          --bandwidth-mib N    buffer size for the bandwidth benchmarks (default 1024)
+          --runs N             timed runs per benchmark (default 30)
+          --warmup N           untimed warm-up runs per benchmark (default 5)
+        environment: LAYERCOMPILER_LIBCUDA, LAYERCOMPILER_NVRTC (library paths), LAYERCOMPILER_CACHE (cache root)
+        """;
+
+    public static int Main(string[] args)
+    {
+        var options = new RunOptions();
+        string? outPath = null;
+        HashSet<string>? only = null;
+        bool noBench = false, list = false, requireGpu = false;
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                int NextInt(int min) =>
+                    int.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min
+                        ? v : throw new ArgumentException($"{args[i - 1]} needs an integer >= {min}");
+                switch (args[i])
+                {
+                    case "--out": outPath = Next(); break;
+                    case "--only": only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(); break;
+                    case "--no-bench": noBench = true; break;
+                    case "--list": list = true; break;
+                    case "--require-gpu": requireGpu = true; break;
+                    case "--bandwidth-mib": options.BandwidthBytes = (long)NextInt(1) << 20; break;
+                    case "--runs": options.Runs = NextInt(1); break;
+                    case "--warmup": options.Warmup = NextInt(0); break;
+                    case "-h": case "--help": Console.WriteLine(Usage); return 0;
+                    default: throw new ArgumentException($"unknown option {args[i]}");
+                }
+            }
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine("gpu-check: " + e.Message);
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        var registry = CheckRegistry.CreateDefault();
+        if (list)
+        {
+            foreach (var c in registry.Checks) Console.WriteLine($"check      {c.Name,-24} {c.Description}");
+            foreach (var b in registry.Benchmarks) Console.WriteLine($"benchmark  {b.Name,-24} {b.Description}");
+            return 0;
+        }
+        if (only is not null)
+        {
+            var known = registry.Checks.Select(c => c.Name).Concat(registry.Benchmarks.Select(b => b.Name)).ToHashSet();
+            var unknown = only.Where(n => !known.Contains(n)).ToList();
+            if (unknown.Count > 0)
+            {
+                Console.Error.WriteLine($"gpu-check: unknown names: {string.Join(", ", unknown)} (see --list)");
+                return 2;
+            }
+        }
+
+        var report = new Report { StartedUtc = DateTime.UtcNow };
+        Console.WriteLine($"gpu-check: {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.RuntimeIdentifier}, {Environment.ProcessorCount} CPUs");
+
+        if (!CudaDevice.TryGetDefault(out var device, out string reason) || device is null)
+        {
+            report.Status = "skipped";
+            report.Reason = reason;
+            Console.WriteLine($"SKIP: no usable CUDA driver/device: {reason}");
+            Console.WriteLine("gpu-check: nothing was run (this is expected on machines without an NVIDIA GPU).");
+            WriteReport(report, outPath);
+            return requireGpu ? 2 : 0;
+        }
+
+        using (device)
+        {
+            report.Device = DescribeDevice(device);
+            foreach (var (k, v) in report.Device) Console.WriteLine($"  {k,-28} {v}");
+
+            var ctx = new CheckContext { Device = device, Options = options, Log = Console.Out };
+            foreach (var check in registry.Checks.Where(c => only is null || only.Contains(c.Name)))
+                report.Checks.Add(RunCheck(check, ctx));
+            if (!noBench)
+                foreach (var bench in registry.Benchmarks.Where(b => only is null || only.Contains(b.Name)))
+                    report.Benchmarks.Add(RunBenchmark(bench, ctx));
+        }
+
+        int passed = report.Checks.Count(c => c.Passed), failed = report.Checks.Count - passed;
+        int benchFailed = report.Benchmarks.Count(b => b.Error is not null);
+        report.Status = failed == 0 && benchFailed == 0 ? "passed" : "failed";
+        Console.WriteLine($"gpu-check: {passed} checks passed, {failed} failed; {report.Benchmarks.Count - benchFailed} benchmarks ran, {benchFailed} failed");
+        WriteReport(report, outPath);
+        return report.Status == "passed" ? 0 : 1;
+    }
+
+    private static Dictionary<string, string> DescribeDevice(CudaDevice d)
+    {
+        var info = new Dictionary<string, string>
+        {
+            ["name"] = d.Name,
+            ["ordinal"] = d.Ordinal.ToString(CultureInfo.InvariantCulture),
+            ["compute_capability"] = d.ComputeCapability.ToString(),
+            ["arch"] = d.ComputeCapability.Arch,
+            ["sm_count"] = d.SmCount.ToString(CultureInfo.InvariantCulture),
+            ["total_memory_bytes"] = d.TotalMemory.ToString(CultureInfo.InvariantCulture),
+            ["total_memory"] = $"{d.TotalMemory / (1024.0 * 1024 * 1024):F1} GiB",
+            ["l2_cache_bytes"] = d.L2CacheBytes.ToString(CultureInfo.InvariantCulture),
+            ["max_shared_per_block_optin"] = d.MaxSharedMemoryPerBlockOptin.ToString(CultureInfo.InvariantCulture),
+            ["driver_cuda_version"] = d.DriverVersion.ToString(),
+            ["libcuda"] = d.DriverLibraryPath ?? "?",
+            ["nvrtc_version"] = d.NvrtcVersion?.ToString() ?? "unavailable",
+            ["libnvrtc"] = d.NvrtcLibraryPath ?? (d.NvrtcError ?? "?"),
+            ["cubin_cache"] = d.Cache?.Directory ?? "disabled",
+        };
+        if (d.MemoryClockKHz is int clock) info["memory_clock_khz"] = clock.ToString(CultureInfo.InvariantCulture);
+        if (d.MemoryBusWidthBits is int bus) info["memory_bus_bits"] = bus.ToString(CultureInfo.InvariantCulture);
+        if (d.TheoreticalBandwidthGBs is double peak) info["theoretical_bandwidth_gbps"] = peak.ToString("F1", CultureInfo.InvariantCulture);
+        return info;
+    }
+
+    private static CheckRecord RunCheck(NamedCheck check, CheckContext ctx)
+    {
+        var sw = Stopwatch.StartNew();
+        CheckResult result;
+        try { result = check.Run(ctx); }
+        catch (Exception e) { result = CheckResult.Fail(Describe(e)); }
+        double seconds = sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"[{(result.Passed ? "PASS" : "FAIL")}] {check.Name,-24} ({seconds:F2} s) {result.Details}");
+        return new CheckRecord(check.Name, result.Passed, result.Details, seconds, result.Metrics);
+    }
+
+    private static BenchmarkRecord RunBenchmark(NamedBenchmark bench, CheckContext ctx)
+    {
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            var r = bench.Run(ctx);
+            double seconds = sw.Elapsed.TotalSeconds;
+            Console.WriteLine($"[BENCH] {bench.Name,-24} {r.Value.ToString("F2", CultureInfo.InvariantCulture)} {r.Unit}  ({r.Details})");
+            return new BenchmarkRecord(bench.Name, r.Value, r.Unit, r.Details, seconds, r.Metrics, r.SamplesMs, null);
+        }
+        catch (Exception e)
+        {
+            string msg = Describe(e);
+            Console.WriteLine($"[BENCH-FAIL] {bench.Name,-19} {msg}");
+            return new BenchmarkRecord(bench.Name, double.NaN, "", "", sw.Elapsed.TotalSeconds, new(), Array.Empty<double>(), msg);
+        }
+    }
+
+    private static string Describe(Exception e) =>
+        e is CudaException ? e.Message : $"{e.GetType().Name}: {e.Message}\n{e.StackTrace}";
+
+    private static void WriteReport(Report report, string? path)
+    {
+        if (path is null) return;
+        try
+        {
+            string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (dir is not null) Directory.CreateDirectory(dir);
+            File.WriteAllBytes(path, JsonReport.Serialize(report));
+            Console.WriteLine($"gpu-check: report written to {path}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"gpu-check: could not write {path}: {e.Message}");
+        }
+    }
+}
