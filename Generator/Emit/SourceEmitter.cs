@@ -44,6 +44,11 @@ namespace LayerCompiler.Generator.Emit
             w.Line("/// <summary>The weight space of this architecture under a symmetry.</summary>");
             w.Line("public static global::LayerCompiler.Algebra.WeightSpace CreateWeightSpace(global::LayerCompiler.Symmetry symmetry) =>");
             w.Line("    global::LayerCompiler.Algebra.WeightSpace.FromLayers(CreateLayers(), symmetry);");
+            if (InputNetworkEmitter.Supports(arch))
+            {
+                w.Line();
+                InputNetworkEmitter.Emit(arch, w);
+            }
             CloseType(w, arch.Type);
             return w.ToString();
         }

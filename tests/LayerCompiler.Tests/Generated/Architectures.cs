@@ -99,3 +99,9 @@ public partial class CnnEditorAll { }
 
 [EquivariantModel(typeof(Mlp2x3x3x2), Channels = new[] { 3 }, Outputs = 2, Head = HeadKind.Equivariant, Activation = Activation.GELU)]
 public partial class Mlp2332Editor { }
+
+[InputNetwork(Activation = InputActivation.Tanh)]
+[Dense(3, 4)]
+[Dense(4, 4)]
+[Dense(4, 2)]
+public partial class TanhNet { }

@@ -1,0 +1,163 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using LayerCompiler.Algebra;
+using LayerCompiler.Generator.Model;
+
+namespace LayerCompiler.Generator.Emit
+{
+    /// <summary>
+    /// Emits a batched forward and weight-gradient pass of the declared (dense) input network itself,
+    /// specialized to its widths: networks in parallel, points one at a time with every activation in
+    /// stack memory, weight gradients accumulated per network (so no races and a fixed summation order).
+    /// </summary>
+    public static class InputNetworkEmitter
+    {
+        private const string Ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
+        private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+        public static bool Supports(ArchitectureInfo arch) => arch.Layers.All(l => l.Kind == 0);
+
+        public static void Emit(ArchitectureInfo arch, IndentedWriter w)
+        {
+            var decls = SourceEmitter.Declarations(arch);
+            var space = WeightSpace.FromLayers(decls, Symmetry.HiddenNeuron);
+            var act = (InputActivation)arch.InputActivation;
+            int m = decls.Count;
+            // Tensor index of W_l and b_l.
+            var wIdx = new int[m]; var bIdx = new int[m];
+            for (int l = 0, t = 0; l < m; l++) { wIdx[l] = t++; bIdx[l] = decls[l].Bias ? t++ : -1; }
+            int d0 = decls[0].In, dM = decls[m - 1].Out;
+            string omega = IndentedWriter.Float(arch.Omega0);
+
+            w.Line($"/// <summary>Runs batches of this network at shared input points ({act} hidden layers{(act == InputActivation.Sine ? ", ω0 = " + arch.Omega0.ToString(CultureInfo.InvariantCulture) : "")}, linear output{(arch.OutputOffset != 0 ? " + " + arch.OutputOffset.ToString(CultureInfo.InvariantCulture) : "")}); generated for these widths.</summary>");
+            using (w.Block("public sealed class Network : global::LayerCompiler.Runtime.InputNetworks.IInputNetwork"))
+            {
+                w.Line("public global::LayerCompiler.Algebra.WeightSpace Space { get; } = CreateWeightSpace(global::LayerCompiler.Symmetry.HiddenNeuron);");
+                w.Line($"public global::LayerCompiler.InputActivation Activation => global::LayerCompiler.InputActivation.{act};");
+                w.Line($"public float Omega0 => {omega};");
+                w.Line($"public float OutputOffset => {IndentedWriter.Float(arch.OutputOffset)};");
+                w.Line($"public int InputWidth => {d0};");
+                w.Line($"public int OutputWidth => {dM};");
+                w.Line();
+                using (w.Block("private void Check(global::LayerCompiler.Runtime.WeightSpace.WeightSpaceBatch weights, float[] points, int pointCount, int outputLength, string outputName)"))
+                {
+                    w.Line("if (weights.Channels != 1) throw new global::System.ArgumentException($\"Input-network weights have 1 channel, got {weights.Channels}.\", nameof(weights));");
+                    w.Line("if (weights.Space.Dimension != Space.Dimension || weights.Tensors.Length != Space.Tensors.Count) throw new global::System.ArgumentException(\"The weights are not over this architecture's weight space.\", nameof(weights));");
+                    w.Line($"if (pointCount < 0 || points.Length < pointCount * {d0}) throw new global::System.ArgumentException($\"Expected {{pointCount}} points of {d0} coordinates, got {{points.Length}} values.\", nameof(points));");
+                    w.Line($"if (outputLength != weights.Batch * pointCount * {dM}) throw new global::System.ArgumentException($\"{{outputName}} must hold batch × points × {dM} = {{weights.Batch * pointCount * {dM}}} values, got {{outputLength}}.\", outputName);");
+                }
+                w.Line();
+                using (w.Block("public void Forward(global::LayerCompiler.Runtime.WeightSpace.WeightSpaceBatch weights, float[] points, int pointCount, float[] output)"))
+                {
+                    w.Line("Check(weights, points, pointCount, output.Length, nameof(output));");
+                    w.Line("var t = weights.Tensors;");
+                    w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => ForwardOne(n, t, points, pointCount, output));");
+                }
+                w.Line();
+                using (w.Block("public void Backward(global::LayerCompiler.Runtime.WeightSpace.WeightSpaceBatch weights, float[] points, int pointCount, float[] gradOutput, global::LayerCompiler.Runtime.WeightSpace.WeightSpaceBatch gradWeights)"))
+                {
+                    w.Line("Check(weights, points, pointCount, gradOutput.Length, nameof(gradOutput));");
+                    w.Line("if (gradWeights.Batch != weights.Batch || gradWeights.Channels != 1) throw new global::System.ArgumentException(\"gradWeights must match the weights' batch and have 1 channel.\", nameof(gradWeights));");
+                    w.Line("var t = weights.Tensors; var g = gradWeights.Tensors;");
+                    w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => BackwardOne(n, t, g, points, pointCount, gradOutput));");
+                }
+                w.Line();
+                using (w.Block("private static void ForwardOne(int n, global::LayerCompiler.Runtime.Tensor[] t, float[] points, int pointCount, float[] output)"))
+                {
+                    EmitViews(w, decls, wIdx, bIdx, "t", "W", "b", readOnly: true);
+                    for (int l = 0; l < m - 1; l++) w.Line($"global::System.Span<float> h{l + 1} = {Buffer(decls[l].Out)};");
+                    using (w.Block("for (int p = 0; p < pointCount; p++)"))
+                    {
+                        w.Line($"var h0 = new global::System.ReadOnlySpan<float>(points, p * {d0}, {d0});");
+                        for (int l = 0; l < m; l++)
+                        {
+                            var d = decls[l];
+                            bool last = l == m - 1;
+                            string dst = last ? $"output[(n * pointCount + p) * {dM} + o]" : $"h{l + 1}[o]";
+                            using (w.Block($"for (int o = 0; o < {d.Out}; o++)"))
+                            {
+                                w.Line($"float z = {Ops}.Dot(W{l + 1}.Slice(o * {d.In}, {d.In}), h{l}){(d.Bias ? $" + b{l + 1}[o]" : "")};");
+                                w.Line($"{dst} = {(last ? (arch.OutputOffset != 0 ? "z + " + IndentedWriter.Float(arch.OutputOffset) : "z") : Activate(act, "z", omega))};");
+                            }
+                        }
+                    }
+                }
+                w.Line();
+                using (w.Block("private static void BackwardOne(int n, global::LayerCompiler.Runtime.Tensor[] t, global::LayerCompiler.Runtime.Tensor[] gt, float[] points, int pointCount, float[] gradOutput)"))
+                {
+                    EmitViews(w, decls, wIdx, bIdx, "t", "W", "b", readOnly: true);
+                    EmitViews(w, decls, wIdx, bIdx, "gt", "gW", "gb", readOnly: false);
+                    for (int l = 0; l < m; l++)
+                    {
+                        w.Line($"gW{l + 1}.Clear();");
+                        if (decls[l].Bias) w.Line($"gb{l + 1}.Clear();");
+                    }
+                    // z_l (pre-activations) and h_l of hidden layers, and the gradient vectors.
+                    for (int l = 0; l < m - 1; l++)
+                    {
+                        w.Line($"global::System.Span<float> z{l + 1} = {Buffer(decls[l].Out)};");
+                        w.Line($"global::System.Span<float> h{l + 1} = {Buffer(decls[l].Out)};");
+                        w.Line($"global::System.Span<float> g{l + 1} = {Buffer(decls[l].Out)};");
+                    }
+                    using (w.Block("for (int p = 0; p < pointCount; p++)"))
+                    {
+                        w.Line($"var h0 = new global::System.ReadOnlySpan<float>(points, p * {d0}, {d0});");
+                        for (int l = 0; l < m - 1; l++)
+                        {
+                            var d = decls[l];
+                            using (w.Block($"for (int o = 0; o < {d.Out}; o++)"))
+                            {
+                                w.Line($"float z = {Ops}.Dot(W{l + 1}.Slice(o * {d.In}, {d.In}), h{l}){(d.Bias ? $" + b{l + 1}[o]" : "")};");
+                                w.Line($"z{l + 1}[o] = z;");
+                                w.Line($"h{l + 1}[o] = {Activate(act, "z", omega)};");
+                            }
+                        }
+                        w.Line($"var g{m} = new global::System.ReadOnlySpan<float>(gradOutput, (n * pointCount + p) * {dM}, {dM});");
+                        for (int l = m - 1; l >= 0; l--)
+                        {
+                            var d = decls[l];
+                            // dW_l += g_l ⊗ h_{l-1}; db_l += g_l; then g_{l-1} = (W_lᵀ g_l) ⊙ act'(z_{l-1}).
+                            w.Line($"{Ops}.OuterAdd(g{l + 1}, h{l}, gW{l + 1});");
+                            if (d.Bias) w.Line($"{Ops}.Add(g{l + 1}, gb{l + 1});");
+                            if (l == 0) continue;
+                            w.Line($"g{l}.Clear();");
+                            using (w.Block($"for (int o = 0; o < {d.Out}; o++)"))
+                                w.Line($"{Ops}.Axpy(g{l + 1}[o], W{l + 1}.Slice(o * {d.In}, {d.In}), g{l});");
+                            using (w.Block($"for (int i = 0; i < {d.In}; i++)"))
+                                w.Line($"g{l}[i] *= {Derivative(act, $"z{l}[i]", $"h{l}[i]", omega)};");
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>Stack memory for ordinary widths; the heap past 4096 floats, so wide layers cannot overflow the stack.</summary>
+        private static string Buffer(int size) => size <= 4096 ? $"stackalloc float[{size}]" : $"new float[{size}]";
+
+        private static void EmitViews(IndentedWriter w, IReadOnlyList<LayerDeclaration> decls, int[] wIdx, int[] bIdx, string arr, string wName, string bName, bool readOnly)
+        {
+            string span = readOnly ? "global::System.ReadOnlySpan<float>" : "global::System.Span<float>";
+            for (int l = 0; l < decls.Count; l++)
+            {
+                int ws = decls[l].In * decls[l].Out;
+                w.Line($"var {wName}{l + 1} = new {span}({arr}[{wIdx[l]}].Data, n * {ws}, {ws});");
+                if (bIdx[l] >= 0) w.Line($"var {bName}{l + 1} = new {span}({arr}[{bIdx[l]}].Data, n * {decls[l].Out}, {decls[l].Out});");
+            }
+        }
+
+        private static string Activate(InputActivation act, string z, string omega) => act switch
+        {
+            InputActivation.Sine => $"global::System.MathF.Sin({omega} * {z})",
+            InputActivation.Tanh => $"global::System.MathF.Tanh({z})",
+            _ => $"({z} > 0f ? {z} : 0f)",
+        };
+
+        private static string Derivative(InputActivation act, string z, string h, string omega) => act switch
+        {
+            InputActivation.Sine => $"{omega} * global::System.MathF.Cos({omega} * {z})",
+            InputActivation.Tanh => $"(1f - {h} * {h})",
+            _ => $"({z} > 0f ? 1f : 0f)",
+        };
+    }
+}
