@@ -97,20 +97,32 @@ namespace LayerCompiler.Generator.Emit
                 w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.Add({total}, new global::System.Span<float>(gb, {I(_p.Layer.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
             }
 
-            w.Line("// Weight gradients: Σ over kept positions of (input statistic) ⊗ (gradient statistic).");
+            w.Line("// Weight gradients: Σ over kept positions of (input statistic) ⊗ (gradient statistic); full-size terms a line at a time.");
             foreach (var l in _p.ForwardLinks)
             {
                 var a = _p.Views[l.Src]; var o = _p.Views[l.Dst];
+                string dw = $"new global::System.Span<float>(gw, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)})";
+                if (l.DstMask == o.FullMask && o.PermSizes.Length > 0)
+                {
+                    int last = o.PermSizes.Length - 1;
+                    var outer = Enumerable.Range(0, last).ToArray();
+                    OpenLoops(w, o, outer);
+                    var (xBase, xStride) = LineSource(a, l.SrcMask, o, last, "xs", "xm", _p.Cin);
+                    var (gBase, gStride) = LineSource(o, l.DstMask, o, last, "gs", "gm", _p.Cout);
+                    w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({xBase}, {I(xStride)}, {gBase}, {I(gStride)}, {I(o.PermSizes[last])}, {I(l.Rows)}, {I(l.Cols)}, {dw});");
+                    CloseLoops(w, outer);
+                    continue;
+                }
                 var loops = KeptAxes(o, l.DstMask);
                 OpenLoops(w, o, loops);
                 string xa = SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin);
                 string go = SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout);
-                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.OuterAdd({xa}, {go}, new global::System.Span<float>(gw, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}));");
+                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.OuterAdd({xa}, {go}, {dw});");
                 CloseLoops(w, loops);
             }
 
             w.Line("if (gx == null) return;");
-            w.Line("// Input gradient: the transposed map.");
+            w.Line("// Input gradient: the transposed map (w holds each term's matrix transposed).");
             EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true);
             return _scratch;
         }
@@ -221,15 +233,19 @@ namespace LayerCompiler.Generator.Emit
 
         /// <summary>
         /// Emits a fused linear map from links: for each destination tensor, the small terms (kept
-        /// axes a proper subset) into broadcast buffers, then one pass over its grid.
+        /// axes a proper subset) into broadcast buffers, then one pass over its grid, a line (the last
+        /// permuted axis) at a time: broadcast terms first, then each full-size term as a small GEMM.
+        /// With <paramref name="transposed"/> the weight array holds each term's matrix transposed.
         /// </summary>
         private void EmitMap(IndentedWriter w, IReadOnlyList<Link> links, string fullPrefix, string statPrefix, int srcChannels,
             string dstArr, int dstChannels, string? biasArray, bool transposed)
         {
             string ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
-            string mix = transposed ? "MixAddTransposed" : "MixAdd";
+            string line = "global::LayerCompiler.Runtime.WeightSpace.LineOps";
             int maxWide = _p.Views.Max(v => v.Fixed * dstChannels);
             Alloc(w, "acc", maxWide);
+            int maxLine = _p.Views.Where(v => !v.Trailing && v.PermSizes.Length > 0).Select(v => v.PermSizes[v.PermSizes.Length - 1] * v.Fixed * dstChannels).DefaultIfEmpty(0).Max();
+            if (maxLine > 0) Alloc(w, "lineBuf", maxLine);
             foreach (var d in _p.Views)
             {
                 int t = d.Tensor.Index;
@@ -248,29 +264,94 @@ namespace LayerCompiler.Generator.Emit
                     w.Line($"var tt = tt{t}_{m}.Slice(({idx}) * {I(wide)}, {I(wide)});");
                     w.Line("tt.Clear();");
                     foreach (var l in g)
-                        w.Line($"{ops}.{mix}({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), tt{Scale(l)});");
+                        w.Line($"{ops}.MixAdd({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), tt{Scale(l)});");
                     CloseLoops(w, loops);
                     w.Close();
                 }
-                var all = Enumerable.Range(0, d.PermSizes.Length).ToArray();
                 string raw = $"new global::System.Span<float>({dstArr}[{t}].Data, n * {I((long)d.Tensor.Size * dstChannels)}, {I((long)d.Tensor.Size * dstChannels)})";
                 w.Line($"var out{t} = {raw};");
                 w.OpenScope();
-                OpenLoops(w, d, all);
-                w.Line($"var a = acc.Slice(0, {I(wide)});");
-                if (biasArray != null) w.Line($"new global::System.ReadOnlySpan<float>({biasArray}, {I(_p.Layer.BiasOffsets[t])}, {I(wide)}).CopyTo(a);");
-                else w.Line("a.Clear();");
-                foreach (var g in small)
+                int k = d.PermSizes.Length;
+                var full = mine.Where(l => l.DstMask == d.FullMask).ToList();
+                if (k == 0)
+                {
+                    w.Line($"var a = acc.Slice(0, {I(wide)});");
+                    if (biasArray != null) w.Line($"new global::System.ReadOnlySpan<float>({biasArray}, {I(_p.Layer.BiasOffsets[t])}, {I(wide)}).CopyTo(a);");
+                    else w.Line("a.Clear();");
+                    foreach (var l in full)
+                        w.Line($"{ops}.MixAdd({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), a{Scale(l)});");
+                    EmitStore(w, d, dstChannels, $"out{t}");
+                    w.Close();
+                    continue;
+                }
+                int last = k - 1, n = d.PermSizes[last];
+                var outer = Enumerable.Range(0, last).ToArray();
+                OpenLoops(w, d, outer);
+                // Terms constant along the line: bias + every broadcast term that does not keep the last axis.
+                w.Line($"var init = acc.Slice(0, {I(wide)});");
+                if (biasArray != null) w.Line($"new global::System.ReadOnlySpan<float>({biasArray}, {I(_p.Layer.BiasOffsets[t])}, {I(wide)}).CopyTo(init);");
+                else w.Line("init.Clear();");
+                foreach (var g in small.Where(g => (g.Key & (1 << last)) == 0))
                 {
                     string idx = MixedRadix(KeptAxes(d, g.Key).Select(i => ($"p{i}", d.PermSizes[i])).ToList());
-                    w.Line($"{ops}.Add(tt{t}_{g.Key}.Slice(({idx}) * {I(wide)}, {I(wide)}), a);");
+                    w.Line($"{ops}.Add(tt{t}_{g.Key}.Slice(({idx}) * {I(wide)}, {I(wide)}), init);");
                 }
-                foreach (var l in mine.Where(l => l.DstMask == d.FullMask))
-                    w.Line($"{ops}.{mix}({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), a{Scale(l)});");
-                EmitStore(w, d, dstChannels, $"out{t}");
-                CloseLoops(w, all);
+                var lineTerm = small.Where(g => (g.Key & (1 << last)) != 0).ToList();
+                string lt = "default";
+                if (lineTerm.Count == 1)
+                {
+                    int m = lineTerm[0].Key;
+                    var kept = KeptAxes(d, m).Where(i => i != last).ToList();
+                    string baseIdx = kept.Count == 0 ? "0" : $"({MixedRadix(kept.Select(i => ($"p{i}", d.PermSizes[i])).ToList())}) * {I(n)}";
+                    lt = $"tt{t}_{m}.Slice(({baseIdx}) * {I(wide)}, {I((long)n * wide)})";
+                }
+                else if (lineTerm.Count > 1) throw new System.NotSupportedException("More than one broadcast term along a line.");
+                string lineStart = outer.Length == 0 ? "0" : $"({MixedRadix(outer.Select(i => ($"p{i}", d.PermSizes[i])).ToList())}) * {I(n)}";
+                string dstBlock = d.Trailing ? $"out{t}.Slice(({lineStart}) * {I(wide)}, {I((long)n * wide)})" : $"lineBuf.Slice(0, {I((long)n * wide)})";
+                w.Line($"var lineOut = {dstBlock};");
+                w.Line($"{line}.Broadcast(init, {lt}, {I(wide)}, lineOut, {I(wide)}, {I(n)});");
+                foreach (var l in full)
+                {
+                    var sv = _p.Views[l.Src];
+                    var (baseExpr, stride) = LineSource(sv, l.SrcMask, d, last, fullPrefix, statPrefix, srcChannels);
+                    int inW = transposed ? l.Cols : l.Rows, outW = transposed ? l.Rows : l.Cols;
+                    w.Line($"{line}.MixAdd({baseExpr}, {I(stride)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), {I(inW)}, {I(outW)}, lineOut, {I(wide)}, {I(n)}{Scale(l)});");
+                }
+                if (!d.Trailing)
+                {
+                    using (w.Block($"for (int p{last} = 0; p{last} < {I(n)}; p{last}++)"))
+                    {
+                        w.Line($"var a = lineOut.Slice(p{last} * {I(wide)}, {I(wide)});");
+                        EmitStore(w, d, dstChannels, $"out{t}");
+                    }
+                }
+                CloseLoops(w, outer);
                 w.Close();
             }
+        }
+
+        /// <summary>
+        /// The start of a source's line (the destination's last axis at 0) and its stride along the line,
+        /// for a full-size link.
+        /// </summary>
+        private static (string Base, int Stride) LineSource(TensorView s, int sMask, TensorView d, int lastAxis, string fullPrefix, string statPrefix, int channels)
+        {
+            int t = s.Tensor.Index;
+            int wide = s.Fixed * channels;
+            var kept = KeptAxes(s, sMask);
+            int lineLayer = d.PermLayers[lastAxis];
+            int stride = wide;
+            bool found = false;
+            for (int j = kept.Length - 1; j >= 0; j--)
+            {
+                if (s.PermLayers[kept[j]] == lineLayer) { found = true; break; }
+                stride *= s.PermSizes[kept[j]];
+            }
+            if (!found) throw new System.NotSupportedException("A full-size term whose source does not run along the line.");
+            var digits = kept.Select(i => s.PermLayers[i] == lineLayer ? ("0", s.PermSizes[i]) : ($"p{Array.IndexOf(d.PermLayers, s.PermLayers[i])}", s.PermSizes[i])).ToList();
+            string idx = MixedRadix(digits);
+            string buf = sMask == s.FullMask ? $"{fullPrefix}{t}" : $"{statPrefix}{t}_{sMask}";
+            return ($"{buf}.Slice(({idx}) * {I(wide)})", stride);
         }
 
         private static string Scale(Link l) => l.Scale == 1 ? "" : ", " + IndentedWriter.Float((float)l.Scale);

@@ -31,7 +31,21 @@ public abstract class FusedKernel : IEquivariantKernel
 
     protected abstract void ForwardNetwork(int n, float[] w, float[] b, Tensor[] x, Tensor[] y, float[] scratch);
 
-    protected abstract void BackwardNetwork(int n, float[] w, Tensor[] x, Tensor[] gy, Tensor[]? gx, float[] gw, float[] gb, float[] scratch);
+    /// <summary>Per-network backward. <paramref name="wT"/> holds each term's matrix transposed ([cols × rows] at the term's offset).</summary>
+    protected abstract void BackwardNetwork(int n, float[] wT, Tensor[] x, Tensor[] gy, Tensor[]? gx, float[] gw, float[] gb, float[] scratch);
+
+    private float[] _transposed = Array.Empty<float>();
+
+    /// <summary>Each term's [rows × cols] matrix transposed in place of it, so the input gradient is the same GEMM as the forward.</summary>
+    private float[] Transposed(float[] weights)
+    {
+        if (_transposed.Length != weights.Length) _transposed = new float[weights.Length];
+        foreach (var t in Plan.Terms)
+            for (int r = 0; r < t.Rows; r++)
+                for (int c = 0; c < t.Cols; c++)
+                    _transposed[t.Offset + c * t.Rows + r] = weights[t.Offset + r * t.Cols + c];
+        return _transposed;
+    }
 
     public void Forward(float[] weights, float[] bias, WeightSpaceBatch input, WeightSpaceBatch output)
     {
@@ -61,12 +75,13 @@ public abstract class FusedKernel : IEquivariantKernel
         int chunks = (input.Batch + ChunkSize - 1) / ChunkSize;
         EnsureChunkBuffers(chunks);
         var x = input.Tensors; var gy = gradOutput.Tensors; var gx = gradInput?.Tensors;
+        var wT = Transposed(weights);
         Parallel.For(0, chunks, () => Rent(_backwardScratch), (chunk, _, scratch) =>
         {
             var gw = _chunkGradW[chunk]; var gb = _chunkGradB[chunk];
             Array.Clear(gw); Array.Clear(gb);
             int end = Math.Min(input.Batch, (chunk + 1) * ChunkSize);
-            for (int n = chunk * ChunkSize; n < end; n++) BackwardNetwork(n, weights, x, gy, gx, gw, gb, scratch);
+            for (int n = chunk * ChunkSize; n < end; n++) BackwardNetwork(n, wT, x, gy, gx, gw, gb, scratch);
             return scratch;
         }, _scratchPool.Add);
         // Fixed order: bitwise identical for any number of threads.

@@ -74,10 +74,20 @@ public class ModelTests
         var gy = new Tensor(TestUtil.RandomVector(y1.Length, 42), y1.Shape);
         gen.ZeroGrad(); interp.ZeroGrad();
         var gx1 = gen.Backward(gy).Clone(); var gx2 = interp.Backward(gy);
-        Assert.True(TestUtil.RelativeError(gx1, gx2) < 1e-5, $"{name}: input gradient");
+        Assert.True(TestUtil.RelativeError(gx1, gx2) < 1e-4, $"{name}: input gradient");
         var p1 = gen.NamedParameters().ToList(); var p2 = interp.NamedParameters().ToList();
+        // Relative to each gradient, but with a floor at the model's overall gradient scale: a bias that
+        // feeds a normalization has an exactly-zero true gradient, where both sides are rounding noise.
+        double total = Math.Sqrt(p2.Sum(p => p.Parameter.Grad.Data.Sum(v => (double)v * v)));
         for (int i = 0; i < p1.Count; i++)
-            Assert.True(TestUtil.RelativeError(p1[i].Parameter.Grad.Data, p2[i].Parameter.Grad.Data) < 1e-5, $"{name}: gradient of {p1[i].Name}");
+        {
+            var a = p1[i].Parameter.Grad.Data; var b = p2[i].Parameter.Grad.Data;
+            double diff = Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum());
+            double norm = Math.Sqrt(b.Sum(v => (double)v * v));
+            // Kernels agree to 1e-5 (KernelTests); through GELU and EquivariantNorm (which divides by each
+            // tensor's σ) accumulation-order differences grow, so whole models are compared at 1e-4.
+            Assert.True(diff <= 1e-4 * Math.Max(norm, 1e-3 * total), $"{name}: gradient of {p1[i].Name}: |Δ| = {diff}, |g| = {norm}, total {total}");
+        }
     }
 
     [Fact]

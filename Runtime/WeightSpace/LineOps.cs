@@ -1,0 +1,232 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace LayerCompiler.Runtime.WeightSpace;
+
+/// <summary>
+/// Line-wise micro-kernels of the fused schedule: a "line" is every position along the last permuted
+/// axis of an output tensor, so each call is a small GEMM whose weight matrix stays in L1 while
+/// several rows share every weight load (register blocking). Vector512 when the hardware has it,
+/// Vector256 otherwise, and a scalar path (DOTNET_EnableAVX2=0 / DOTNET_EnableAVX512F=0 exercise them).
+/// </summary>
+public static class LineOps
+{
+    /// <summary>dst[r·dstStride + c] = init[c] + (lineTerm.IsEmpty ? 0 : lineTerm[r·ltStride + c]) for r &lt; rows, c &lt; init.Length.</summary>
+    public static void Broadcast(ReadOnlySpan<float> init, ReadOnlySpan<float> lineTerm, int ltStride, Span<float> dst, int dstStride, int rows)
+    {
+        int cols = init.Length;
+        for (int r = 0; r < rows; r++)
+        {
+            var d = dst.Slice(r * dstStride, cols);
+            init.CopyTo(d);
+            if (!lineTerm.IsEmpty) FusedOps.Add(lineTerm.Slice(r * ltStride, cols), d);
+        }
+    }
+
+    /// <summary>
+    /// dst[r, :] += scale · src[r, :] · W for r &lt; rows, with W row-major [inWidth × outWidth],
+    /// src rows of inWidth at stride srcStride, dst rows of outWidth at stride dstStride.
+    /// </summary>
+    public static void MixAdd(ReadOnlySpan<float> src, int srcStride, ReadOnlySpan<float> w, int inWidth, int outWidth,
+        Span<float> dst, int dstStride, int rows, float scale = 1f)
+    {
+        ref float s0 = ref MemoryMarshal.GetReference(src);
+        ref float w0 = ref MemoryMarshal.GetReference(w);
+        ref float d0 = ref MemoryMarshal.GetReference(dst);
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; c + 32 <= outWidth; c += 32) Block512x2(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale);
+            for (; c + 16 <= outWidth; c += 16) Block512x1(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; c + 16 <= outWidth; c += 16) Block256x2(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale);
+        }
+        if (c < outWidth) Scalar(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale);
+    }
+
+    // 4 rows × 32 columns per step: 8 accumulators, each weight load feeds 4 FMAs.
+    private static void Block512x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale)
+    {
+        var sc = Vector512.Create(scale);
+        int r = 0;
+        for (; r + 4 <= rows; r += 4)
+        {
+            var a00 = Vector512<float>.Zero; var a01 = a00; var a10 = a00; var a11 = a00;
+            var a20 = a00; var a21 = a00; var a30 = a00; var a31 = a00;
+            ref float sr = ref Unsafe.Add(ref s0, r * ss);
+            for (int i = 0; i < k; i++)
+            {
+                ref float wr = ref Unsafe.Add(ref w0, i * n + c);
+                var w0v = Vector512.LoadUnsafe(ref wr, 0); var w1v = Vector512.LoadUnsafe(ref wr, 16);
+                var x0 = Vector512.Create(Unsafe.Add(ref sr, i));
+                var x1 = Vector512.Create(Unsafe.Add(ref sr, ss + i));
+                var x2 = Vector512.Create(Unsafe.Add(ref sr, 2 * ss + i));
+                var x3 = Vector512.Create(Unsafe.Add(ref sr, 3 * ss + i));
+                a00 = Vector512.FusedMultiplyAdd(x0, w0v, a00); a01 = Vector512.FusedMultiplyAdd(x0, w1v, a01);
+                a10 = Vector512.FusedMultiplyAdd(x1, w0v, a10); a11 = Vector512.FusedMultiplyAdd(x1, w1v, a11);
+                a20 = Vector512.FusedMultiplyAdd(x2, w0v, a20); a21 = Vector512.FusedMultiplyAdd(x2, w1v, a21);
+                a30 = Vector512.FusedMultiplyAdd(x3, w0v, a30); a31 = Vector512.FusedMultiplyAdd(x3, w1v, a31);
+            }
+            Store512(ref Unsafe.Add(ref d0, r * ds + c), a00, a01, sc);
+            Store512(ref Unsafe.Add(ref d0, (r + 1) * ds + c), a10, a11, sc);
+            Store512(ref Unsafe.Add(ref d0, (r + 2) * ds + c), a20, a21, sc);
+            Store512(ref Unsafe.Add(ref d0, (r + 3) * ds + c), a30, a31, sc);
+        }
+        for (; r < rows; r++)
+        {
+            var a0 = Vector512<float>.Zero; var a1 = a0;
+            ref float sr = ref Unsafe.Add(ref s0, r * ss);
+            for (int i = 0; i < k; i++)
+            {
+                ref float wr = ref Unsafe.Add(ref w0, i * n + c);
+                var x = Vector512.Create(Unsafe.Add(ref sr, i));
+                a0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 0), a0);
+                a1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 16), a1);
+            }
+            Store512(ref Unsafe.Add(ref d0, r * ds + c), a0, a1, sc);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store512(ref float d, Vector512<float> a0, Vector512<float> a1, Vector512<float> sc)
+    {
+        Vector512.FusedMultiplyAdd(a0, sc, Vector512.LoadUnsafe(ref d, 0)).StoreUnsafe(ref d, 0);
+        Vector512.FusedMultiplyAdd(a1, sc, Vector512.LoadUnsafe(ref d, 16)).StoreUnsafe(ref d, 16);
+    }
+
+    private static void Block512x1(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale)
+    {
+        var sc = Vector512.Create(scale);
+        for (int r = 0; r < rows; r++)
+        {
+            var a = Vector512<float>.Zero;
+            ref float sr = ref Unsafe.Add(ref s0, r * ss);
+            for (int i = 0; i < k; i++)
+                a = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref sr, i)), Vector512.LoadUnsafe(ref Unsafe.Add(ref w0, i * n + c)), a);
+            ref float d = ref Unsafe.Add(ref d0, r * ds + c);
+            Vector512.FusedMultiplyAdd(a, sc, Vector512.LoadUnsafe(ref d)).StoreUnsafe(ref d);
+        }
+    }
+
+    // 2 rows × 16 columns per step with 256-bit vectors (4 accumulators).
+    private static void Block256x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale)
+    {
+        var sc = Vector256.Create(scale);
+        int r = 0;
+        for (; r + 2 <= rows; r += 2)
+        {
+            var a00 = Vector256<float>.Zero; var a01 = a00; var a10 = a00; var a11 = a00;
+            ref float sr = ref Unsafe.Add(ref s0, r * ss);
+            for (int i = 0; i < k; i++)
+            {
+                ref float wr = ref Unsafe.Add(ref w0, i * n + c);
+                var w0v = Vector256.LoadUnsafe(ref wr, 0); var w1v = Vector256.LoadUnsafe(ref wr, 8);
+                var x0 = Vector256.Create(Unsafe.Add(ref sr, i));
+                var x1 = Vector256.Create(Unsafe.Add(ref sr, ss + i));
+                a00 = Vector256.FusedMultiplyAdd(x0, w0v, a00); a01 = Vector256.FusedMultiplyAdd(x0, w1v, a01);
+                a10 = Vector256.FusedMultiplyAdd(x1, w0v, a10); a11 = Vector256.FusedMultiplyAdd(x1, w1v, a11);
+            }
+            Store256(ref Unsafe.Add(ref d0, r * ds + c), a00, a01, sc);
+            Store256(ref Unsafe.Add(ref d0, (r + 1) * ds + c), a10, a11, sc);
+        }
+        for (; r < rows; r++)
+        {
+            var a0 = Vector256<float>.Zero; var a1 = a0;
+            ref float sr = ref Unsafe.Add(ref s0, r * ss);
+            for (int i = 0; i < k; i++)
+            {
+                ref float wr = ref Unsafe.Add(ref w0, i * n + c);
+                var x = Vector256.Create(Unsafe.Add(ref sr, i));
+                a0 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref wr, 0), a0);
+                a1 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref wr, 8), a1);
+            }
+            Store256(ref Unsafe.Add(ref d0, r * ds + c), a0, a1, sc);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store256(ref float d, Vector256<float> a0, Vector256<float> a1, Vector256<float> sc)
+    {
+        Vector256.FusedMultiplyAdd(a0, sc, Vector256.LoadUnsafe(ref d, 0)).StoreUnsafe(ref d, 0);
+        Vector256.FusedMultiplyAdd(a1, sc, Vector256.LoadUnsafe(ref d, 8)).StoreUnsafe(ref d, 8);
+    }
+
+    private static void Scalar(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int cStart, float scale)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = cStart; c < n; c++)
+            {
+                float a = 0;
+                for (int i = 0; i < k; i++) a += Unsafe.Add(ref s0, r * ss + i) * Unsafe.Add(ref w0, i * n + c);
+                Unsafe.Add(ref d0, r * ds + c) += scale * a;
+            }
+    }
+
+    /// <summary>
+    /// dW[i, c] += Σ_r src[r·srcStride + i] · g[r·gStride + c] (i &lt; inWidth, c &lt; outWidth): the weight
+    /// gradient of a line, accumulated in registers and written once per line.
+    /// </summary>
+    public static void OuterAdd(ReadOnlySpan<float> src, int srcStride, ReadOnlySpan<float> g, int gStride, int rows,
+        int inWidth, int outWidth, Span<float> dw)
+    {
+        ref float s0 = ref MemoryMarshal.GetReference(src);
+        ref float g0 = ref MemoryMarshal.GetReference(g);
+        ref float d0 = ref MemoryMarshal.GetReference(dw);
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; c + 16 <= outWidth; c += 16)
+            {
+                int i = 0;
+                for (; i + 4 <= inWidth; i += 4)
+                {
+                    var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var gv = Vector512.LoadUnsafe(ref Unsafe.Add(ref g0, r * gStride + c));
+                        ref float sr = ref Unsafe.Add(ref s0, r * srcStride + i);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(sr), gv, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref sr, 1)), gv, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref sr, 2)), gv, a2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref sr, 3)), gv, a3);
+                    }
+                    AddTo512(ref Unsafe.Add(ref d0, i * outWidth + c), a0);
+                    AddTo512(ref Unsafe.Add(ref d0, (i + 1) * outWidth + c), a1);
+                    AddTo512(ref Unsafe.Add(ref d0, (i + 2) * outWidth + c), a2);
+                    AddTo512(ref Unsafe.Add(ref d0, (i + 3) * outWidth + c), a3);
+                }
+                for (; i < inWidth; i++)
+                {
+                    var a0 = Vector512<float>.Zero;
+                    for (int r = 0; r < rows; r++)
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref s0, r * srcStride + i)), Vector512.LoadUnsafe(ref Unsafe.Add(ref g0, r * gStride + c)), a0);
+                    AddTo512(ref Unsafe.Add(ref d0, i * outWidth + c), a0);
+                }
+            }
+        else if (Vector256.IsHardwareAccelerated)
+            for (; c + 8 <= outWidth; c += 8)
+            {
+                for (int i = 0; i < inWidth; i++)
+                {
+                    var a0 = Vector256<float>.Zero;
+                    for (int r = 0; r < rows; r++)
+                        a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref s0, r * srcStride + i)), Vector256.LoadUnsafe(ref Unsafe.Add(ref g0, r * gStride + c)), a0);
+                    ref float d = ref Unsafe.Add(ref d0, i * outWidth + c);
+                    (Vector256.LoadUnsafe(ref d) + a0).StoreUnsafe(ref d);
+                }
+            }
+        for (; c < outWidth; c++)
+            for (int i = 0; i < inWidth; i++)
+            {
+                float a = 0;
+                for (int r = 0; r < rows; r++) a += Unsafe.Add(ref s0, r * srcStride + i) * Unsafe.Add(ref g0, r * gStride + c);
+                Unsafe.Add(ref d0, i * outWidth + c) += a;
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTo512(ref float d, Vector512<float> a) => (Vector512.LoadUnsafe(ref d) + a).StoreUnsafe(ref d);
+}
