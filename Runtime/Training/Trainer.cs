@@ -60,6 +60,7 @@ public sealed class Trainer
         {
             DecayAllParameters = options.DecayAllParameters,
         };
+        Normalizer = options.Normalizer;
     }
 
     /// <summary>Trains from the model's current parameters for <see cref="TrainerOptions.Epochs"/> epochs.</summary>
@@ -110,11 +111,11 @@ public sealed class Trainer
     {
         ArgumentNullException.ThrowIfNull(train);
         if (_used) throw new InvalidOperationException("This trainer has already run; create a new one (with Resume to continue from a checkpoint).");
-        _used = true;
         CheckDataset(train, "training");
         if (train.Count == 0) throw new ArgumentException("The training set is empty.", nameof(train));
         if (validation != null) CheckDataset(validation, "validation");
         Options.Augmentation?.Validate(Model.Space);
+        _used = true;
     }
 
     private void CheckDataset(IWeightDataset data, string what)
