@@ -116,15 +116,7 @@ public sealed class InterpretedKernel : IEquivariantKernel
                 var x = input.Tensors[pt.Term.Input].Data.AsSpan(n * at.Size * cin, at.Size * cin);
                 var y = output.Tensors[pt.Term.Output].Data.AsSpan(n * ot.Size * cout, ot.Size * cout);
                 // 1. Pool into a materialized [kept, wideIn] tensor.
-                var pooled = new float[m.KeptCount * pt.Rows];
-                for (int e = 0; e < at.Size; e++)
-                {
-                    int k = m.InKept[e];
-                    if (k < 0) continue;
-                    int row = k * pt.Rows + m.InFixed[e] * cin;
-                    for (int c = 0; c < cin; c++) pooled[row + c] += x[e * cin + c];
-                }
-                for (int i = 0; i < pooled.Length; i++) pooled[i] *= m.PoolScale;
+                var pooled = Pool(m, pt, at.Size, cin, x);
                 // 2. Mix channels: [kept, wideIn] × [wideIn, wideOut].
                 var mixed = new float[m.KeptCount * pt.Cols];
                 for (int k = 0; k < m.KeptCount; k++)
@@ -190,15 +182,7 @@ public sealed class InterpretedKernel : IEquivariantKernel
                     for (int c = 0; c < cout; c++) gsum[dst + c] += g[e * cout + c];
                 }
                 // Recompute the pooled input for the weight gradient.
-                var pooled = new float[m.KeptCount * pt.Rows];
-                for (int e = 0; e < at.Size; e++)
-                {
-                    int k = m.InKept[e];
-                    if (k < 0) continue;
-                    int row = k * pt.Rows + m.InFixed[e] * cin;
-                    for (int c = 0; c < cin; c++) pooled[row + c] += x[e * cin + c];
-                }
-                for (int i = 0; i < pooled.Length; i++) pooled[i] *= m.PoolScale;
+                var pooled = Pool(m, pt, at.Size, cin, x);
                 for (int k = 0; k < m.KeptCount; k++)
                     for (int r = 0; r < pt.Rows; r++)
                     {
@@ -233,6 +217,21 @@ public sealed class InterpretedKernel : IEquivariantKernel
             for (int i = 0; i < gw.Length; i++) gradWeights[i] += gw[i];
             for (int i = 0; i < gb.Length; i++) gradBias[i] += gb[i];
         }
+    }
+
+    /// <summary>Mean of the input over each term's pooled indices: a materialized [kept, wideIn] tensor.</summary>
+    private static float[] Pool(TermMaps m, PlannedTerm pt, int inputSize, int cin, ReadOnlySpan<float> x)
+    {
+        var pooled = new float[m.KeptCount * pt.Rows];
+        for (int e = 0; e < inputSize; e++)
+        {
+            int k = m.InKept[e];
+            if (k < 0) continue;
+            int row = k * pt.Rows + m.InFixed[e] * cin;
+            for (int c = 0; c < cin; c++) pooled[row + c] += x[e * cin + c];
+        }
+        for (int i = 0; i < pooled.Length; i++) pooled[i] *= m.PoolScale;
+        return pooled;
     }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int[], int[])> _fixedMaps = new();
