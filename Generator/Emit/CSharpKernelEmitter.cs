@@ -102,23 +102,20 @@ namespace LayerCompiler.Generator.Emit
             {
                 var a = _p.Views[l.Src]; var o = _p.Views[l.Dst];
                 string dw = $"new global::System.Span<float>(gw, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)})";
-                if (l.DstMask == o.FullMask && o.PermSizes.Length > 0)
+                var kept = KeptAxes(o, l.DstMask);
+                if (kept.Length == 0)
                 {
-                    int last = o.PermSizes.Length - 1;
-                    var outer = Enumerable.Range(0, last).ToArray();
-                    OpenLoops(w, o, outer);
-                    var (xBase, xStride) = LineSource(a, l.SrcMask, o, last, "xs", "xm", _p.Cin);
-                    var (gBase, gStride) = LineSource(o, l.DstMask, o, last, "gs", "gm", _p.Cout);
-                    w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({xBase}, {I(xStride)}, {gBase}, {I(gStride)}, {I(o.PermSizes[last])}, {I(l.Rows)}, {I(l.Cols)}, {dw});");
-                    CloseLoops(w, outer);
+                    w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin)}, {I(a.Fixed * _p.Cin)}, {SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout)}, {I(o.Fixed * _p.Cout)}, 1, {I(l.Rows)}, {I(l.Cols)}, {dw});");
                     continue;
                 }
-                var loops = KeptAxes(o, l.DstMask);
-                OpenLoops(w, o, loops);
-                string xa = SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin);
-                string go = SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout);
-                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.OuterAdd({xa}, {go}, {dw});");
-                CloseLoops(w, loops);
+                // A line along the last kept axis, loops over the others.
+                int lineAxis = kept[kept.Length - 1];
+                var outer = kept.Take(kept.Length - 1).ToArray();
+                OpenLoops(w, o, outer);
+                var (xBase, xStride) = LineSource(a, l.SrcMask, o, lineAxis, "xs", "xm", _p.Cin);
+                var (gBase, gStride) = LineSource(o, l.DstMask, o, lineAxis, "gs", "gm", _p.Cout);
+                w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({xBase}, {I(xStride)}, {gBase}, {I(gStride)}, {I(o.PermSizes[lineAxis])}, {I(l.Rows)}, {I(l.Cols)}, {dw});");
+                CloseLoops(w, outer);
             }
 
             w.Line("if (gx == null) return;");
@@ -255,18 +252,22 @@ namespace LayerCompiler.Generator.Emit
                 var small = mine.Where(l => l.DstMask != d.FullMask).GroupBy(l => l.DstMask).OrderBy(g => g.Key).ToList();
                 foreach (var g in small)
                 {
+                    // Broadcast terms: one GEMM over the kept axis (a line of statistics), or one row.
                     int m = g.Key;
                     Alloc(w, $"tt{t}_{m}", (long)d.KeptGrid(m) * wide);
-                    var loops = KeptAxes(d, m);
-                    w.OpenScope();
-                    OpenLoops(w, d, loops);
-                    string idx = MixedRadix(loops.Select(i => ($"p{i}", d.PermSizes[i])).ToList());
-                    w.Line($"var tt = tt{t}_{m}.Slice(({idx}) * {I(wide)}, {I(wide)});");
-                    w.Line("tt.Clear();");
+                    w.Line($"tt{t}_{m}.Clear();");
+                    var kept = KeptAxes(d, m);
+                    if (kept.Length > 1) throw new System.NotSupportedException("A broadcast term keeping two axes.");
+                    int rows = kept.Length == 0 ? 1 : d.PermSizes[kept[0]];
                     foreach (var l in g)
-                        w.Line($"{ops}.MixAdd({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), tt{Scale(l)});");
-                    CloseLoops(w, loops);
-                    w.Close();
+                    {
+                        var sv = _p.Views[l.Src];
+                        string srcBase; int srcStride;
+                        if (kept.Length == 0) { srcBase = SourceAt(sv, l.SrcMask, d, fullPrefix, statPrefix, srcChannels); srcStride = sv.Fixed * srcChannels; }
+                        else (srcBase, srcStride) = LineSource(sv, l.SrcMask, d, kept[0], fullPrefix, statPrefix, srcChannels);
+                        int inW = transposed ? l.Cols : l.Rows, outW = transposed ? l.Rows : l.Cols;
+                        w.Line($"{line}.MixAdd({srcBase}, {I(srcStride)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), {I(inW)}, {I(outW)}, tt{t}_{m}, {I(wide)}, {I(rows)}{Scale(l)});");
+                    }
                 }
                 string raw = $"new global::System.Span<float>({dstArr}[{t}].Data, n * {I((long)d.Tensor.Size * dstChannels)}, {I((long)d.Tensor.Size * dstChannels)})";
                 w.Line($"var out{t} = {raw};");
