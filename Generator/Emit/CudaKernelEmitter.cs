@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Text.RegularExpressions;
 using LayerCompiler.Generator.Lower;
 
 namespace LayerCompiler.Generator.Emit
@@ -51,7 +52,8 @@ namespace LayerCompiler.Generator.Emit
         private const int MaxRowsPerStatTile = 8;
         /// <summary>Target number of (network, kept position) pairs per parameter-gradient chunk.</summary>
         private const int GradTargetK = 2048;
-        private const int GradKStep = 16;
+        /// <summary>Shared floats of the gradient tiles (16 KiB): staged X and G rows, then the group partials.</summary>
+        private const int GradSharedFloats = 4096;
 
         private readonly FusedPlan _p;
         private readonly string _sfx;
@@ -75,20 +77,26 @@ namespace LayerCompiler.Generator.Emit
             public int RegionSize, PartSize;
         }
 
-        private sealed class FullLink
+        private sealed class MapLink
         {
             public Link L = null!;
             public int RowOff, In;
         }
 
-        private sealed class DstMap
+        /// <summary>
+        /// One block range of a map kernel: destination tensor D, kept-axes mask (the full mask: the entry pass into D;
+        /// a proper subset: a broadcast term into scratch). Positions per network = D.KeptGrid(Mask); each position's
+        /// value is Σ over links of (source row vector) · (link matrix), a tiled product.
+        /// </summary>
+        private sealed class MapGroup
         {
             public TensorView D = null!;
-            public int Out;
-            public List<(int Mask, int Seg, List<Link> Links)> Small = new List<(int, int, List<Link>)>();
-            public List<FullLink> Full = new List<FullLink>();
-            public int R, Ct, Pl, Ppt, Tp, Tpb, Nct, Rch;
-            public int SharedFloats => Tp * (Rch + 1) + Rch * Ct;
+            public int Mask, Seg, Out, R, Positions;
+            public bool Full;
+            public List<MapLink> Links = new List<MapLink>();
+            public int Ct, Pl, Ppt, Tp, Tpb, Nct, Rch;
+            public int As => Rch + 4;
+            public int SharedFloats => Tp * As + Rch * Ct;
         }
 
         private sealed class MapInfo
@@ -96,15 +104,16 @@ namespace LayerCompiler.Generator.Emit
             public bool Backward;
             public string Region = "";
             public int TermsN;
-            public List<DstMap> Dsts = new List<DstMap>();
+            public List<MapGroup> Small = new List<MapGroup>();
+            public List<MapGroup> Full = new List<MapGroup>();
         }
 
-        private sealed class GradLink
+        /// <summary>A parameter-gradient reduction: a weight link (X = input statistic, G = gradient statistic) or a bias (X = 1, G = gradient total).</summary>
+        private sealed class GradItem
         {
-            public Link L = null!;
-            public int Kg, Nb, Mi, Mo, TilesI, TilesO, Group, GOff, TileStart;
-            public int Ti => 16 * Mi;
-            public int To => 16 * Mo;
+            public Link? L;
+            public TensorView Bias = null!;
+            public int Rows, Cols, Start, Kg, Nb, Ti, To, Kt, TilesI, TilesO, Group, GOff, TileStart;
             public int Tiles => TilesI * TilesO;
         }
 
@@ -113,12 +122,12 @@ namespace LayerCompiler.Generator.Emit
             public int Nb;
             public long S;
             public int T;
-            public List<GradLink> Links = new List<GradLink>();
+            public List<GradItem> Items = new List<GradItem>();
         }
 
         private StatKind _xs = null!, _gs = null!;
         private MapInfo _fwd = null!, _bwd = null!;
-        private List<GradLink> _grad = null!;
+        private List<GradItem> _grad = null!;
         private List<GradGroup> _groups = null!;
         private readonly Dictionary<string, long> _regionOff = new Dictionary<string, long>();
         private readonly Dictionary<string, long> _regionSize = new Dictionary<string, long>();
@@ -180,15 +189,15 @@ namespace LayerCompiler.Generator.Emit
             EmitOffsetHelpers(w);
             EmitStats(w, _xs, 0, e.Steps);
             EmitStatsFinish(w, _xs, 0, e.Steps);
-            EmitTerms(w, _fwd, 0, e.Steps);
-            EmitOut(w, _fwd, 0, e.Steps);
+            EmitMap(w, _fwd, full: false, 0, e.Steps);
+            EmitMap(w, _fwd, full: true, 0, e.Steps);
             // Backward: x statistics again (the weight gradient needs them), then the gradient's.
             AddStatsSteps(_xs, 1, e.Steps);
             EmitStats(w, _gs, 1, e.Steps);
             EmitStatsFinish(w, _gs, 1, e.Steps);
             EmitGrad(w, e.Steps);
-            EmitTerms(w, _bwd, 2, e.Steps);
-            EmitOut(w, _bwd, 2, e.Steps);
+            EmitMap(w, _bwd, full: false, 2, e.Steps);
+            EmitMap(w, _bwd, full: true, 2, e.Steps);
             e.Source = w.ToString();
             return e;
         }
@@ -245,62 +254,82 @@ namespace LayerCompiler.Generator.Emit
             foreach (var d in _p.Views)
             {
                 int t = d.Tensor.Index;
-                var dm = new DstMap { D = d, Out = d.Fixed * dstChannels };
                 var mine = links.Where(l => l.Dst == t).ToList();
                 foreach (var g in mine.Where(l => l.DstMask != d.FullMask).GroupBy(l => l.DstMask).OrderBy(g => g.Key))
                 {
-                    dm.Small.Add((g.Key, seg, g.ToList()));
-                    seg += d.KeptGrid(g.Key) * dm.Out;
+                    var mg = Group(d, g.Key, full: false, g.ToList(), backward, dstChannels);
+                    mg.Seg = seg;
+                    seg += mg.Positions * mg.Out;
+                    m.Small.Add(mg);
                 }
-                int r = 0;
-                foreach (var l in mine.Where(l => l.DstMask == d.FullMask))
-                {
-                    int inWide = backward ? l.Cols : l.Rows;
-                    dm.Full.Add(new FullLink { L = l, RowOff = r, In = inWide });
-                    r += inWide;
-                }
-                dm.R = r;
-                // Tiling: CT output columns in parallel, PL position lanes, PPT positions per thread.
-                dm.Ct = Math.Min(dm.Out, Threads);
-                dm.Nct = (int)CeilDiv(dm.Out, dm.Ct);
-                dm.Pl = Threads / dm.Ct;
-                dm.Rch = Math.Max(1, Math.Min(r, 32));
-                int aBudget = MapSharedFloats - dm.Rch * dm.Ct;
-                dm.Ppt = Math.Max(1, Math.Min(8, aBudget / ((dm.Rch + 1) * dm.Pl)));
-                dm.Tp = dm.Pl * dm.Ppt;
-                // Large tensors: each block walks 4 tiles, so the staged weights are loaded once per 4 tiles.
-                dm.Tpb = d.Grid >= 4 * dm.Tp ? 4 : 1;
-                m.Dsts.Add(dm);
+                m.Full.Add(Group(d, d.FullMask, full: true, mine.Where(l => l.DstMask == d.FullMask).ToList(), backward, dstChannels));
             }
             m.TermsN = seg;
             return m;
         }
 
+        private static MapGroup Group(TensorView d, int mask, bool full, List<Link> links, bool backward, int dstChannels)
+        {
+            var mg = new MapGroup { D = d, Mask = mask, Full = full, Out = d.Fixed * dstChannels, Positions = d.KeptGrid(mask) };
+            int r = 0;
+            foreach (var l in links)
+            {
+                int inWide = backward ? l.Cols : l.Rows;
+                mg.Links.Add(new MapLink { L = l, RowOff = r, In = inWide });
+                r += inWide;
+            }
+            mg.R = r;
+            // CT output columns in parallel, PL position lanes, PPT positions per thread; source rows staged RCH at a time
+            // (a multiple of 4: the mix reads them as float4).
+            mg.Ct = Math.Min(mg.Out, Threads);
+            mg.Nct = (int)CeilDiv(mg.Out, mg.Ct);
+            mg.Pl = Threads / mg.Ct;
+            mg.Rch = (int)CeilDiv(Math.Max(1, Math.Min(r, 32)), 4) * 4;
+            int aBudget = MapSharedFloats - mg.Rch * mg.Ct;
+            mg.Ppt = Math.Max(1, Math.Min(8, aBudget / (mg.As * mg.Pl)));
+            mg.Tp = mg.Pl * mg.Ppt;
+            // Large groups: each block walks 4 tiles, so the staged weights are loaded once per 4 tiles.
+            mg.Tpb = mg.Positions >= 4 * mg.Tp ? 4 : 1;
+            return mg;
+        }
+
         private void BuildGrad()
         {
-            _grad = new List<GradLink>();
+            _grad = new List<GradItem>();
             _groups = new List<GradGroup>();
             foreach (var l in _p.ForwardLinks)
-            {
-                var o = _p.Views[l.Dst];
-                int kg = o.KeptGrid(l.DstMask);
-                var gl = new GradLink
-                {
-                    L = l, Kg = kg, Nb = Math.Max(1, GradTargetK / kg),
-                    Mi = Math.Min(4, (int)CeilDiv(l.Rows, 16)), Mo = Math.Min(4, (int)CeilDiv(l.Cols, 16)),
-                };
-                gl.TilesI = (int)CeilDiv(l.Rows, gl.Ti);
-                gl.TilesO = (int)CeilDiv(l.Cols, gl.To);
-                var group = _groups.FirstOrDefault(g => g.Nb == gl.Nb);
-                if (group == null) { group = new GradGroup { Nb = gl.Nb }; _groups.Add(group); }
-                gl.Group = _groups.IndexOf(group);
-                gl.GOff = (int)group.S;
-                gl.TileStart = group.T;
-                group.S += (long)l.Rows * l.Cols;
-                group.T += gl.Tiles;
-                group.Links.Add(gl);
-                _grad.Add(gl);
-            }
+                AddGrad(new GradItem { L = l, Rows = l.Rows, Cols = l.Cols, Start = l.WOffset, Kg = _p.Views[l.Dst].KeptGrid(l.DstMask) });
+            foreach (var v in _p.Views)
+                AddGrad(new GradItem { Bias = v, Rows = 1, Cols = v.Fixed * _p.Cout, Start = _p.Layer.WeightCount + _p.Layer.BiasOffsets[v.Tensor.Index], Kg = 1 });
+        }
+
+        private void AddGrad(GradItem gi)
+        {
+            gi.Nb = Math.Max(1, GradTargetK / gi.Kg);
+            gi.Ti = Pow2Tile(gi.Rows);
+            gi.To = Pow2Tile(gi.Cols);
+            int groups = Threads / ((gi.Ti / 4) * (gi.To / 4));
+            int kt = Math.Min(Threads, GradSharedFloats / (gi.Ti + gi.To));
+            gi.Kt = Math.Max(groups, kt / groups * groups);
+            gi.TilesI = (int)CeilDiv(gi.Rows, gi.Ti);
+            gi.TilesO = (int)CeilDiv(gi.Cols, gi.To);
+            var group = _groups.FirstOrDefault(g => g.Nb == gi.Nb);
+            if (group == null) { group = new GradGroup { Nb = gi.Nb }; _groups.Add(group); }
+            gi.Group = _groups.IndexOf(group);
+            gi.GOff = (int)group.S;
+            gi.TileStart = group.T;
+            group.S += (long)gi.Rows * gi.Cols;
+            group.T += gi.Tiles;
+            group.Items.Add(gi);
+            _grad.Add(gi);
+        }
+
+        /// <summary>Gradient tile side: a power of two from 4 to 64 covering n if it can.</summary>
+        private static int Pow2Tile(int n)
+        {
+            int t = 4;
+            while (t < n && t < 64) t *= 2;
+            return t;
         }
 
         // ================================================================ expressions
@@ -308,15 +337,20 @@ namespace LayerCompiler.Generator.Emit
         /// <summary>Σ of tensor sizes before t, times channels: where tensor t starts in a batch buffer, per network of batch.</summary>
         private long TensorBase(int t, int channels) => _sizes.Take(t).Sum(s => (long)s) * channels;
 
-        /// <summary>An element of a batch buffer: tensor t, network n, grid position g, wide index wi.</summary>
-        private string Raw(string ptr, TensorView v, int channels, string n, string g, string wi)
+        /// <summary>
+        /// An element of a batch buffer: tensor t, network n, grid position g, wide index wi. When <paramref name="flat"/>
+        /// (= n · grid + g) is given and the tensor's fixed axes trail, the element is addressed from it directly.
+        /// </summary>
+        private string Raw(string ptr, TensorView v, int channels, string n, string g, string wi, string? flat = null)
         {
             int t = v.Tensor.Index;
-            long ts = (long)v.Tensor.Size * channels;
+            long wide = (long)v.Fixed * channels;
+            string b = $"(lc_i64)batch * {I(TensorBase(t, channels))}";
+            if (flat != null && v.Trailing) return $"{ptr}[{b} + (lc_i64)({flat}) * {I(wide)} + ({wi})]";
             string off;
-            if (v.Trailing) off = v.Grid == 1 ? $"({wi})" : $"({g}) * {I((long)v.Fixed * channels)} + ({wi})";
+            if (v.Trailing) off = v.Grid == 1 ? $"({wi})" : $"({g}) * {I(wide)} + ({wi})";
             else off = $"{OffsetHelper(t, channels)}({g}, {wi})";
-            return $"{ptr}[(lc_i64)batch * {I(TensorBase(t, channels))} + (lc_i64)({n}) * {I(ts)} + {off}]";
+            return $"{ptr}[{b} + (lc_i64)({n}) * {I((long)v.Tensor.Size * channels)} + {off}]";
         }
 
         private string OffsetHelper(int t, int channels) => $"lc_off_t{t}_c{channels}{_sfx}";
@@ -342,15 +376,27 @@ namespace LayerCompiler.Generator.Emit
         /// <summary>
         /// The source vector of a link at kept index `kept` of the destination's kept axes (equal to the source's kept
         /// index: a link's kept layers are the same on both sides, in the same order): the source tensor itself when
-        /// it keeps all its axes, else its statistic.
+        /// it keeps all its axes, else its statistic. `flat` = n · (kept positions) + kept, when the caller has it.
         /// </summary>
-        private string Source(Link l, bool backward, string n, string kept, string i)
+        private string Source(Link l, bool backward, string n, string kept, string i, string? flat = null)
         {
             var s = _p.Views[l.Src];
             var k = backward ? _gs : _xs;
             int wide = s.Fixed * k.Channels;
-            if (l.SrcMask == s.FullMask) return Raw(k.Ptr, s, k.Channels, n, kept, i);
+            if (l.SrcMask == s.FullMask) return Raw(k.Ptr, s, k.Channels, n, kept, i, flat);
             return Stat(k.Region, StatSeg(k, s.Tensor.Index, l.SrcMask), wide, n, kept, i);
+        }
+
+        /// <summary>
+        /// Declarations of `n = index / per` and `p = index % per` for the names the body uses (none unused, so NVRTC
+        /// and host compilers stay quiet).
+        /// </summary>
+        private static string Decl(string body, string index, long per, string n = "n", string p = "p")
+        {
+            var parts = new List<string>();
+            if (Regex.IsMatch(body, $@"\b{n}\b")) parts.Add(per == 1 ? $"{n} = {index}" : $"{n} = {index} / {I(per)}");
+            if (Regex.IsMatch(body, $@"\b{p}\b")) parts.Add(per == 1 ? $"{p} = 0" : $"{p} = {index} % {I(per)}");
+            return parts.Count == 0 ? "" : $"const int {string.Join(", ", parts)}; ";
         }
 
         /// <summary>Entry (i = source wide index, o = destination wide index) of a link's mixing matrix.</summary>
@@ -383,6 +429,7 @@ namespace LayerCompiler.Generator.Emit
             #define LC_HELPERS_DEFINED
             typedef long long lc_i64;
             #define LC_THREADS 256
+            struct alignas(16) lc_f4 { float x, y, z, w; };
             #define LC_ARGS int batch, const float* __restrict__ x, const float* __restrict__ g, const float* __restrict__ w, \
                 const float* __restrict__ b, float* __restrict__ y, float* __restrict__ gw, float* __restrict__ gb, float* __restrict__ s
 
@@ -437,13 +484,14 @@ namespace LayerCompiler.Generator.Emit
             }
 
             // out[q][o] = Σ_r A[q][r] · B[r][o] for tiles of TP positions (TPB tiles from tile0) and CT columns from ct0,
-            // A and B read through loaders and staged in shared memory RCH rows at a time; store(q, o, value) finishes.
-            // Thread (pl, c) owns column c and positions pl, pl + PL, ... (PPT of them).
+            // A and B read through loaders and staged in shared memory RCH rows at a time (zero beyond R); store(q, o, v)
+            // finishes each value. Thread (pl, c) owns column c and positions pl, pl + PL, ... (PPT of them); it reads A
+            // as float4 (all lanes of a warp share pl when CT >= 32: broadcasts) and B as scalars (one bank per lane).
             template <int TP, int PL, int CT, int PPT, int RCH, int R, int OUT, int TPB, class LoadA, class LoadB, class Store>
             __device__ __forceinline__ void lc_map_tiles(float* sm, int tile0, int positions, int ct0,
                 const LoadA& loadA, const LoadB& loadB, const Store& store)
             {
-                constexpr int AS = RCH + 1;
+                constexpr int AS = RCH + 4;
                 constexpr int NCH = (R + RCH - 1) / RCH;
                 float* As = sm;
                 float* Bs = sm + TP * AS;
@@ -477,12 +525,19 @@ namespace LayerCompiler.Generator.Emit
                         __syncthreads();
                         if (active)
                         {
-                            const int rn = R - r0 < RCH ? R - r0 : RCH;
-                            for (int rr = 0; rr < rn; ++rr)
+                            const int rn = ((R - r0 < RCH ? R - r0 : RCH) + 3) / 4 * 4;
+                            for (int rr = 0; rr < rn; rr += 4)
                             {
-                                const float bv = Bs[rr * CT + c];
+                                const float b0 = Bs[rr * CT + c], b1 = Bs[(rr + 1) * CT + c], b2 = Bs[(rr + 2) * CT + c], b3 = Bs[(rr + 3) * CT + c];
             #pragma unroll
-                                for (int j = 0; j < PPT; ++j) acc[j] += As[(pl + PL * j) * AS + rr] * bv;
+                                for (int j = 0; j < PPT; ++j)
+                                {
+                                    const lc_f4 a = *reinterpret_cast<const lc_f4*>(As + (pl + PL * j) * AS + rr);
+                                    acc[j] += a.x * b0;
+                                    acc[j] += a.y * b1;
+                                    acc[j] += a.z * b2;
+                                    acc[j] += a.w * b3;
+                                }
                             }
                         }
                     }
@@ -498,21 +553,24 @@ namespace LayerCompiler.Generator.Emit
                 }
             }
 
-            // out[i][o] = Σ_{k0 <= k < k1} X(k, i) · G(k, o) for one (16·MI) × (16·MO) tile at (i0, o0) of a rows × cols
-            // matrix, 16 values of k at a time through shared memory; fixed summation order.
-            template <int MI, int MO, class LoadX, class LoadG>
+            // out[i][o] = Σ_{k0 <= k < k1} X(k, i) · G(k, o) for one TI × TO tile at (i0, o0) of a rows × cols matrix.
+            // KT values of k at a time are staged in shared memory; each thread owns a 4 × 4 block of outputs and the
+            // block's G = 256 / ((TI/4)(TO/4)) thread groups take KT/G of them each; the group partials are then added
+            // in group order. Fixed summation order: deterministic. Needs 4096 shared floats.
+            template <int TI, int TO, int KT, class LoadX, class LoadG>
             __device__ __forceinline__ void lc_grad_tile(float* sm, int k0, int k1, int rows, int cols, int i0, int o0,
                 const LoadX& loadX, const LoadG& loadG, float* __restrict__ out)
             {
-                constexpr int KT = 16, TI = 16 * MI, TO = 16 * MO;
+                constexpr int TPG = (TI / 4) * (TO / 4), G = LC_THREADS / TPG, KPG = KT / G;
                 float* Xs = sm;
                 float* Gs = sm + KT * TI;
-                const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-                float acc[MI][MO];
+                const int tid = threadIdx.x, grp = tid / TPG, tig = tid % TPG;
+                const int ty = tig / (TO / 4), tx = tig % (TO / 4);
+                float acc[4][4];
             #pragma unroll
-                for (int a = 0; a < MI; ++a)
+                for (int a = 0; a < 4; ++a)
             #pragma unroll
-                    for (int c = 0; c < MO; ++c) acc[a][c] = 0.0f;
+                    for (int c = 0; c < 4; ++c) acc[a][c] = 0.0f;
                 for (int kb = k0; kb < k1; kb += KT)
                 {
                     __syncthreads();
@@ -527,27 +585,31 @@ namespace LayerCompiler.Generator.Emit
                         Gs[idx] = (k < k1 && o < cols) ? loadG(k, o) : 0.0f;
                     }
                     __syncthreads();
-                    for (int kk = 0; kk < KT; ++kk)
+                    for (int kk = grp * KPG; kk < (grp + 1) * KPG; ++kk)
                     {
-                        float xv[MI], gv[MO];
+                        const lc_f4 x4 = *reinterpret_cast<const lc_f4*>(Xs + kk * TI + ty * 4);
+                        const lc_f4 g4 = *reinterpret_cast<const lc_f4*>(Gs + kk * TO + tx * 4);
+                        const float xv[4] = { x4.x, x4.y, x4.z, x4.w }, gv[4] = { g4.x, g4.y, g4.z, g4.w };
             #pragma unroll
-                        for (int a = 0; a < MI; ++a) xv[a] = Xs[kk * TI + ty + 16 * a];
+                        for (int a = 0; a < 4; ++a)
             #pragma unroll
-                        for (int c = 0; c < MO; ++c) gv[c] = Gs[kk * TO + tx + 16 * c];
-            #pragma unroll
-                        for (int a = 0; a < MI; ++a)
-            #pragma unroll
-                            for (int c = 0; c < MO; ++c) acc[a][c] += xv[a] * gv[c];
+                            for (int c = 0; c < 4; ++c) acc[a][c] += xv[a] * gv[c];
                     }
                 }
+                __syncthreads();
             #pragma unroll
-                for (int a = 0; a < MI; ++a)
+                for (int a = 0; a < 4; ++a)
             #pragma unroll
-                    for (int c = 0; c < MO; ++c)
-                    {
-                        const int i = i0 + ty + 16 * a, o = o0 + tx + 16 * c;
-                        if (i < rows && o < cols) out[i * cols + o] = acc[a][c];
-                    }
+                    for (int c = 0; c < 4; ++c) sm[(grp * TI + ty * 4 + a) * TO + tx * 4 + c] = acc[a][c];
+                __syncthreads();
+                for (int e = tid; e < TI * TO; e += LC_THREADS)
+                {
+                    const int i = i0 + e / TO, o = o0 + e % TO;
+                    if (i >= rows || o >= cols) continue;
+                    float v = 0.0f;
+                    for (int q = 0; q < G; ++q) v += sm[q * TI * TO + e];
+                    out[i * cols + o] = v;
+                }
             }
             #endif
             """;
@@ -716,108 +778,79 @@ namespace LayerCompiler.Generator.Emit
         private string TermsKernel(MapInfo m) => $"lc_{(m.Backward ? "bwd" : "fwd")}_terms{_sfx}";
         private string OutKernel(MapInfo m) => $"lc_{(m.Backward ? "bwd" : "fwd")}_out{_sfx}";
 
-        /// <summary>Small terms: for each destination and kept-axes mask, Σ over its links of statistic × matrix.</summary>
-        private void EmitTerms(IndentedWriter w, MapInfo m, int pass, List<CudaLaunchInfo> steps)
+        /// <summary>
+        /// A map kernel: one block range per group. Small groups (the broadcast terms) write scratch; full groups (the
+        /// entry pass) add bias and broadcast terms and write the destination.
+        /// </summary>
+        private void EmitMap(IndentedWriter w, MapInfo m, bool full, int pass, List<CudaLaunchInfo> steps)
         {
-            if (m.TermsN == 0) return;
-            var step = new CudaLaunchInfo { Kernel = TermsKernel(m), Pass = pass };
-            step.GridTerms.AddRange(new long[] { 1, m.TermsN, Threads });
-            OpenKernel(w, step.Kernel, $"Broadcast terms of the {(m.Backward ? "transposed map (input gradient)" : "forward map")}: one thread per value.");
-            w.Line("const int u = blockIdx.x * LC_THREADS + threadIdx.x;");
-            w.Line($"if (u >= batch * {I(m.TermsN)}) return;");
-            w.Line($"const int n = u / {I(m.TermsN)}, v = u % {I(m.TermsN)};");
-            w.Line("float acc = 0.0f;");
-            bool first = true;
-            foreach (var dm in m.Dsts)
-                foreach (var (mask, seg, links) in dm.Small)
-                {
-                    int end = seg + dm.D.KeptGrid(mask) * dm.Out;
-                    w.Line($"// -> {dm.D.Tensor.Name}, kept axes mask {mask}: {dm.D.KeptGrid(mask)} x {dm.Out}");
-                    w.Open($"{(first ? "" : "else ")}if (v < {I(end)})");
-                    first = false;
-                    w.Line($"const int kd = (v - {I(seg)}) / {I(dm.Out)}, o = (v - {I(seg)}) % {I(dm.Out)};");
-                    foreach (var l in links)
-                    {
-                        int inWide = m.Backward ? l.Cols : l.Rows;
-                        w.Line($"// {Describe(l, _p)}");
-                        if (m.Backward)
-                        {
-                            w.OpenScope();
-                            w.Line("float t = 0.0f;");
-                            w.Line($"for (int i = 0; i < {I(inWide)}; ++i) t += {Source(l, true, "n", "kd", "i")} * {Weight(l, true, "i", "o")};");
-                            w.Line($"acc += {F(l.Scale)} * t;");
-                            w.Close();
-                        }
-                        else
-                            w.Line($"for (int i = 0; i < {I(inWide)}; ++i) acc += {Source(l, false, "n", "kd", "i")} * {Weight(l, false, "i", "o")};");
-                    }
-                    w.Close();
-                }
-            w.Line($"s[(lc_i64)batch * {I(_regionOff[m.Region])} + u] = acc;");
-            w.Close();
-            steps.Add(step);
-        }
-
-        /// <summary>The entry pass: one block range per destination tensor, each a tiled channel mix plus epilogue.</summary>
-        private void EmitOut(IndentedWriter w, MapInfo m, int pass, List<CudaLaunchInfo> steps)
-        {
-            var step = new CudaLaunchInfo { Kernel = OutKernel(m), Pass = pass };
+            var groups = full ? m.Full : m.Small;
+            if (groups.Count == 0) return;
             bool bwd = m.Backward;
-            string dstPtr = "y";
-            int dstChannels = bwd ? _p.Cin : _p.Cout;
-            OpenKernel(w, step.Kernel, bwd
-                ? "Input gradient, one pass per input tensor: transposed channel mix of every full-rank source plus broadcast terms."
-                : "Forward, one pass per output tensor: channel mix of the entry and of every full-rank source, plus bias and broadcast terms.");
-            w.Line($"__shared__ float lc_sm[{I(m.Dsts.Max(d => d.SharedFloats))}];");
+            var step = new CudaLaunchInfo { Kernel = full ? OutKernel(m) : TermsKernel(m), Pass = pass };
+            string what = bwd ? "input gradient (transposed map)" : "forward map";
+            OpenKernel(w, step.Kernel, full
+                ? $"Entry pass of the {what}, one block range per tensor: channel mix of every source that keeps all axes, plus {(bwd ? "" : "bias and ")}broadcast terms."
+                : $"Broadcast terms of the {what}: per destination and kept axes, statistics times weight matrices.");
+            int smem = (int)CeilDiv(groups.Max(g => g.SharedFloats), 4);
+            w.Line($"__shared__ lc_f4 lc_sm4[{I(smem)}];");
+            w.Line("float* const lc_sm = reinterpret_cast<float*>(lc_sm4);");
             w.Line("int bid = blockIdx.x;");
-            foreach (var dm in m.Dsts)
+            int dstChannels = bwd ? _p.Cin : _p.Cout;
+            foreach (var mg in groups)
             {
-                var d = dm.D;
-                long per = (long)dm.Tp * dm.Tpb;
-                OpenRange(w, step, dm.Nct, d.Grid, per, $"-> {d.Tensor.Name}: {d.Grid} positions x {dm.Out} columns per network; tiles of {dm.Tp} positions, {dm.Tpb} per block; {dm.R} source rows");
-                w.Line($"const int ct = bid % {I(dm.Nct)}, tile0 = (bid / {I(dm.Nct)}) * {I(dm.Tpb)};");
-                // A: concatenated source rows at the position.
-                using (w.Block("auto loadA = [&](int q, int r) -> float"))
+                var d = mg.D;
+                long per = (long)mg.Tp * mg.Tpb;
+                string target = full ? d.Tensor.Name : $"{d.Tensor.Name} terms keeping mask {mg.Mask}";
+                OpenRange(w, step, mg.Nct, mg.Positions, per,
+                    $"-> {target}: {mg.Positions} position(s) x {mg.Out} columns per network, {mg.R} source rows; tiles of {mg.Tp} positions, {mg.Tpb} per block");
+                w.Line(mg.Nct == 1 ? $"const int ct = 0, tile0 = bid * {I(mg.Tpb)};" : $"const int ct = bid % {I(mg.Nct)}, tile0 = (bid / {I(mg.Nct)}) * {I(mg.Tpb)};");
+                // A: the links' source rows, concatenated.
+                var a = new IndentedWriter();
+                for (int i = 0; i < mg.Links.Count; i++)
                 {
-                    w.Line($"const int n = q / {I(d.Grid)}, p = q % {I(d.Grid)};");
-                    for (int i = 0; i < dm.Full.Count; i++)
-                    {
-                        var f = dm.Full[i];
-                        string src = Source(f.L, bwd, "n", "p", f.RowOff == 0 ? "r" : $"r - {I(f.RowOff)}");
-                        w.Line($"// {Describe(f.L, _p)}");
-                        if (i == dm.Full.Count - 1) w.Line($"return {src};");
-                        else w.Line($"if (r < {I(f.RowOff + f.In)}) return {src};");
-                    }
-                    if (dm.Full.Count == 0) w.Line("return 0.0f;");
+                    var f = mg.Links[i];
+                    string src = Source(f.L, bwd, "n", "p", f.RowOff == 0 ? "r" : $"r - {I(f.RowOff)}", "q");
+                    a.Line($"// {Describe(f.L, _p)}");
+                    a.Line(i == mg.Links.Count - 1 ? $"return {src};" : $"if (r < {I(f.RowOff + f.In)}) return {src};");
                 }
-                w.Line(";");
-                using (w.Block("auto loadB = [&](int r, int o) -> float"))
+                if (mg.Links.Count == 0) a.Line("return 0.0f;");
+                EmitLambda(w, "loadA", "int q, int r", "float", a.ToString(), Decl(a.ToString(), "q", mg.Positions));
+                var b = new IndentedWriter();
+                for (int i = 0; i < mg.Links.Count; i++)
                 {
-                    for (int i = 0; i < dm.Full.Count; i++)
-                    {
-                        var f = dm.Full[i];
-                        string wr = Weight(f.L, bwd, f.RowOff == 0 ? "r" : $"r - {I(f.RowOff)}", "o");
-                        if (bwd) wr = $"{F(f.L.Scale)} * {wr}";
-                        if (i == dm.Full.Count - 1) w.Line($"return {wr};");
-                        else w.Line($"if (r < {I(f.RowOff + f.In)}) return {wr};");
-                    }
-                    if (dm.Full.Count == 0) w.Line("return 0.0f;");
+                    var f = mg.Links[i];
+                    string wr = Weight(f.L, bwd, f.RowOff == 0 ? "r" : $"r - {I(f.RowOff)}", "o");
+                    if (bwd && f.L.Scale != 1) wr = $"{F(f.L.Scale)} * {wr}";
+                    b.Line(i == mg.Links.Count - 1 ? $"return {wr};" : $"if (r < {I(f.RowOff + f.In)}) return {wr};");
                 }
-                w.Line(";");
-                using (w.Block("auto store = [&](int q, int o, float v)"))
+                if (mg.Links.Count == 0) b.Line("return 0.0f;");
+                EmitLambda(w, "loadB", "int r, int o", "float", b.ToString(), "");
+                var st = new IndentedWriter();
+                if (full)
                 {
-                    w.Line($"const int n = q / {I(d.Grid)}, p = q % {I(d.Grid)};");
-                    if (!bwd) w.Line($"v += b[{I(_p.Layer.BiasOffsets[d.Tensor.Index])} + o];");
-                    foreach (var (mask, seg, _) in dm.Small)
-                        w.Line($"v += {Stat(m.Region, seg, dm.Out, "n", Kept(d, mask, "p"), "o")};");
-                    w.Line($"{Raw(dstPtr, d, dstChannels, "n", "p", "o")} = v;");
+                    if (!bwd) st.Line($"v += b[{I(_p.Layer.BiasOffsets[d.Tensor.Index])} + o];");
+                    foreach (var sg in m.Small.Where(g => g.D == d))
+                        st.Line($"v += {Stat(m.Region, sg.Seg, sg.Out, "n", Kept(d, sg.Mask, "p"), "o")};");
+                    st.Line($"{Raw("y", d, dstChannels, "n", "p", "o", "q")} = v;");
                 }
-                w.Line(";");
-                w.Line($"lc_map_tiles<{I(dm.Tp)}, {I(dm.Pl)}, {I(dm.Ct)}, {I(dm.Ppt)}, {I(dm.Rch)}, {I(dm.R)}, {I(dm.Out)}, {I(dm.Tpb)}>(lc_sm, tile0, batch * {I(d.Grid)}, ct * {I(dm.Ct)}, loadA, loadB, store);");
+                else
+                    st.Line($"{Stat(m.Region, mg.Seg, mg.Out, "n", "p", "o")} = v;");
+                EmitLambda(w, "store", "int q, int o, float v", "void", st.ToString(), Decl(st.ToString(), "q", mg.Positions));
+                w.Line($"lc_map_tiles<{I(mg.Tp)}, {I(mg.Pl)}, {I(mg.Ct)}, {I(mg.Ppt)}, {I(mg.Rch)}, {I(mg.R)}, {I(mg.Out)}, {I(mg.Tpb)}>(lc_sm, tile0, batch * {I(mg.Positions)}, ct * {I(mg.Ct)}, loadA, loadB, store);");
                 CloseRange(w);
             }
             w.Close();
             steps.Add(step);
+        }
+
+        private static void EmitLambda(IndentedWriter w, string name, string args, string ret, string body, string decl)
+        {
+            w.Line($"auto {name} = [&]({args}) -> {ret}");
+            w.OpenScope();
+            if (decl.Length > 0) w.Line(decl.TrimEnd());
+            w.Lines(body.TrimEnd('\n'));
+            w.Close(";");
         }
 
         private string GradKernel => $"lc_wgrad{_sfx}";
@@ -830,11 +863,14 @@ namespace LayerCompiler.Generator.Emit
             return terms.Count == 0 ? "0" : string.Join(" + ", terms);
         }
 
+        private const int FinishSlices = 8;
+
         private void EmitGrad(IndentedWriter w, List<CudaLaunchInfo> steps)
         {
             var step = new CudaLaunchInfo { Kernel = GradKernel, Pass = 1 };
-            OpenKernel(w, step.Kernel, "Weight gradients: per link, per chunk of networks, the partial sum of (input statistic) x (gradient statistic).");
-            w.Line($"__shared__ float lc_sm[{I(GradKStep * 128)}];");
+            OpenKernel(w, step.Kernel, "Parameter gradients: per weight link (and bias), per chunk of networks, the partial sum of (input statistic) x (gradient statistic).");
+            w.Line($"__shared__ lc_f4 lc_sm4[{I(GradSharedFloats / 4)}];");
+            w.Line("float* const lc_sm = reinterpret_cast<float*>(lc_sm4);");
             w.Line("int bid = blockIdx.x;");
             w.Line($"float* const part = s + (lc_i64)batch * {I(_perNet)};");
             for (int q = 0; q < _groups.Count; q++)
@@ -844,21 +880,32 @@ namespace LayerCompiler.Generator.Emit
                 w.Line($"const int chunk = bid / {I(g.T)}, t = bid % {I(g.T)};");
                 w.Line($"const int n0 = chunk * {I(g.Nb)}, n1 = n0 + {I(g.Nb)} < batch ? n0 + {I(g.Nb)} : batch;");
                 w.Line($"float* const out = part + {GroupBase(q)} + (lc_i64)chunk * {I(g.S)};");
-                for (int i = 0; i < g.Links.Count; i++)
+                for (int i = 0; i < g.Items.Count; i++)
                 {
-                    var gl = g.Links[i];
-                    var l = gl.L;
-                    var a = _p.Views[l.Src];
-                    var o = _p.Views[l.Dst];
-                    w.Line($"// {Describe(l, _p)}: {l.Rows} x {l.Cols} at weight {l.WOffset}, {gl.Kg} kept position(s) per network");
-                    w.Open($"{(i == 0 ? "" : "else ")}if (t < {I(gl.TileStart + gl.Tiles)})");
-                    w.Line($"const int tt = t - {I(gl.TileStart)};");
-                    w.Line($"auto loadX = [&](int k, int i) -> float {{ const int n = k / {I(gl.Kg)}, kk = k % {I(gl.Kg)}; return {Source(l, false, "n", "kk", "i")}; }};");
-                    string gsrc = l.DstMask == o.FullMask
-                        ? Raw("g", o, _p.Cout, "n", "kk", "c")
-                        : Stat(_gs.Region, StatSeg(_gs, o.Tensor.Index, l.DstMask), o.Fixed * _p.Cout, "n", "kk", "c");
-                    w.Line($"auto loadG = [&](int k, int c) -> float {{ const int n = k / {I(gl.Kg)}, kk = k % {I(gl.Kg)}; return {gsrc}; }};");
-                    w.Line($"lc_grad_tile<{I(gl.Mi)}, {I(gl.Mo)}>(lc_sm, n0 * {I(gl.Kg)}, n1 * {I(gl.Kg)}, {I(l.Rows)}, {I(l.Cols)}, (tt / {I(gl.TilesO)}) * {I(gl.Ti)}, (tt % {I(gl.TilesO)}) * {I(gl.To)}, loadX, loadG, out + {I(gl.GOff)});");
+                    var gi = g.Items[i];
+                    string x, gs;
+                    if (gi.L is Link l)
+                    {
+                        var o = _p.Views[l.Dst];
+                        w.Line($"// {Describe(l, _p)}: {l.Rows} x {l.Cols} at weight {l.WOffset}, {gi.Kg} kept position(s) per network");
+                        x = Source(l, false, "n", "kk", "i", "k");
+                        gs = l.DstMask == o.FullMask
+                            ? Raw("g", o, _p.Cout, "n", "kk", "c", "k")
+                            : Stat(_gs.Region, StatSeg(_gs, o.Tensor.Index, l.DstMask), o.Fixed * _p.Cout, "n", "kk", "c");
+                    }
+                    else
+                    {
+                        var v = gi.Bias;
+                        w.Line($"// bias of {v.Tensor.Name}: {gi.Cols} values at bias {_p.Layer.BiasOffsets[v.Tensor.Index]}, the total of its output gradient");
+                        x = "1.0f";
+                        gs = v.FullMask == 0 ? Raw("g", v, _p.Cout, "n", "0", "c") : Stat(_gs.Region, StatSeg(_gs, v.Tensor.Index, 0), gi.Cols, "n", "0", "c");
+                    }
+                    w.Open($"{(i == 0 ? "" : "else ")}if (t < {I(gi.TileStart + gi.Tiles)})");
+                    w.Line($"const int tt = t - {I(gi.TileStart)};");
+                    w.Line($"auto loadX = [&](int k, int i) -> float {{ {Decl(x, "k", gi.Kg, "n", "kk")}return {x}; }};");
+                    w.Line($"auto loadG = [&](int k, int c) -> float {{ {Decl(gs, "k", gi.Kg, "n", "kk")}return {gs}; }};");
+                    w.Line($"lc_grad_tile<{I(gi.Ti)}, {I(gi.To)}, {I(gi.Kt)}>(lc_sm, n0 * {I(gi.Kg)}, n1 * {I(gi.Kg)}, {I(gi.Rows)}, {I(gi.Cols)}, " +
+                        $"{(gi.TilesO == 1 ? "tt" : $"(tt / {I(gi.TilesO)})")} * {I(gi.Ti)}, {(gi.TilesO == 1 ? "0" : $"(tt % {I(gi.TilesO)}) * {I(gi.To)}")}, loadX, loadG, out + {I(gi.GOff)});");
                     w.Close();
                 }
                 CloseRange(w);
@@ -866,21 +913,27 @@ namespace LayerCompiler.Generator.Emit
             w.Close();
             steps.Add(step);
 
-            // The reduction: a table of where each link's weights start, binary-searched per weight.
-            int L = _grad.Count;
+            // The reduction over chunks: a table of where each item's parameters start, binary-searched per parameter.
+            int n = _grad.Count;
+            int wc = _p.Layer.WeightCount, total = wc + _p.Layer.BiasCount;
             string tab = $"lc_grad_tab{_sfx}";
             w.Line();
-            w.Line($"// Per link: first weight, group, offset in its group's chunk. Ends with the weight count.");
-            w.Line($"__constant__ int {tab}_start[{I(L + 1)}] = {{ {string.Join(", ", _grad.Select(gl => I(gl.L.WOffset)).Concat(new[] { I(_p.Layer.WeightCount) }))} }};");
-            w.Line($"__constant__ int {tab}_group[{I(L)}] = {{ {string.Join(", ", _grad.Select(gl => I(gl.Group)))} }};");
-            w.Line($"__constant__ int {tab}_goff[{I(L)}] = {{ {string.Join(", ", _grad.Select(gl => I(gl.GOff)))} }};");
+            w.Line("// Per gradient item (weight links, then biases): first parameter (weights, then biases), group, offset in");
+            w.Line("// its group's chunk. Ends with the parameter count.");
+            w.Line($"__constant__ int {tab}_start[{I(n + 1)}] = {{ {string.Join(", ", _grad.Select(gi => I(gi.Start)).Concat(new[] { I(total) }))} }};");
+            w.Line($"__constant__ int {tab}_group[{I(n)}] = {{ {string.Join(", ", _grad.Select(gi => I(gi.Group)))} }};");
+            w.Line($"__constant__ int {tab}_goff[{I(n)}] = {{ {string.Join(", ", _grad.Select(gi => I(gi.GOff)))} }};");
 
-            var fin = new CudaLaunchInfo { Kernel = GradFinishKernel, Pass = 1, ConstantBlocks = CeilDiv((long)_p.Layer.WeightCount + _p.Layer.BiasCount, Threads) };
-            OpenKernel(w, fin.Kernel, "Adds the partial sums of every chunk into gw (fixed order), and the output-gradient totals into gb.");
-            w.Line("const int u = blockIdx.x * LC_THREADS + threadIdx.x;");
-            using (w.Block($"if (u < {I(_p.Layer.WeightCount)})"))
+            int perBlock = Threads / FinishSlices;
+            var fin = new CudaLaunchInfo { Kernel = GradFinishKernel, Pass = 1, ConstantBlocks = CeilDiv(total, perBlock) };
+            OpenKernel(w, fin.Kernel, $"Adds the chunk partial sums into gw and gb: {perBlock} parameters per block, {FinishSlices} slices of the chunks each, added in slice order.");
+            w.Line($"__shared__ float lc_sm[{I(Threads)}];");
+            w.Line($"const int lane = threadIdx.x % {I(perBlock)}, slice = threadIdx.x / {I(perBlock)};");
+            w.Line($"const int u = blockIdx.x * {I(perBlock)} + lane;");
+            w.Line("float acc = 0.0f;");
+            using (w.Block($"if (u < {I(total)})"))
             {
-                w.Line($"int lo = 0, hi = {I(L - 1)};");
+                w.Line($"int lo = 0, hi = {I(n - 1)};");
                 using (w.Block("while (lo < hi)"))
                 {
                     w.Line("const int mid = (lo + hi + 1) / 2;");
@@ -894,25 +947,15 @@ namespace LayerCompiler.Generator.Emit
                     for (int q = 0; q < _groups.Count; q++)
                         w.Line($"case {I(q)}: p += {GroupBase(q)}; chunks = (batch + {I(_groups[q].Nb - 1)}) / {I(_groups[q].Nb)}; stride = {I(_groups[q].S)}; break;");
                 }
-                w.Line("float acc = 0.0f;");
-                w.Line("for (int c = 0; c < chunks; ++c) acc += p[(lc_i64)c * stride];");
-                w.Line("gw[u] += acc;");
-                w.Line("return;");
+                w.Line($"for (int c = slice; c < chunks; c += {I(FinishSlices)}) acc += p[(lc_i64)c * stride];");
             }
-            w.Line($"const int v = u - {I(_p.Layer.WeightCount)};");
-            bool first = true;
-            foreach (var view in _p.Views)
+            w.Line($"lc_sm[threadIdx.x] = acc;");
+            w.Line("__syncthreads();");
+            using (w.Block($"if (slice == 0 && u < {I(total)})"))
             {
-                int t = view.Tensor.Index, wide = view.Fixed * _p.Cout, boff = _p.Layer.BiasOffsets[t];
-                w.Line($"// {view.Tensor.Name}: Σ over networks of its gradient's total");
-                w.Open($"{(first ? "" : "else ")}if (v < {I(boff + wide)})");
-                first = false;
-                w.Line($"const int wi = v - {I(boff)};");
-                w.Line("float acc = 0.0f;");
-                string total = view.FullMask == 0 ? Raw("g", view, _p.Cout, "n", "0", "wi") : Stat(_gs.Region, StatSeg(_gs, t, 0), wide, "n", "0", "wi");
-                w.Line($"for (int n = 0; n < batch; ++n) acc += {total};");
-                w.Line("gb[v] += acc;");
-                w.Close();
+                w.Line("float t = 0.0f;");
+                w.Line($"for (int k = 0; k < {I(FinishSlices)}; ++k) t += lc_sm[k * {I(perBlock)} + lane];");
+                w.Line($"if (u < {I(wc)}) gw[u] += t; else gb[u - {I(wc)}] += t;");
             }
             w.Close();
             steps.Add(fin);

@@ -47,11 +47,11 @@ namespace LayerCompiler.Generator.Emit
                     w.Line($"/// <summary>The {cin} → {cout} layer with its launch steps.</summary>");
                     w.Line($"public static {Rt}CudaLayerSource Layer_{id} {{ get; }} = new {Rt}CudaLayerSource(");
                     w.Line($"    Kernel_{id}, {cin}, {cout}, {e.WeightCount}, {e.BiasCount}, new int[] {{ {string.Join(", ", e.TensorSizes)} }},");
-                    w.Line($"    BlockSize, Kernel_{id}_ScratchFloatsPerNetwork, new long[] {{ {string.Join(", ", e.ScratchChunkTerms)} }}, Kernel_{id}_MaxBatch,");
+                    w.Line($"    BlockSize, Kernel_{id}_ScratchFloatsPerNetwork, {LongArray(e.ScratchChunkTerms)}, Kernel_{id}_MaxBatch,");
                     w.Line($"    new {Rt}CudaLaunchStep[]");
                     w.Line("    {");
                     foreach (var s in e.Steps)
-                        w.Line($"        new {Rt}CudaLaunchStep(\"{s.Kernel}\", {Rt}CudaLayerPass.{PassName(s.Pass)}, new long[] {{ {string.Join(", ", s.GridTerms)} }}, {s.ConstantBlocks}),");
+                        w.Line($"        new {Rt}CudaLaunchStep(\"{s.Kernel}\", {Rt}CudaLayerPass.{PassName(s.Pass)}, {LongArray(s.GridTerms)}, {s.ConstantBlocks}),");
                     w.Line("    });");
                 }
                 w.Line();
@@ -68,6 +68,9 @@ namespace LayerCompiler.Generator.Emit
             SourceEmitter.CloseType(w, model.Type);
             return w.ToString();
         }
+
+        private static string LongArray(List<long> values) =>
+            values.Count == 0 ? "new long[0]" : $"new long[] {{ {string.Join(", ", values)} }}";
 
         private static string PassName(int pass) => pass switch { 0 => "Forward", 1 => "ParameterGradient", _ => "InputGradient" };
     }
