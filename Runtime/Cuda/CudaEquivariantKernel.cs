@@ -35,6 +35,12 @@ public sealed class CudaEquivariantKernel : IEquivariantKernel, IDisposable
     /// </summary>
     public bool SynchronizeEachLaunch { get; set; } = Environment.GetEnvironmentVariable("LAYERCOMPILER_CUDA_SYNC") == "1";
 
+    /// <summary>
+    /// Called after each kernel launch with the step and its block count (e.g. to record a CUDA event per kernel for a
+    /// timing breakdown). Runs on the calling thread, between asynchronous launches.
+    /// </summary>
+    public Action<CudaLaunchStep, long>? LaunchObserver { get; set; }
+
     public CudaEquivariantKernel(CudaDevice device, CudaLayerSource layer, LayerPlan plan)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -101,6 +107,7 @@ public sealed class CudaEquivariantKernel : IEquivariantKernel, IDisposable
             _args.Add(batch).AddPointer(x.Pointer).AddPointer(g?.Pointer ?? 0).AddPointer(w.Pointer).AddPointer(b?.Pointer ?? 0)
                 .AddPointer(y?.Pointer ?? 0).AddPointer(gw?.Pointer ?? 0).AddPointer(gb?.Pointer ?? 0).AddPointer(scratch?.Pointer ?? 0);
             _kernels[step.Kernel].Launch((int)blocks, 1, 1, Layer.BlockSize, 1, 1, 0, stream, _args);
+            LaunchObserver?.Invoke(step, blocks);
             if (!SynchronizeEachLaunch) continue;
             try
             {

@@ -7,6 +7,12 @@ using WS = LayerCompiler.Algebra.WeightSpace;
 
 namespace LayerCompiler.Tests.Cuda;
 
+[EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 32, 32 }, Outputs = 10)]
+public partial class SirenWide { }
+
+[EquivariantModel(typeof(SmallCnn), Channels = new[] { 32, 32 }, Outputs = 10)]
+public partial class CnnWide { }
+
 /// <summary>A theory that needs the host C++ compiler; skipped with the reason where there is none.</summary>
 public sealed class HostCompilerTheoryAttribute : TheoryAttribute
 {
@@ -39,6 +45,11 @@ public class CudaEmulationTests
         new("Mlp2332 editor (non-trailing W3)", Mlp2332Editor.CreateWeightSpace, Mlp2332Editor.CreateKernel, Mlp2332Editor.CudaSources.ForChannels, 3, 2),
         new("Depth5 hidden", Depth5Editor.CreateWeightSpace, Depth5Editor.CreateKernel, Depth5Editor.CudaSources.ForChannels, 2, 3),
         new("Narrow hidden", NarrowHidden11.CreateWeightSpace, NarrowHidden11.CreateKernel, NarrowHidden11.CudaSources.ForChannels, 1, 1),
+        // Wide channels: source rows staged in several chunks, several tiles per block, gradient tiles of 64.
+        new("Siren hidden wide", SirenWide.CreateWeightSpace, SirenWide.CreateKernel, SirenWide.CudaSources.ForChannels, 32, 32),
+        // 9 kernel positions × 32 channels = 288 output columns: two column tiles.
+        new("Cnn hidden wide first", CnnWide.CreateWeightSpace, CnnWide.CreateKernel, CnnWide.CudaSources.ForChannels, 1, 32),
+        new("Cnn hidden wide", CnnWide.CreateWeightSpace, CnnWide.CreateKernel, CnnWide.CudaSources.ForChannels, 32, 32),
     }.Select(c => new object[] { c });
 
     private static IEnumerable<CudaEmulator.Launch> Launches(CudaLayerSource layer, CudaLayerPass pass, int batch) =>
