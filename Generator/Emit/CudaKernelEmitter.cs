@@ -569,8 +569,10 @@ namespace LayerCompiler.Generator.Emit
                 float acc[4][4];
             #pragma unroll
                 for (int a = 0; a < 4; ++a)
+                {
             #pragma unroll
                     for (int c = 0; c < 4; ++c) acc[a][c] = 0.0f;
+                }
                 for (int kb = k0; kb < k1; kb += KT)
                 {
                     __syncthreads();
@@ -592,15 +594,19 @@ namespace LayerCompiler.Generator.Emit
                         const float xv[4] = { x4.x, x4.y, x4.z, x4.w }, gv[4] = { g4.x, g4.y, g4.z, g4.w };
             #pragma unroll
                         for (int a = 0; a < 4; ++a)
+                        {
             #pragma unroll
                             for (int c = 0; c < 4; ++c) acc[a][c] += xv[a] * gv[c];
+                        }
                     }
                 }
                 __syncthreads();
             #pragma unroll
                 for (int a = 0; a < 4; ++a)
+                {
             #pragma unroll
                     for (int c = 0; c < 4; ++c) sm[(grp * TI + ty * 4 + a) * TO + tx * 4 + c] = acc[a][c];
+                }
                 __syncthreads();
                 for (int e = tid; e < TI * TO; e += LC_THREADS)
                 {
