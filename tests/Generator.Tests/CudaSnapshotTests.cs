@@ -12,6 +12,15 @@ public sealed class HostCompilerFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A fact that needs clang (a CUDA front end); skipped with the reason where there is none.</summary>
+public sealed class DeviceCompilerFactAttribute : FactAttribute
+{
+    public DeviceCompilerFactAttribute()
+    {
+        if (CudaEmulator.DeviceCompiler == null) Skip = CudaEmulator.MissingClangReason;
+    }
+}
+
 /// <summary>The CUDA backend's output, Namespace.Type.Cuda.g.cs: snapshots, and the CUDA C it carries.</summary>
 public class CudaSnapshotTests
 {
@@ -77,5 +86,27 @@ public class CudaSnapshotTests
                 string messages = CudaEmulator.SyntaxCheck(source);
                 Assert.True(messages.Length == 0, $"{name} {pair}:\n{messages}");
             }
+    }
+
+    /// <summary>
+    /// clang's CUDA front end compiles the CUDA C for the device (PTX, sm_80, -O3 -Wall) without diagnostics: every
+    /// launched kernel is an entry, static shared memory stays under the 48 KiB a block gets without opting in.
+    /// </summary>
+    [DeviceCompilerFact]
+    public void CudaSourceCompilesForTheDeviceWithClang()
+    {
+        foreach (var (name, _) in SnapshotTests.Architectures)
+        {
+            var file = CudaFile(name, out _);
+            foreach (var (pair, source) in Kernels(file))
+            {
+                var (messages, ptx) = CudaEmulator.DeviceCheck(source);
+                Assert.True(messages.Length == 0, $"{name} {pair}:\n{messages}");
+                foreach (Match m in Regex.Matches(file, $"CudaLaunchStep\\(\"(lc_\\w+_{pair})\""))
+                    Assert.Contains($".entry {m.Groups[1].Value}(", ptx);
+                foreach (Match m in Regex.Matches(ptx, @"\.shared \.align \d+ \.b8 \w+\[(\d+)\]"))
+                    Assert.True(int.Parse(m.Groups[1].Value) <= 48 * 1024, $"{name} {pair}: {m.Value}");
+            }
+        }
     }
 }

@@ -65,6 +65,31 @@ public static class CudaEmulator
         return code == 0 && output.Trim().Length == 0 ? "" : $"g++ exit code {code}:\n{output}";
     }
 
+    private static readonly Lazy<string?> Clang = new(() =>
+        new[] { "clang", "clang-19", "clang-18", "clang-17", "clang-16", "clang-15", "clang-14" }.Select(FindOnPath).FirstOrDefault(p => p != null));
+
+    /// <summary>clang with a CUDA front end, or null (the device check is then skipped).</summary>
+    public static string? DeviceCompiler => Clang.Value;
+
+    public const string MissingClangReason = "No clang on PATH to compile the generated CUDA C for the device (PTX) without the CUDA toolkit.";
+
+    /// <summary>
+    /// Compiles the source with clang's CUDA front end to PTX for sm_80 (device side, -O3 -Wall), as NVRTC compiles it on a
+    /// GPU machine: checks CUDA semantics the host compiler cannot (execution spaces, __shared__/__constant__ rules).
+    /// Returns the diagnostics (empty when clean) and the PTX.
+    /// </summary>
+    public static (string Messages, string Ptx) DeviceCheck(string cudaSource)
+    {
+        var dir = WorkDirectory(Key("clang", cudaSource));
+        var file = Path.Combine(dir, "layer.cu");
+        var ptx = Path.Combine(dir, "layer.ptx");
+        File.WriteAllText(file, cudaSource);
+        var (code, output) = Exec(DeviceCompiler!, "-x cuda --cuda-device-only --cuda-gpu-arch=sm_80 -nocudainc -nocudalib -std=c++17 -O3 -Wall -Wno-unknown-pragmas " +
+            $"-include \"{Path.Combine(HeaderDirectory(), "cuda_clang.h")}\" -S -o \"{ptx}\" \"{file}\"");
+        string messages = code == 0 && output.Trim().Length == 0 ? "" : $"clang exit code {code}:\n{output}";
+        return (messages, code == 0 ? File.ReadAllText(ptx) : "");
+    }
+
     /// <summary>Builds (once per source) an executable that runs a script of launches of the given kernels.</summary>
     public static string Build(string cudaSource, IReadOnlyList<string> kernelNames)
     {
