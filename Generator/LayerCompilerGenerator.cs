@@ -105,6 +105,7 @@ namespace LayerCompiler.Generator
                 }
             }
             Guarded(spc, model.Type, () => spc.AddSource(model.Type.HintPrefix + ".g.cs", SourceEmitter.EmitModel(model, arch)));
+            Guarded(spc, model.Type, () => spc.AddSource(model.Type.HintPrefix + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
         }
 
         private static LocationInfo? ModelLocation(EquivariantModelInfo model) => model.AttributeLocation;

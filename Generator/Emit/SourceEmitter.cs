@@ -100,14 +100,14 @@ namespace LayerCompiler.Generator.Emit
             if (model.Head == (int)HeadKind.Equivariant) yield return (c, model.Outputs);
         }
 
-        private static void OpenType(IndentedWriter w, Model.TypeInfo t, string? baseType)
+        internal static void OpenType(IndentedWriter w, Model.TypeInfo t, string? baseType)
         {
             if (t.Namespace.Length > 0) w.Open($"namespace {t.Namespace}");
             foreach (var c in t.ContainingTypes) w.Open($"partial {c}");
             w.Open($"partial {t.Keyword} {t.Name}" + (baseType != null ? " : " + baseType : ""));
         }
 
-        private static void CloseType(IndentedWriter w, Model.TypeInfo t)
+        internal static void CloseType(IndentedWriter w, Model.TypeInfo t)
         {
             w.Close();
             foreach (var _ in t.ContainingTypes) w.Close();

@@ -74,7 +74,9 @@ public sealed class CheckRegistry
     {
         var r = new CheckRegistry();
         CoreChecks.Register(r);
+        LayerChecks.Register(r);
         BandwidthBenchmarks.Register(r);
+        LayerBenchmarks.Register(r);
         return r;
     }
 }

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace LayerCompiler.TestSupport;
+
+/// <summary>
+/// Test-only: compiles generated CUDA C as C++ with the host compiler (g++) after cuda_emu.h, which defines the CUDA
+/// built-ins, and runs its kernels on the CPU. Gives machines without a GPU a syntax check and a numerical check of
+/// the generated source. Kernels must have the generated layers' signature
+/// (int batch, const float* x, const float* g, const float* w, const float* b, float* y, float* gw, float* gb, float* s).
+/// </summary>
+public static class CudaEmulator
+{
+    private static readonly Lazy<string?> Compiler = new(() => FindOnPath("g++"));
+
+    /// <summary>The host compiler, or null when there is none (tests then skip with <see cref="MissingReason"/>).</summary>
+    public static string? HostCompiler => Compiler.Value;
+
+    public const string MissingReason = "No host C++ compiler (g++) on PATH to compile the generated CUDA C for the CPU emulator.";
+
+    private static string HeaderDirectory([CallerFilePath] string thisFile = "") => Path.GetDirectoryName(thisFile)!;
+
+    private static string? FindOnPath(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var p = Path.Combine(dir, name);
+            if (File.Exists(p)) return p;
+        }
+        return null;
+    }
+
+    private static string WorkDirectory(string key)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "layercompiler-cuda-emu", key);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    private static string Key(params string[] parts)
+    {
+        var bytes = SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\0", parts) + File.ReadAllText(Path.Combine(HeaderDirectory(), "cuda_emu.h"))));
+        return Convert.ToHexStringLower(bytes)[..24];
+    }
+
+    private static (int Code, string Output) Exec(string file, string args, string? workDir = null, int timeoutMs = 600_000)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workDir ?? "" };
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeoutMs)) { p.Kill(true); throw new TimeoutException($"{file} {args} did not finish in {timeoutMs / 1000} s"); }
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    /// <summary>g++ -fsyntax-only on the source after the emulation prelude; returns the compiler's messages (empty when clean).</summary>
+    public static string SyntaxCheck(string cudaSource)
+    {
+        var dir = WorkDirectory(Key("syntax", cudaSource));
+        var file = Path.Combine(dir, "check.cpp");
+        File.WriteAllText(file, $"#include \"{Path.Combine(HeaderDirectory(), "cuda_emu.h")}\"\n#line 1 \"generated.cu\"\n{cudaSource}");
+        var (code, output) = Exec(HostCompiler!, $"-std=c++17 -fsyntax-only -Wall -Wno-unknown-pragmas -Wno-unused-variable -Wno-unused-but-set-variable \"{file}\"");
+        return code == 0 && output.Trim().Length == 0 ? "" : $"g++ exit code {code}:\n{output}";
+    }
+
+    private static readonly Lazy<string?> Clang = new(() =>
+        new[] { "clang", "clang-19", "clang-18", "clang-17", "clang-16", "clang-15", "clang-14" }.Select(FindOnPath).FirstOrDefault(p => p != null));
+
+    /// <summary>clang with a CUDA front end, or null (the device check is then skipped).</summary>
+    public static string? DeviceCompiler => Clang.Value;
+
+    public const string MissingClangReason = "No clang on PATH to compile the generated CUDA C for the device (PTX) without the CUDA toolkit.";
+
+    /// <summary>
+    /// Compiles the source with clang's CUDA front end to PTX for sm_80 (device side, -O3 -Wall), as NVRTC compiles it on a
+    /// GPU machine: checks CUDA semantics the host compiler cannot (execution spaces, __shared__/__constant__ rules).
+    /// Returns the diagnostics (empty when clean) and the PTX.
+    /// </summary>
+    public static (string Messages, string Ptx) DeviceCheck(string cudaSource)
+    {
+        var dir = WorkDirectory(Key("clang", cudaSource));
+        var file = Path.Combine(dir, "layer.cu");
+        var ptx = Path.Combine(dir, "layer.ptx");
+        File.WriteAllText(file, cudaSource);
+        var (code, output) = Exec(DeviceCompiler!, "-x cuda --cuda-device-only --cuda-gpu-arch=sm_80 -nocudainc -nocudalib -std=c++17 -O3 -Wall -Wno-unknown-pragmas " +
+            $"-include \"{Path.Combine(HeaderDirectory(), "cuda_clang.h")}\" -S -o \"{ptx}\" \"{file}\"");
+        string messages = code == 0 && output.Trim().Length == 0 ? "" : $"clang exit code {code}:\n{output}";
+        return (messages, code == 0 ? File.ReadAllText(ptx) : "");
+    }
+
+    /// <summary>Builds (once per source) an executable that runs a script of launches of the given kernels.</summary>
+    public static string Build(string cudaSource, IReadOnlyList<string> kernelNames)
+    {
+        var dir = WorkDirectory(Key("run", cudaSource, string.Join(",", kernelNames)));
+        var exe = Path.Combine(dir, "emu");
+        if (File.Exists(exe)) return exe;
+        var sb = new StringBuilder();
+        sb.Append($"#include \"{Path.Combine(HeaderDirectory(), "cuda_emu.h")}\"\n#line 1 \"generated.cu\"\n");
+        sb.Append(cudaSource);
+        sb.Append("\n#line 1 \"driver.cpp\"\n");
+        sb.Append(Driver.Replace("/*TABLE*/", string.Join(",\n", kernelNames.Select(k => $"    {{\"{k}\", {k}}}"))));
+        var file = Path.Combine(dir, "emu.cpp");
+        File.WriteAllText(file, sb.ToString());
+        var tmp = exe + "." + Environment.ProcessId + ".tmp";
+        var (code, output) = Exec(HostCompiler!, $"-std=c++17 -O1 -w -o \"{tmp}\" \"{file}\"");
+        if (code != 0) throw new InvalidOperationException($"g++ failed ({code}) on the generated CUDA C:\n{output}");
+        File.Move(tmp, exe, overwrite: true);
+        return exe;
+    }
+
+    /// <summary>One launch: kernel name and number of blocks.</summary>
+    public readonly record struct Launch(string Kernel, long Blocks, int Threads);
+
+    /// <summary>
+    /// Runs launches in order on the given buffers (null = nullptr). Scratch (<paramref name="scratchFloats"/>) and
+    /// <paramref name="y"/> start as NaN, so reading scratch nobody wrote or leaving outputs unwritten shows up.
+    /// Returns y, gw, gb after the run.
+    /// </summary>
+    public static (float[] Y, float[] Gw, float[] Gb) Run(string exe, int batch, float[]? x, float[]? g, float[]? w, float[]? b,
+        int yLength, float[]? gw, float[]? gb, long scratchFloats, IEnumerable<Launch> launches)
+    {
+        var dir = Path.GetDirectoryName(exe)!;
+        var id = Guid.NewGuid().ToString("N");
+        var input = Path.Combine(dir, id + ".in");
+        var output = Path.Combine(dir, id + ".out");
+        try
+        {
+            using (var fs = File.Create(input))
+            using (var bw = new BinaryWriter(fs))
+            {
+                bw.Write(batch);
+                foreach (var a in new[] { x, g, w, b }) bw.Write((long)(a?.Length ?? 0));
+                bw.Write((long)yLength);
+                bw.Write((long)(gw?.Length ?? 0));
+                bw.Write((long)(gb?.Length ?? 0));
+                bw.Write(scratchFloats);
+                foreach (var a in new[] { x, g, w, b, gw, gb })
+                    if (a != null) foreach (float v in a) bw.Write(v);
+                var list = launches.ToList();
+                bw.Write(list.Count);
+                foreach (var l in list)
+                {
+                    var name = Encoding.UTF8.GetBytes(l.Kernel);
+                    bw.Write(name.Length); bw.Write(name); bw.Write(l.Blocks); bw.Write(l.Threads);
+                }
+            }
+            var (code, text) = Exec(exe, $"\"{input}\" \"{output}\"");
+            if (code != 0) throw new InvalidOperationException($"emulated run failed ({code}):\n{text}");
+            using var br = new BinaryReader(File.OpenRead(output));
+            float[] Read(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = br.ReadSingle(); return a; }
+            return (Read(yLength), Read(gw?.Length ?? 0), Read(gb?.Length ?? 0));
+        }
+        finally
+        {
+            File.Delete(input);
+            File.Delete(output);
+        }
+    }
+
+    private const string Driver = """
+        #include <cmath>
+        #include <cstring>
+        #include <string>
+        typedef void (*lc_emu_kernel)(int, const float*, const float*, const float*, const float*, float*, float*, float*, float*);
+        struct lc_emu_entry { const char* name; lc_emu_kernel fn; };
+        static const lc_emu_entry lc_emu_table[] = {
+        /*TABLE*/
+        };
+
+        static void must(bool ok, const char* what) { if (!ok) { std::fprintf(stderr, "emu: %s\n", what); std::exit(3); } }
+
+        int main(int argc, char** argv)
+        {
+            must(argc == 3, "usage: emu INPUT OUTPUT");
+            FILE* in = std::fopen(argv[1], "rb");
+            must(in != nullptr, "cannot open input");
+            int batch = 0;
+            must(std::fread(&batch, 4, 1, in) == 1, "batch");
+            long long len[8];
+            must(std::fread(len, 8, 8, in) == 8, "lengths");
+            std::vector<std::vector<float>> buf(8);
+            for (int i = 0; i < 8; ++i) buf[i].assign((size_t)len[i], 0.0f);
+            const int given[] = { 0, 1, 2, 3, 5, 6 };
+            for (int i : given)
+                if (len[i] > 0) must(std::fread(buf[i].data(), 4, (size_t)len[i], in) == (size_t)len[i], "data");
+            for (float& v : buf[4]) v = NAN;
+            for (float& v : buf[7]) v = NAN;
+            auto ptr = [&](int i) -> float* { return len[i] > 0 ? buf[i].data() : nullptr; };
+            int launches = 0;
+            must(std::fread(&launches, 4, 1, in) == 1, "launch count");
+            for (int l = 0; l < launches; ++l)
+            {
+                int n = 0;
+                must(std::fread(&n, 4, 1, in) == 1, "name length");
+                std::string name((size_t)n, '\0');
+                must(std::fread(&name[0], 1, (size_t)n, in) == (size_t)n, "name");
+                long long blocks = 0;
+                int threads = 0;
+                must(std::fread(&blocks, 8, 1, in) == 1 && std::fread(&threads, 4, 1, in) == 1, "grid");
+                lc_emu_kernel fn = nullptr;
+                for (const auto& e : lc_emu_table) if (name == e.name) fn = e.fn;
+                must(fn != nullptr, ("unknown kernel " + name).c_str());
+                lc_emu::launch(fn, (unsigned)blocks, (unsigned)threads, batch, ptr(0), ptr(1), ptr(2), ptr(3), ptr(4), ptr(5), ptr(6), ptr(7));
+            }
+            std::fclose(in);
+            FILE* out = std::fopen(argv[2], "wb");
+            must(out != nullptr, "cannot open output");
+            for (int i : { 4, 5, 6 })
+                if (len[i] > 0) std::fwrite(buf[i].data(), 4, (size_t)len[i], out);
+            std::fclose(out);
+            return 0;
+        }
+        """;
+}

@@ -1,0 +1,89 @@
+// Test-only: enough of CUDA to compile generated kernels as C++17 and run them on the CPU, so that machines without
+// a GPU can check the generated source (syntax with g++ -fsyntax-only, numbers by running it). Never included by
+// generated code. Blocks run one after another; the threads of a block are fibers (ucontext) that switch at
+// __syncthreads, so static __shared__ memory and barriers behave as on the device (given block-uniform barriers,
+// which is what CUDA requires too). Warp intrinsics are not provided: generated kernels do not use them.
+#pragma once
+#include <ucontext.h>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <vector>
+
+struct lc_emu_dim3 { unsigned x = 1, y = 1, z = 1; };
+static lc_emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static
+#define __constant__ static const
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+
+namespace lc_emu
+{
+struct Fiber
+{
+    ucontext_t ctx;
+    std::vector<char> stack;
+    bool done = false;
+};
+
+static ucontext_t scheduler;
+static std::vector<Fiber> fibers;
+static int current = -1;
+static std::function<void()> body;
+static long long barriers = 0;
+
+static void entry()
+{
+    body();
+    fibers[current].done = true; // returning resumes uc_link (the scheduler)
+}
+
+// Runs kernel<<<grid, block>>>(args...) to completion.
+template <class K, class... A>
+void launch(K kernel, unsigned grid, unsigned block, A... args)
+{
+    gridDim.x = grid;
+    blockDim.x = block;
+    if (fibers.size() < block) fibers.resize(block);
+    body = [&] { kernel(args...); };
+    for (unsigned b = 0; b < grid; ++b)
+    {
+        blockIdx.x = b;
+        for (unsigned t = 0; t < block; ++t)
+        {
+            Fiber& f = fibers[t];
+            if (f.stack.empty()) f.stack.resize(256 * 1024);
+            getcontext(&f.ctx);
+            f.ctx.uc_stack.ss_sp = f.stack.data();
+            f.ctx.uc_stack.ss_size = f.stack.size();
+            f.ctx.uc_link = &scheduler;
+            makecontext(&f.ctx, entry, 0);
+            f.done = false;
+        }
+        bool live = true;
+        while (live)
+        {
+            live = false;
+            for (unsigned t = 0; t < block; ++t)
+            {
+                if (fibers[t].done) continue;
+                current = (int)t;
+                threadIdx.x = t;
+                swapcontext(&scheduler, &fibers[t].ctx);
+                if (!fibers[t].done) live = true;
+            }
+        }
+    }
+}
+} // namespace lc_emu
+
+static inline void __syncthreads()
+{
+    ++lc_emu::barriers;
+    swapcontext(&lc_emu::fibers[lc_emu::current].ctx, &lc_emu::scheduler);
+}
