@@ -109,6 +109,15 @@ public sealed class HtmlReport
         return this;
     }
 
+    /// <summary>An embedded PNG (data URI), e.g. a grid of rendered INRs.</summary>
+    public HtmlReport AddImage(string caption, byte[] png, int? displayWidth = null)
+    {
+        ArgumentNullException.ThrowIfNull(png);
+        string width = displayWidth is int w ? string.Create(CultureInfo.InvariantCulture, $" width=\"{w}\"") : "";
+        _blocks.Add($"<figure><img src=\"data:image/png;base64,{Convert.ToBase64String(png)}\" alt=\"{Html.Escape(caption)}\"{width} style=\"image-rendering:pixelated\"/><figcaption>{Html.Escape(caption)}</figcaption></figure>");
+        return this;
+    }
+
     /// <summary>
     /// Learning curves: a loss chart and an accuracy chart per epoch. Each entry of <paramref name="loss"/> /
     /// <paramref name="accuracy"/> is a named series (e.g. "train", "validation"); accuracies are fractions in [0, 1].

@@ -1,0 +1,33 @@
+using LayerCompiler;
+
+namespace InrClassifier;
+
+// The INR architecture of the Fashion-MNIST protocol: SIREN 2 → 32 → 32 → 1, sin(30·(W x + b)) hidden
+// layers, linear output plus 0.5. LayerCompiler generates its weight-space description.
+[InputNetwork(Activation = InputActivation.Sine, Omega0 = 30f, OutputOffset = 0.5f)]
+[Dense(2, 32)]
+[Dense(32, 32)]
+[Dense(32, 1)]
+public partial class Siren2x32x32x1 { }
+
+// Classifiers over those weights. LayerCompiler generates fused kernels for every layer.
+//
+// Quick variants (the default job, sized for 2 CPU cores and a 15-minute budget): 3 equivariant layers of
+// 16 channels with normalization, invariant pooling, linear head.
+
+/// <summary>DWSNets-style hidden-neuron equivariant classifier (the exact symmetry of the INRs).</summary>
+[EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 16, 16, 16 }, Outputs = 10, Normalize = true)]
+public partial class HiddenNeuronClassifier { }
+
+/// <summary>NFN "NP"-style all-neuron equivariant classifier (inputs and outputs treated as permutable too).</summary>
+[EquivariantModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 16, 16, 16 }, Outputs = 10, Normalize = true)]
+public partial class AllNeuronClassifier { }
+
+// Full variants: the reference setup (32 channels, 5 equivariant layers, normalization between layers,
+// invariant pooling, linear classifier).
+
+[EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10, Normalize = true)]
+public partial class HiddenNeuronClassifierFull { }
+
+[EquivariantModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10, Normalize = true)]
+public partial class AllNeuronClassifierFull { }
