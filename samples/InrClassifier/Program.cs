@@ -69,9 +69,9 @@ var zoo = new Command("zoo", "Build or look at INR zoos.") { build, render };
 // ---------------------------------------------------------------- train
 var modelOption = new Option<string>("--model") { Description = "hidden (hidden-neuron equivariant), all (all-neuron equivariant), mlp (flattened weights), stats (weight statistics).", DefaultValueFactory = _ => ModelKinds.Hidden };
 modelOption.AcceptOnlyFromAmong(ModelKinds.Names);
-var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (quick default 15, --full 100)." };
+var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (quick default 20, --full 100)." };
 var batchOption = new Option<int?>("--batch") { Description = "Batch size (quick default 64, --full 512)." };
-var lrOption = new Option<float?>("--lr") { Description = "AdamW learning rate (quick default 2e-3, --full 5e-3)." };
+var lrOption = new Option<float?>("--lr") { Description = "AdamW learning rate (quick default 5e-3 with warmup-cosine; --full 5e-3 constant)." };
 var wdOption = new Option<double>("--wd") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 5e-4 };
 var runOutOption = new Option<string>("--out") { Description = "Directory for model.safetensors and report.html.", DefaultValueFactory = _ => "inr-classifier-train" };
 var limitOption = new Option<int?>("--limit") { Description = "Use only the first N training INRs." };
@@ -112,7 +112,7 @@ static TrainOptions TrainingDefaults(bool full, int? epochs, int? batch, float? 
     // The reference setup: AdamW 5e-3, wd 5e-4, amsgrad, batch 512, 100 epochs, constant lr.
     ? new TrainOptions(epochs ?? 100, batch ?? 512, lr ?? 5e-3f, wd, AmsGrad: true, seed, Cosine: false)
     // Quick: far fewer INRs and epochs, so smaller batches and a warmup-cosine schedule.
-    : new TrainOptions(epochs ?? 15, batch ?? 64, lr ?? 2e-3f, wd, AmsGrad: true, seed, Cosine: true);
+    : new TrainOptions(epochs ?? 20, batch ?? 64, lr ?? 5e-3f, wd, AmsGrad: true, seed, Cosine: true);
 
 static int MainJob(string work, bool full, ulong seed, int threads, string? dataDir, CancellationToken ct)
 {
@@ -150,7 +150,9 @@ static int Run(Func<int> body)
     catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
         or InvalidOperationException or SafetensorsFormatException or UnauthorizedAccessException)
     {
-        Ui.Error(e.Message);
+        // ArgumentException appends " (Parameter 'x')": noise for a command-line user.
+        string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
+        Ui.Error(message);
         return 1;
     }
 }
