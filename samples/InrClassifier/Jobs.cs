@@ -97,6 +97,36 @@ internal static class Jobs
         return result;
     }
 
+    /// <summary>Fits <paramref name="count"/> INRs of the first training images for exactly <paramref name="steps"/> steps, several times.</summary>
+    public static void BenchFit(FashionMnist data, int count, int steps, int repeats, int threads)
+    {
+        if (count <= 0 || steps <= 0 || repeats <= 0) throw new ArgumentException("--count, --steps and --repeats must be positive.");
+        var fit = new InrFitter(Siren, InrTask.ImageGrid(28, 28), 784, InrFitSettings.FashionMnistProtocol with { MaxSteps = steps, StopMse = 0 });
+        int p = Siren.ParameterCount;
+        var init = new float[count * p];
+        var targets = new float[count * 784];
+        for (int i = 0; i < count; i++)
+        {
+            SirenInit.Initialize(Siren, init.AsSpan(i * p, p), new LayerCompiler.Runtime.Rng(ZooSeeds.ForItem(0, "bench", i)));
+            data.Train.ImageAsFloats(i, targets.AsSpan(i * 784, 784));
+        }
+        Ui.Step(string.Create(CultureInfo.InvariantCulture,
+            $"Fitting {count} INRs × {steps} steps, {(threads > 0 ? threads : Environment.ProcessorCount)} thread(s), {repeats} timed runs after a warm-up ({Environment.ProcessorCount} logical CPUs)"));
+        var rates = new List<double>();
+        for (int run = 0; run <= repeats; run++)
+        {
+            var parameters = (float[])init.Clone();
+            var sw = Stopwatch.StartNew();
+            fit.FitMany(parameters, targets, count, threads);
+            double rate = (double)count * steps / sw.Elapsed.TotalSeconds;
+            if (run > 0) rates.Add(rate);
+            Ui.Info(string.Create(CultureInfo.InvariantCulture, $"  {(run == 0 ? "warm-up" : $"run {run}")}: {sw.Elapsed.TotalSeconds:F2} s, {rate:F0} INR-steps/s"));
+        }
+        rates.Sort();
+        Ui.Good(string.Create(CultureInfo.InvariantCulture,
+            $"INR-steps/s: min {rates[0]:F0} / median {rates[rates.Count / 2]:F0} / max {rates[^1]:F0}  (one step = forward + backward over 784 points + Adam, SIREN 2-32-32-1)"));
+    }
+
     public static void Render(string zoo, string split, int count, int size, int columns, string output)
     {
         var reader = ZooReader.Open(zoo);
