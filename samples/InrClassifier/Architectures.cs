@@ -10,6 +10,14 @@ namespace InrClassifier;
 [Dense(32, 1)]
 public partial class Siren2x32x32x1 { }
 
+// The sine-wave corpus: SIREN 1 → 32 → 32 → 1 fitted to a·sin(b·x). Same SIREN rules; no output offset
+// (the targets are centred on 0, unlike image intensities in [0, 1]).
+[InputNetwork(Activation = InputActivation.Sine, Omega0 = 30f)]
+[Dense(1, 32)]
+[Dense(32, 32)]
+[Dense(32, 1)]
+public partial class Siren1x32x32x1 { }
+
 // Classifiers over those weights. LayerCompiler generates fused kernels for every layer.
 //
 // Quick variants (the default job, sized for 2 CPU cores and a 15-minute budget): 3 equivariant layers of

@@ -97,6 +97,22 @@ internal static class Jobs
         return result;
     }
 
+    /// <summary>
+    /// The sine-wave corpus. The protocol fixes no corpus size: --per-split N builds N INRs per split, --full
+    /// 10,000 train / 1,000 validation / 1,000 test.
+    /// </summary>
+    public static ZooBuildResult BuildSineZoo(string directory, int? perSplit, ZooPlan plan, ulong seed, int threads, CancellationToken cancellation)
+    {
+        var task = perSplit is int n ? new SineWaveInrTask(seed, n, n, n) : new SineWaveInrTask(seed, 10_000, 1_000, 1_000);
+        var net = new MlpInputNetwork(Siren1x32x32x1.CreateWeightSpace(LayerCompiler.Symmetry.HiddenNeuron), LayerCompiler.InputActivation.Sine, 30f, 0f);
+        var builder = new ZooBuilder(task, net, new ZooBuildOptions { Directory = directory, Seed = seed, ShardSize = plan.ShardSize, MaxThreads = threads, Fit = plan.Fit });
+        Ui.Step(string.Create(CultureInfo.InvariantCulture,
+            $"Sine-wave zoo in {directory}: {string.Join(", ", task.SplitNames.Select(s => $"{builder.PlannedCount(s)} {s}"))} INRs; {plan.Fit}"));
+        var result = Ui.BuildZoo(builder, cancellation);
+        Ui.ZooSummary(result.Manifest);
+        return result;
+    }
+
     /// <summary>Fits <paramref name="count"/> INRs of the first training images for exactly <paramref name="steps"/> steps, several times.</summary>
     public static void BenchFit(FashionMnist data, int count, int steps, int repeats, int threads)
     {

@@ -30,9 +30,11 @@ var perSplitOption = new Option<int?>("--per-split") { Description = "Build only
 var stepsOption = new Option<int?>("--steps") { Description = "Adam steps per INR (protocol: 1000)." };
 var fitLrOption = new Option<float?>("--lr") { Description = "Adam learning rate for fitting (protocol: 5e-4)." };
 var shardOption = new Option<int>("--shard-size") { Description = "INRs per shard file.", DefaultValueFactory = _ => 1000 };
-var build = new Command("build", "Fit one SIREN per Fashion-MNIST image and write the zoo (resumes an interrupted build).")
+var taskOption = new Option<string>("--task") { Description = "fashion-mnist (one INR per image) or sine-waves (a·sin(b·x), regress a and b).", DefaultValueFactory = _ => "fashion-mnist" };
+taskOption.AcceptOnlyFromAmong("fashion-mnist", "sine-waves");
+var build = new Command("build", "Fit one SIREN per Fashion-MNIST image (or sine wave) and write the zoo (resumes an interrupted build).")
 {
-    outOption, perSplitOption, fullOption, seedOption, threadsOption, stepsOption, fitLrOption, shardOption, dataOption,
+    outOption, perSplitOption, fullOption, taskOption, seedOption, threadsOption, stepsOption, fitLrOption, shardOption, dataOption,
 };
 build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Run(() =>
 {
@@ -40,10 +42,16 @@ build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.
     bool full = r.GetValue(fullOption);
     if (perSplit is null == !full) throw new ArgumentException("Choose the zoo size with exactly one of --per-split N (the first N INRs of each split) or --full (the whole protocol).");
     if (perSplit is <= 0) throw new ArgumentException($"--per-split must be positive, got {perSplit}.");
-    var fit = InrFitSettings.FashionMnistProtocol;
+    bool sine = r.GetValue(taskOption) == "sine-waves";
+    var fit = sine ? InrFitSettings.SineWaveProtocol : InrFitSettings.FashionMnistProtocol;
     if (r.GetValue(stepsOption) is int steps) fit = fit with { MaxSteps = steps };
     if (r.GetValue(fitLrOption) is float lr) fit = fit with { LearningRate = lr };
     var plan = new ZooPlan(full ? "full protocol" : $"first {perSplit} per split", null, perSplit, fit, r.GetValue(shardOption));
+    if (sine)
+    {
+        Jobs.BuildSineZoo(r.GetValue(outOption)!, perSplit, plan, r.GetValue(seedOption), r.GetValue(threadsOption), ct);
+        return 0;
+    }
     var data = Jobs.LoadData(r.GetValue(dataOption), tryInstall: false);
     if (data is null) return Jobs.MissingData;
     Jobs.BuildFashionZoo(data, r.GetValue(outOption)!, plan, r.GetValue(seedOption), r.GetValue(threadsOption), ct);
