@@ -93,7 +93,7 @@ var zoo = new Command("zoo", "Build, render or benchmark INR zoos.") { build, re
 // ---------------------------------------------------------------- train
 var modelOption = new Option<string>("--model") { Description = "hidden (hidden-neuron equivariant), all (all-neuron equivariant), mlp (flattened weights), stats (weight statistics).", DefaultValueFactory = _ => ModelKinds.Hidden };
 modelOption.AcceptOnlyFromAmong(ModelKinds.Names);
-var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (quick default 20, --full 100)." };
+var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (quick default 30, --full 100)." };
 var batchOption = new Option<int?>("--batch") { Description = "Batch size (quick default 64, --full 512)." };
 var lrOption = new Option<float?>("--lr") { Description = "AdamW learning rate (quick default 5e-3 with warmup-cosine; --full 5e-3 constant)." };
 var wdOption = new Option<double>("--wd") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 5e-4 };
@@ -136,7 +136,8 @@ static TrainOptions TrainingDefaults(bool full, int? epochs, int? batch, float? 
     // The reference setup: AdamW 5e-3, wd 5e-4, amsgrad, batch 512, 100 epochs, constant lr.
     ? new TrainOptions(epochs ?? 100, batch ?? 512, lr ?? 5e-3f, wd, AmsGrad: true, seed, Cosine: false)
     // Quick: far fewer INRs and epochs, so smaller batches and a warmup-cosine schedule.
-    : new TrainOptions(epochs ?? 20, batch ?? 64, lr ?? 5e-3f, wd, AmsGrad: true, seed, Cosine: true);
+    // The model underfits at 20 epochs (train ≈ validation accuracy) and starts to overfit near 40 on 8,000 INRs.
+    : new TrainOptions(epochs ?? 30, batch ?? 64, lr ?? 5e-3f, wd, AmsGrad: true, seed, Cosine: true);
 
 static int MainJob(string work, bool full, ulong seed, int threads, string? dataDir, CancellationToken ct)
 {
