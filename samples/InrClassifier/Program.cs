@@ -97,7 +97,7 @@ var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (quick d
 var batchOption = new Option<int?>("--batch") { Description = "Batch size (quick default 64, --full 512)." };
 var lrOption = new Option<float?>("--lr") { Description = "AdamW learning rate (quick default 5e-3 with warmup-cosine; --full 5e-3 constant)." };
 var wdOption = new Option<double>("--wd") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 5e-4 };
-var runOutOption = new Option<string>("--out") { Description = "Directory for model.safetensors and report.html.", DefaultValueFactory = _ => "inr-classifier-train" };
+var runOutOption = new Option<string>("--out") { Description = "Directory for model.safetensors and report.html.", DefaultValueFactory = _ => "runs/inr-classifier-train" };
 var limitOption = new Option<int?>("--limit") { Description = "Use only the first N training INRs." };
 var train = new Command("train", "Train a classifier on a zoo; writes the model and an HTML report.")
 {
@@ -121,7 +121,7 @@ eval.SetAction((ParseResult r) => Run(() =>
 }));
 
 // ---------------------------------------------------------------- main job (no verb)
-var workOption = new Option<string>("--work") { Description = "Working directory (zoo, model, report); a second run reuses the zoo.", DefaultValueFactory = _ => "inr-classifier-run" };
+var workOption = new Option<string>("--work") { Description = "Working directory (zoo, model, report); a second run reuses the zoo.", DefaultValueFactory = _ => "runs/inr-classifier" };
 var root = new RootCommand(
     "Classify Fashion-MNIST images from the weights of their SIREN INRs with LayerCompiler's equivariant networks.\n" +
     "Without a verb: find the data, build a small zoo, train and evaluate the hidden-neuron classifier, save the model and an HTML report.")
