@@ -49,6 +49,8 @@ namespace LayerCompiler.Generator.Emit
         public const int Threads = 256;
         /// <summary>Shared-memory budget of the entry pass in floats (40 KiB: under the 48 KiB static limit).</summary>
         private const int MapSharedFloats = 10240;
+        /// <summary>Positions per thread in the map micro-kernel (each thread computes PPT × 4 outputs).</summary>
+        private const int MapPositionsPerThread = 4;
         private const int MaxRowsPerStatTile = 8;
         /// <summary>Target number of (network, kept position) pairs per parameter-gradient chunk.</summary>
         private const int GradTargetK = 2048;
@@ -279,14 +281,16 @@ namespace LayerCompiler.Generator.Emit
                 r += inWide;
             }
             mg.R = r;
-            // CT output columns in parallel, PL position lanes, PPT positions per thread; source rows staged RCH at a time
-            // (a multiple of 4: the mix reads them as float4).
-            mg.Ct = Math.Min(mg.Out, Threads);
+            // CT output columns per block (a multiple of 4, at most 256), each thread 4 of them (CT/4 column groups),
+            // PL position lanes, PPT positions per thread; source rows staged RCH at a time (a multiple of 4: the mix
+            // reads them as float4).
+            mg.Ct = (int)Math.Min(CeilDiv(mg.Out, 4) * 4, Threads);
             mg.Nct = (int)CeilDiv(mg.Out, mg.Ct);
-            mg.Pl = Threads / mg.Ct;
+            mg.Pl = Threads / (mg.Ct / 4);
             mg.Rch = (int)CeilDiv(Math.Max(1, Math.Min(r, 32)), 4) * 4;
             int aBudget = MapSharedFloats - mg.Rch * mg.Ct;
-            mg.Ppt = Math.Max(1, Math.Min(8, aBudget / (mg.As * mg.Pl)));
+            // Tiles of at most 256 positions (as many as threads), so narrow outputs keep their grids wide.
+            mg.Ppt = Math.Max(1, Math.Min(Math.Min(MapPositionsPerThread, Threads / mg.Pl), aBudget / (mg.As * mg.Pl)));
             mg.Tp = mg.Pl * mg.Ppt;
             // Large groups: each block walks 4 tiles, so the staged weights are loaded once per 4 tiles.
             mg.Tpb = mg.Positions >= 4 * mg.Tp ? 4 : 1;
@@ -483,28 +487,36 @@ namespace LayerCompiler.Generator.Emit
                 }
             }
 
-            // out[q][o] = Σ_r A[q][r] · B[r][o] for tiles of TP positions (TPB tiles from tile0) and CT columns from ct0,
-            // A and B read through loaders and staged in shared memory RCH rows at a time (zero beyond R); store(q, o, v)
-            // finishes each value. Thread (pl, c) owns column c and positions pl, pl + PL, ... (PPT of them); it reads A
-            // as float4 (all lanes of a warp share pl when CT >= 32: broadcasts) and B as scalars (one bank per lane).
+            // out[q][o] = Σ_r A[q][r] · B[r][o] for tiles of TP positions (TPB tiles from tile0) and CT columns from ct0
+            // (CT a multiple of 4), A and B read through loaders and staged in shared memory RCH rows at a time (zero
+            // beyond R and OUT); store(q, o, v) finishes each value. Register-tiled: thread (pl, cg) owns the 4 columns
+            // ct0 + 4cg .. + 3 and the PPT positions pl, pl + PL, ...; per 4 rows it reads 4 float4 of B (along o) and
+            // PPT float4 of A (along r; rows padded to RCH + 4 floats, so lanes with different pl hit different banks)
+            // and does 16 · PPT multiply-adds. Each output adds its terms in order of r: deterministic.
             template <int TP, int PL, int CT, int PPT, int RCH, int R, int OUT, int TPB, class LoadA, class LoadB, class Store>
             __device__ __forceinline__ void lc_map_tiles(float* sm, int tile0, int positions, int ct0,
                 const LoadA& loadA, const LoadB& loadB, const Store& store)
             {
                 constexpr int AS = RCH + 4;
                 constexpr int NCH = (R + RCH - 1) / RCH;
+                constexpr int CG = CT / 4;
+                static_assert(CT % 4 == 0 && RCH % 4 == 0 && PL * CG <= LC_THREADS, "lc_map_tiles: bad tile shape");
                 float* As = sm;
                 float* Bs = sm + TP * AS;
                 const int tid = threadIdx.x;
-                const int c = tid % CT, pl = tid / CT;
-                const bool active = pl < PL && ct0 + c < OUT;
+                const int cg = tid % CG, pl = tid / CG, c0 = ct0 + 4 * cg;
+                const bool active = pl < PL && c0 < OUT;
                 const int tiles = (positions + TP - 1) / TP;
                 for (int t = tile0; t < tile0 + TPB && t < tiles; ++t)
                 {
                     const int q0 = t * TP;
-                    float acc[PPT];
+                    float acc[PPT][4];
             #pragma unroll
-                    for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
+                    for (int j = 0; j < PPT; ++j)
+                    {
+            #pragma unroll
+                        for (int k = 0; k < 4; ++k) acc[j][k] = 0.0f;
+                    }
                     for (int ch = 0; ch < NCH; ++ch)
                     {
                         const int r0 = ch * RCH;
@@ -528,15 +540,18 @@ namespace LayerCompiler.Generator.Emit
                             const int rn = ((R - r0 < RCH ? R - r0 : RCH) + 3) / 4 * 4;
                             for (int rr = 0; rr < rn; rr += 4)
                             {
-                                const float b0 = Bs[rr * CT + c], b1 = Bs[(rr + 1) * CT + c], b2 = Bs[(rr + 2) * CT + c], b3 = Bs[(rr + 3) * CT + c];
+                                const lc_f4 b0 = *reinterpret_cast<const lc_f4*>(Bs + rr * CT + 4 * cg);
+                                const lc_f4 b1 = *reinterpret_cast<const lc_f4*>(Bs + (rr + 1) * CT + 4 * cg);
+                                const lc_f4 b2 = *reinterpret_cast<const lc_f4*>(Bs + (rr + 2) * CT + 4 * cg);
+                                const lc_f4 b3 = *reinterpret_cast<const lc_f4*>(Bs + (rr + 3) * CT + 4 * cg);
             #pragma unroll
                                 for (int j = 0; j < PPT; ++j)
                                 {
                                     const lc_f4 a = *reinterpret_cast<const lc_f4*>(As + (pl + PL * j) * AS + rr);
-                                    acc[j] += a.x * b0;
-                                    acc[j] += a.y * b1;
-                                    acc[j] += a.z * b2;
-                                    acc[j] += a.w * b3;
+                                    acc[j][0] += a.x * b0.x; acc[j][0] += a.y * b1.x; acc[j][0] += a.z * b2.x; acc[j][0] += a.w * b3.x;
+                                    acc[j][1] += a.x * b0.y; acc[j][1] += a.y * b1.y; acc[j][1] += a.z * b2.y; acc[j][1] += a.w * b3.y;
+                                    acc[j][2] += a.x * b0.z; acc[j][2] += a.y * b1.z; acc[j][2] += a.z * b2.z; acc[j][2] += a.w * b3.z;
+                                    acc[j][3] += a.x * b0.w; acc[j][3] += a.y * b1.w; acc[j][3] += a.z * b2.w; acc[j][3] += a.w * b3.w;
                                 }
                             }
                         }
@@ -547,7 +562,12 @@ namespace LayerCompiler.Generator.Emit
                         for (int j = 0; j < PPT; ++j)
                         {
                             const int q = q0 + pl + PL * j;
-                            if (q < positions) store(q, ct0 + c, acc[j]);
+                            if (q >= positions) continue;
+            #pragma unroll
+                            for (int k = 0; k < 4; ++k)
+                            {
+                                if (c0 + k < OUT) store(q, c0 + k, acc[j][k]);
+                            }
                         }
                     }
                 }
