@@ -184,17 +184,23 @@ namespace LayerCompiler.Generator.Emit
             else
             {
                 bool row = masks.Contains(1), col = masks.Contains(2), tot = masks.Contains(0);
-                using (w.Block($"for (int p0 = 0; p0 < {I(v.PermSizes[0])}; p0++)"))
-                using (w.Block($"for (int p1 = 0; p1 < {I(v.PermSizes[1])}; p1++)"))
+                if (row || col)
                 {
-                    w.Line($"var e = {src}{t}.Slice((p0 * {I(v.PermSizes[1])} + p1) * {I(wide)}, {I(wide)});");
-                    if (row) w.Line($"{ops}.Add(e, {prefix}{t}_1.Slice(p0 * {I(wide)}, {I(wide)}));");
-                    if (col) w.Line($"{ops}.Add(e, {prefix}{t}_2.Slice(p1 * {I(wide)}, {I(wide)}));");
-                    if (tot && !row) w.Line($"{ops}.Add(e, {prefix}{t}_0);");
+                    // One read of the tensor for its row and column sums.
+                    w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.Sums2D({src}{t}, {I(v.PermSizes[0])}, {I(v.PermSizes[1])}, {I(wide)}, {(row ? $"{prefix}{t}_1" : "default")}, {(col ? $"{prefix}{t}_2" : "default")});");
+                    if (tot)
+                    {
+                        int by = row ? 0 : 1; string from = row ? $"{prefix}{t}_1" : $"{prefix}{t}_2";
+                        using (w.Block($"for (int p{by} = 0; p{by} < {I(v.PermSizes[by])}; p{by}++)"))
+                            w.Line($"{ops}.Add({from}.Slice(p{by} * {I(wide)}, {I(wide)}), {prefix}{t}_0);");
+                    }
                 }
-                if (tot && row)
+                else
+                {
                     using (w.Block($"for (int p0 = 0; p0 < {I(v.PermSizes[0])}; p0++)"))
-                        w.Line($"{ops}.Add({prefix}{t}_1.Slice(p0 * {I(wide)}, {I(wide)}), {prefix}{t}_0);");
+                    using (w.Block($"for (int p1 = 0; p1 < {I(v.PermSizes[1])}; p1++)"))
+                        w.Line($"{ops}.Add({src}{t}.Slice((p0 * {I(v.PermSizes[1])} + p1) * {I(wide)}, {I(wide)}), {prefix}{t}_0);");
+                }
             }
             if (mean)
                 foreach (int m in masks)
@@ -310,13 +316,19 @@ namespace LayerCompiler.Generator.Emit
                 string lineStart = outer.Length == 0 ? "0" : $"({MixedRadix(outer.Select(i => ($"p{i}", d.PermSizes[i])).ToList())}) * {I(n)}";
                 string dstBlock = d.Trailing ? $"out{t}.Slice(({lineStart}) * {I(wide)}, {I((long)n * wide)})" : $"lineBuf.Slice(0, {I((long)n * wide)})";
                 w.Line($"var lineOut = {dstBlock};");
-                w.Line($"{line}.Broadcast(init, {lt}, {I(wide)}, lineOut, {I(wide)}, {I(n)});");
-                foreach (var l in full)
+                // The first full-size term writes the line with the broadcast terms folded into its store.
+                if (full.Count == 0) w.Line($"{line}.Broadcast(init, {lt}, {I(wide)}, lineOut, {I(wide)}, {I(n)});");
+                for (int fi = 0; fi < full.Count; fi++)
                 {
+                    var l = full[fi];
                     var sv = _p.Views[l.Src];
                     var (baseExpr, stride) = LineSource(sv, l.SrcMask, d, last, fullPrefix, statPrefix, srcChannels);
                     int inW = transposed ? l.Cols : l.Rows, outW = transposed ? l.Rows : l.Cols;
-                    w.Line($"{line}.MixAdd({baseExpr}, {I(stride)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), {I(inW)}, {I(outW)}, lineOut, {I(wide)}, {I(n)}{Scale(l)});");
+                    string wspan = $"new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)})";
+                    if (fi == 0)
+                        w.Line($"{line}.MixAssign(init, {lt}, {I(wide)}, {baseExpr}, {I(stride)}, {wspan}, {I(inW)}, {I(outW)}, lineOut, {I(wide)}, {I(n)}{Scale(l)});");
+                    else
+                        w.Line($"{line}.MixAdd({baseExpr}, {I(stride)}, {wspan}, {I(inW)}, {I(outW)}, lineOut, {I(wide)}, {I(n)}{Scale(l)});");
                 }
                 if (!d.Trailing)
                 {

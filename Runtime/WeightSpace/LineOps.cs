@@ -32,24 +32,78 @@ public static class LineOps
     public static void MixAdd(ReadOnlySpan<float> src, int srcStride, ReadOnlySpan<float> w, int inWidth, int outWidth,
         Span<float> dst, int dstStride, int rows, float scale = 1f)
     {
+        var plan = default(Base);
+        plan.Dst = dstStride;
+        Mix(src, srcStride, w, inWidth, outWidth, dst, dstStride, rows, scale, plan);
+    }
+
+    /// <summary>
+    /// dst[r, :] = init + lineTerm[r, :] + scale · src[r, :] · W: the broadcast terms folded into the
+    /// GEMM's store, so a line is written once (<paramref name="lineTerm"/> may be empty).
+    /// </summary>
+    public static void MixAssign(ReadOnlySpan<float> init, ReadOnlySpan<float> lineTerm, int ltStride,
+        ReadOnlySpan<float> src, int srcStride, ReadOnlySpan<float> w, int inWidth, int outWidth,
+        Span<float> dst, int dstStride, int rows, float scale = 1f)
+    {
+        if (init.Length != outWidth) throw new ArgumentException("init must hold one row of the output.");
+        var plan = new Base { Init = ref MemoryMarshal.GetReference(init), Line = ref MemoryMarshal.GetReference(lineTerm), HasLine = !lineTerm.IsEmpty, LineStride = ltStride, Assign = true, Dst = dstStride };
+        Mix(src, srcStride, w, inWidth, outWidth, dst, dstStride, rows, scale, plan);
+    }
+
+    /// <summary>Where the value added to a product comes from: the destination itself, or init + line term.</summary>
+    private ref struct Base
+    {
+        public ref float Init;
+        public ref float Line;
+        public bool HasLine, Assign;
+        public int LineStride, Dst;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Base512(ref Base b, ref float d0, int r, int c)
+    {
+        if (!b.Assign) return Vector512.LoadUnsafe(ref Unsafe.Add(ref d0, r * b.Dst + c));
+        var v = Vector512.LoadUnsafe(ref Unsafe.Add(ref b.Init, c));
+        return b.HasLine ? v + Vector512.LoadUnsafe(ref Unsafe.Add(ref b.Line, r * b.LineStride + c)) : v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Base256(ref Base b, ref float d0, int r, int c)
+    {
+        if (!b.Assign) return Vector256.LoadUnsafe(ref Unsafe.Add(ref d0, r * b.Dst + c));
+        var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref b.Init, c));
+        return b.HasLine ? v + Vector256.LoadUnsafe(ref Unsafe.Add(ref b.Line, r * b.LineStride + c)) : v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Base1(ref Base b, ref float d0, int r, int c)
+    {
+        if (!b.Assign) return Unsafe.Add(ref d0, r * b.Dst + c);
+        float v = Unsafe.Add(ref b.Init, c);
+        return b.HasLine ? v + Unsafe.Add(ref b.Line, r * b.LineStride + c) : v;
+    }
+
+    private static void Mix(ReadOnlySpan<float> src, int srcStride, ReadOnlySpan<float> w, int inWidth, int outWidth,
+        Span<float> dst, int dstStride, int rows, float scale, Base plan)
+    {
         ref float s0 = ref MemoryMarshal.GetReference(src);
         ref float w0 = ref MemoryMarshal.GetReference(w);
         ref float d0 = ref MemoryMarshal.GetReference(dst);
         int c = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            for (; c + 32 <= outWidth; c += 32) Block512x2(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale);
-            for (; c + 16 <= outWidth; c += 16) Block512x1(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale);
+            for (; c + 32 <= outWidth; c += 32) Block512x2(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale, ref plan);
+            for (; c + 16 <= outWidth; c += 16) Block512x1(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale, ref plan);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            for (; c + 16 <= outWidth; c += 16) Block256x2(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale);
+            for (; c + 16 <= outWidth; c += 16) Block256x2(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale, ref plan);
         }
-        if (c < outWidth) Scalar(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale);
+        if (c < outWidth) Scalar(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale, ref plan);
     }
 
     // 4 rows × 32 columns per step: 8 accumulators, each weight load feeds 4 FMAs.
-    private static void Block512x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale)
+    private static void Block512x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale, ref Base b)
     {
         var sc = Vector512.Create(scale);
         int r = 0;
@@ -71,10 +125,10 @@ public static class LineOps
                 a20 = Vector512.FusedMultiplyAdd(x2, w0v, a20); a21 = Vector512.FusedMultiplyAdd(x2, w1v, a21);
                 a30 = Vector512.FusedMultiplyAdd(x3, w0v, a30); a31 = Vector512.FusedMultiplyAdd(x3, w1v, a31);
             }
-            Store512(ref Unsafe.Add(ref d0, r * ds + c), a00, a01, sc);
-            Store512(ref Unsafe.Add(ref d0, (r + 1) * ds + c), a10, a11, sc);
-            Store512(ref Unsafe.Add(ref d0, (r + 2) * ds + c), a20, a21, sc);
-            Store512(ref Unsafe.Add(ref d0, (r + 3) * ds + c), a30, a31, sc);
+            Store512(ref b, ref d0, r, c, a00, a01, sc);
+            Store512(ref b, ref d0, r + 1, c, a10, a11, sc);
+            Store512(ref b, ref d0, r + 2, c, a20, a21, sc);
+            Store512(ref b, ref d0, r + 3, c, a30, a31, sc);
         }
         for (; r < rows; r++)
         {
@@ -87,18 +141,20 @@ public static class LineOps
                 a0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 0), a0);
                 a1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 16), a1);
             }
-            Store512(ref Unsafe.Add(ref d0, r * ds + c), a0, a1, sc);
+            Store512(ref b, ref d0, r, c, a0, a1, sc);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store512(ref float d, Vector512<float> a0, Vector512<float> a1, Vector512<float> sc)
+    private static void Store512(ref Base b, ref float d0, int r, int c, Vector512<float> a0, Vector512<float> a1, Vector512<float> sc)
     {
-        Vector512.FusedMultiplyAdd(a0, sc, Vector512.LoadUnsafe(ref d, 0)).StoreUnsafe(ref d, 0);
-        Vector512.FusedMultiplyAdd(a1, sc, Vector512.LoadUnsafe(ref d, 16)).StoreUnsafe(ref d, 16);
+        ref float d = ref Unsafe.Add(ref d0, r * b.Dst + c);
+        var b0 = Base512(ref b, ref d0, r, c); var b1 = Base512(ref b, ref d0, r, c + 16);
+        Vector512.FusedMultiplyAdd(a0, sc, b0).StoreUnsafe(ref d, 0);
+        Vector512.FusedMultiplyAdd(a1, sc, b1).StoreUnsafe(ref d, 16);
     }
 
-    private static void Block512x1(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale)
+    private static void Block512x1(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale, ref Base b)
     {
         var sc = Vector512.Create(scale);
         for (int r = 0; r < rows; r++)
@@ -107,13 +163,13 @@ public static class LineOps
             ref float sr = ref Unsafe.Add(ref s0, r * ss);
             for (int i = 0; i < k; i++)
                 a = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref sr, i)), Vector512.LoadUnsafe(ref Unsafe.Add(ref w0, i * n + c)), a);
-            ref float d = ref Unsafe.Add(ref d0, r * ds + c);
-            Vector512.FusedMultiplyAdd(a, sc, Vector512.LoadUnsafe(ref d)).StoreUnsafe(ref d);
+            var bv = Base512(ref b, ref d0, r, c);
+            Vector512.FusedMultiplyAdd(a, sc, bv).StoreUnsafe(ref Unsafe.Add(ref d0, r * ds + c));
         }
     }
 
     // 2 rows × 16 columns per step with 256-bit vectors (4 accumulators).
-    private static void Block256x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale)
+    private static void Block256x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale, ref Base b)
     {
         var sc = Vector256.Create(scale);
         int r = 0;
@@ -130,8 +186,8 @@ public static class LineOps
                 a00 = Vector256.FusedMultiplyAdd(x0, w0v, a00); a01 = Vector256.FusedMultiplyAdd(x0, w1v, a01);
                 a10 = Vector256.FusedMultiplyAdd(x1, w0v, a10); a11 = Vector256.FusedMultiplyAdd(x1, w1v, a11);
             }
-            Store256(ref Unsafe.Add(ref d0, r * ds + c), a00, a01, sc);
-            Store256(ref Unsafe.Add(ref d0, (r + 1) * ds + c), a10, a11, sc);
+            Store256(ref b, ref d0, r, c, a00, a01, sc);
+            Store256(ref b, ref d0, r + 1, c, a10, a11, sc);
         }
         for (; r < rows; r++)
         {
@@ -144,25 +200,65 @@ public static class LineOps
                 a0 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref wr, 0), a0);
                 a1 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref wr, 8), a1);
             }
-            Store256(ref Unsafe.Add(ref d0, r * ds + c), a0, a1, sc);
+            Store256(ref b, ref d0, r, c, a0, a1, sc);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store256(ref float d, Vector256<float> a0, Vector256<float> a1, Vector256<float> sc)
+    private static void Store256(ref Base b, ref float d0, int r, int c, Vector256<float> a0, Vector256<float> a1, Vector256<float> sc)
     {
-        Vector256.FusedMultiplyAdd(a0, sc, Vector256.LoadUnsafe(ref d, 0)).StoreUnsafe(ref d, 0);
-        Vector256.FusedMultiplyAdd(a1, sc, Vector256.LoadUnsafe(ref d, 8)).StoreUnsafe(ref d, 8);
+        ref float d = ref Unsafe.Add(ref d0, r * b.Dst + c);
+        var b0 = Base256(ref b, ref d0, r, c); var b1 = Base256(ref b, ref d0, r, c + 8);
+        Vector256.FusedMultiplyAdd(a0, sc, b0).StoreUnsafe(ref d, 0);
+        Vector256.FusedMultiplyAdd(a1, sc, b1).StoreUnsafe(ref d, 8);
     }
 
-    private static void Scalar(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int cStart, float scale)
+    private static void Scalar(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int cStart, float scale, ref Base b)
     {
         for (int r = 0; r < rows; r++)
             for (int c = cStart; c < n; c++)
             {
                 float a = 0;
                 for (int i = 0; i < k; i++) a += Unsafe.Add(ref s0, r * ss + i) * Unsafe.Add(ref w0, i * n + c);
-                Unsafe.Add(ref d0, r * ds + c) += scale * a;
+                Unsafe.Add(ref d0, r * ds + c) = Base1(ref b, ref d0, r, c) + scale * a;
+            }
+    }
+
+    /// <summary>
+    /// One read of a [rows × cols × wide] tensor: rowSums[r] += Σ_c x[r, c], colSums[c] += Σ_r x[r, c]
+    /// (either may be empty), each a wide vector. Rows are summed in order, as the per-entry loop did.
+    /// </summary>
+    public static void Sums2D(ReadOnlySpan<float> x, int rows, int cols, int wide, Span<float> rowSums, Span<float> colSums)
+    {
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        bool doRow = !rowSums.IsEmpty, doCol = !colSums.IsEmpty;
+        ref float r0 = ref MemoryMarshal.GetReference(rowSums);
+        ref float c0 = ref MemoryMarshal.GetReference(colSums);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                ref float e = ref Unsafe.Add(ref x0, (r * cols + c) * wide);
+                int k = 0;
+                if (Vector512.IsHardwareAccelerated)
+                    for (; k + 16 <= wide; k += 16)
+                    {
+                        var v = Vector512.LoadUnsafe(ref e, (nuint)k);
+                        if (doRow) { ref float d = ref Unsafe.Add(ref r0, r * wide + k); (Vector512.LoadUnsafe(ref d) + v).StoreUnsafe(ref d); }
+                        if (doCol) { ref float d = ref Unsafe.Add(ref c0, c * wide + k); (Vector512.LoadUnsafe(ref d) + v).StoreUnsafe(ref d); }
+                    }
+                else if (Vector256.IsHardwareAccelerated)
+                    for (; k + 8 <= wide; k += 8)
+                    {
+                        var v = Vector256.LoadUnsafe(ref e, (nuint)k);
+                        if (doRow) { ref float d = ref Unsafe.Add(ref r0, r * wide + k); (Vector256.LoadUnsafe(ref d) + v).StoreUnsafe(ref d); }
+                        if (doCol) { ref float d = ref Unsafe.Add(ref c0, c * wide + k); (Vector256.LoadUnsafe(ref d) + v).StoreUnsafe(ref d); }
+                    }
+                for (; k < wide; k++)
+                {
+                    float v = Unsafe.Add(ref e, k);
+                    if (doRow) Unsafe.Add(ref r0, r * wide + k) += v;
+                    if (doCol) Unsafe.Add(ref c0, c * wide + k) += v;
+                }
             }
     }
 

@@ -20,7 +20,7 @@ public static class QuickBench
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static Spread Time(Action action, int reps, int warmup = 2)
+    public static Spread Time(Action action, int reps, int warmup = 10)
     {
         for (int i = 0; i < warmup; i++) action();
         var ms = new List<double>();
@@ -53,8 +53,8 @@ public static class QuickBench
         if (o.Interpreted)
         {
             Console.Error.WriteLine("Interpreted layer…");
-            ifwd = Time(reference.InterpretedForward, 3, 1);
-            ifb = Time(reference.InterpretedForwardBackward, 3, 1);
+            ifwd = Time(reference.InterpretedForward, 3, 2);
+            ifb = Time(reference.InterpretedForwardBackward, 3, 2);
         }
         var torch = o.Torch ? RunTorch("--reps", Math.Max(5, o.Reps / 2).ToString(Inv)) : null;
         var t0 = torch?.FirstOrDefault(t => t.Depth == 3 && t.Width == 32);
