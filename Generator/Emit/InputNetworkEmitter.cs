@@ -67,7 +67,9 @@ namespace LayerCompiler.Generator.Emit
                 {
                     EmitViews(w, decls, wIdx, bIdx, "t", "W", "b", readOnly: true);
                     for (int l = 0; l < m - 1; l++) w.Line($"global::System.Span<float> h{l + 1} = {Buffer(decls[l].Out)};");
-                    using (w.Block("for (int p = 0; p < pointCount; p++)"))
+                    w.Line("int tiled = 0;");
+                    if (Tileable(decls)) EmitTiledForward(w, arch, decls, act, omega);
+                    using (w.Block("for (int p = tiled; p < pointCount; p++)"))
                     {
                         w.Line($"var h0 = new global::System.ReadOnlySpan<float>(points, p * {d0}, {d0});");
                         for (int l = 0; l < m; l++)
@@ -100,7 +102,9 @@ namespace LayerCompiler.Generator.Emit
                         w.Line($"global::System.Span<float> h{l + 1} = {Buffer(decls[l].Out)};");
                         w.Line($"global::System.Span<float> g{l + 1} = {Buffer(decls[l].Out)};");
                     }
-                    using (w.Block("for (int p = 0; p < pointCount; p++)"))
+                    w.Line("int tiled = 0;");
+                    if (Tileable(decls)) EmitTiledBackward(w, decls, act, omega);
+                    using (w.Block("for (int p = tiled; p < pointCount; p++)"))
                     {
                         w.Line($"var h0 = new global::System.ReadOnlySpan<float>(points, p * {d0}, {d0});");
                         for (int l = 0; l < m - 1; l++)
@@ -129,6 +133,125 @@ namespace LayerCompiler.Generator.Emit
                         }
                     }
                 }
+            }
+        }
+
+        /// <summary>Points go 8 to a Vector256 lane set when the per-network lane accumulators stay small.</summary>
+        private static bool Tileable(IReadOnlyList<LayerDeclaration> decls) => decls.Sum(d => (long)d.In * d.Out) <= 8192 && decls.All(d => d.Out <= 1024);
+
+        private const string V = "global::System.Runtime.Intrinsics.Vector256";
+        private const string VF = "global::System.Runtime.Intrinsics.Vector256<float>";
+        private const string VM = "global::LayerCompiler.Runtime.InputNetworks.VectorMath";
+
+        private static string Gather(string arr, string baseExpr, int stride, string offset) =>
+            $"{V}.Create({string.Join(", ", Enumerable.Range(0, 8).Select(j => $"{arr}[({baseExpr} + {j}) * {stride} + {offset}]"))})";
+
+        /// <summary>z = b + W·h for 8 points at once: weights broadcast, points in the lanes.</summary>
+        private static void EmitTiledLayer(IndentedWriter w, LayerDeclaration d, int l, string prev)
+        {
+            w.Line($"var acc = {(d.Bias ? $"{V}.Create(b{l + 1}[o])" : $"{VF}.Zero")};");
+            using (w.Block($"for (int i = 0; i < {d.In}; i++)"))
+                w.Line($"acc = {V}.FusedMultiplyAdd({V}.Create(W{l + 1}[o * {d.In} + i]), {prev}[i], acc);");
+        }
+
+        private static string TiledActivate(InputActivation act, string z, string omega) => act switch
+        {
+            InputActivation.Sine => $"{VM}.SinCos({z} * {omega}).Sin",
+            InputActivation.Tanh => $"{VM}.Tanh({z})",
+            _ => $"{V}.Max({z}, {VF}.Zero)",
+        };
+
+        private static void EmitTiledForward(IndentedWriter w, ArchitectureInfo arch, IReadOnlyList<LayerDeclaration> decls, InputActivation act, string omega)
+        {
+            int m = decls.Count, d0 = decls[0].In, dM = decls[m - 1].Out;
+            w.Line($"global::System.Span<{VF}> t0 = stackalloc {VF}[{d0}];");
+            for (int l = 0; l < m - 1; l++) w.Line($"global::System.Span<{VF}> t{l + 1} = stackalloc {VF}[{decls[l].Out}];");
+            using (w.Block("for (; tiled + 8 <= pointCount; tiled += 8)"))
+            {
+                for (int i = 0; i < d0; i++) w.Line($"t0[{i}] = {Gather("points", "tiled", d0, i.ToString(CultureInfo.InvariantCulture))};");
+                for (int l = 0; l < m; l++)
+                {
+                    var d = decls[l];
+                    using (w.Block($"for (int o = 0; o < {d.Out}; o++)"))
+                    {
+                        EmitTiledLayer(w, d, l, $"t{l}");
+                        if (l < m - 1) w.Line($"t{l + 1}[o] = {TiledActivate(act, "acc", omega)};");
+                        else
+                        {
+                            if (arch.OutputOffset != 0) w.Line($"acc += {V}.Create({IndentedWriter.Float(arch.OutputOffset)});");
+                            using (w.Block("for (int j = 0; j < 8; j++)"))
+                                w.Line($"output[(n * pointCount + tiled + j) * {dM} + o] = {V}.GetElement(acc, j);");
+                        }
+                    }
+                }
+            }
+        }
+
+        private static void EmitTiledBackward(IndentedWriter w, IReadOnlyList<LayerDeclaration> decls, InputActivation act, string omega)
+        {
+            int m = decls.Count, d0 = decls[0].In, dM = decls[m - 1].Out;
+            w.Line($"global::System.Span<{VF}> t0 = stackalloc {VF}[{d0}];");
+            for (int l = 0; l < m - 1; l++)
+            {
+                w.Line($"global::System.Span<{VF}> zt{l + 1} = stackalloc {VF}[{decls[l].Out}];");
+                w.Line($"global::System.Span<{VF}> t{l + 1} = stackalloc {VF}[{decls[l].Out}];");
+                w.Line($"global::System.Span<{VF}> gt{l + 1} = stackalloc {VF}[{decls[l].Out}];");
+            }
+            w.Line($"global::System.Span<{VF}> gt{m} = stackalloc {VF}[{dM}];");
+            // Lane accumulators of the weight gradients, reduced once per network.
+            for (int l = 0; l < m; l++)
+            {
+                w.Line($"global::System.Span<{VF}> aW{l + 1} = stackalloc {VF}[{decls[l].In * decls[l].Out}];");
+                w.Line($"aW{l + 1}.Clear();");
+                if (decls[l].Bias) { w.Line($"global::System.Span<{VF}> ab{l + 1} = stackalloc {VF}[{decls[l].Out}];"); w.Line($"ab{l + 1}.Clear();"); }
+            }
+            using (w.Block("for (; tiled + 8 <= pointCount; tiled += 8)"))
+            {
+                for (int i = 0; i < d0; i++) w.Line($"t0[{i}] = {Gather("points", "tiled", d0, i.ToString(CultureInfo.InvariantCulture))};");
+                for (int l = 0; l < m - 1; l++)
+                {
+                    var d = decls[l];
+                    using (w.Block($"for (int o = 0; o < {d.Out}; o++)"))
+                    {
+                        EmitTiledLayer(w, d, l, $"t{l}");
+                        w.Line($"zt{l + 1}[o] = acc;");
+                        w.Line($"t{l + 1}[o] = {TiledActivate(act, "acc", omega)};");
+                    }
+                }
+                for (int o = 0; o < dM; o++) w.Line($"gt{m}[{o}] = {Gather("gradOutput", "n * pointCount + tiled", dM, o.ToString(CultureInfo.InvariantCulture))};");
+                for (int l = m - 1; l >= 0; l--)
+                {
+                    var d = decls[l];
+                    using (w.Block($"for (int o = 0; o < {d.Out}; o++)"))
+                    {
+                        w.Line($"var g = gt{l + 1}[o];");
+                        if (d.Bias) w.Line($"ab{l + 1}[o] += g;");
+                        using (w.Block($"for (int i = 0; i < {d.In}; i++)"))
+                            w.Line($"aW{l + 1}[o * {d.In} + i] = {V}.FusedMultiplyAdd(g, t{l}[i], aW{l + 1}[o * {d.In} + i]);");
+                    }
+                    if (l == 0) continue;
+                    using (w.Block($"for (int i = 0; i < {d.In}; i++)"))
+                    {
+                        w.Line($"var acc = {VF}.Zero;");
+                        using (w.Block($"for (int o = 0; o < {d.Out}; o++)"))
+                            w.Line($"acc = {V}.FusedMultiplyAdd({V}.Create(W{l + 1}[o * {d.In} + i]), gt{l + 1}[o], acc);");
+                        string deriv = act switch
+                        {
+                            InputActivation.Sine => $"{VM}.SinCos(zt{l}[i] * {omega}).Cos * {omega}",
+                            InputActivation.Tanh => $"({VF}.One - t{l}[i] * t{l}[i])",
+                            _ => $"{V}.ConditionalSelect({V}.GreaterThan(zt{l}[i], {VF}.Zero), {VF}.One, {VF}.Zero)",
+                        };
+                        w.Line($"gt{l}[i] = acc * {deriv};");
+                    }
+                }
+            }
+            for (int l = 0; l < m; l++)
+            {
+                using (w.Block($"for (int k = 0; k < {decls[l].In * decls[l].Out}; k++)"))
+                    w.Line($"gW{l + 1}[k] += {V}.Sum(aW{l + 1}[k]);");
+                if (decls[l].Bias)
+                    using (w.Block($"for (int k = 0; k < {decls[l].Out}; k++)"))
+                        w.Line($"gb{l + 1}[k] += {V}.Sum(ab{l + 1}[k]);");
             }
         }
 

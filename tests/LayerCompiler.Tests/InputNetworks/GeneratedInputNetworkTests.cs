@@ -56,7 +56,7 @@ public class GeneratedInputNetworkTests
     public void ForwardMatchesFloat64Reference(string name, Func<IInputNetwork> make, double scale)
     {
         var net = make();
-        int batch = 5, points = 7;
+        int batch = 5, points = 19; // two 8-point tiles and a tail of 3
         var w = RandomWeights(net, batch, 1, scale);
         var x = TestUtil.RandomVector(points * net.InputWidth, 2);
         var y = new float[batch * points * net.OutputWidth];
@@ -75,7 +75,7 @@ public class GeneratedInputNetworkTests
     public void WeightGradientMatchesFloat64FiniteDifferences(string name, Func<IInputNetwork> make, double scale)
     {
         var net = make();
-        int batch = 2, points = 5;
+        int batch = 2, points = 13; // one 8-point tile and a tail of 5
         var w = RandomWeights(net, batch, 3, scale);
         var x = TestUtil.RandomVector(points * net.InputWidth, 4);
         var r = TestUtil.RandomVector(batch * points * net.OutputWidth, 5);
