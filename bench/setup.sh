@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Sets up the PyTorch reference benchmark on Debian (bookworm): idempotent, safe to re-run.
 #   - python3-torch        Debian's PyTorch (CPU); run the benchmarks with /usr/bin/python3
-#   - libopenblas0-pthread OpenBLAS; Debian's torch calls the system libblas.so.3 / liblapack.so.3,
-#                          which otherwise resolve to the reference BLAS (~4-6 GFLOP/s on a 1024^3 sgemm)
+#   - libopenblas0-openmp  OpenBLAS built on OpenMP; Debian's torch calls the system libblas.so.3 /
+#     libopenblas0-pthread liblapack.so.3, which otherwise resolve to the reference BLAS (~4-6 GFLOP/s
+#                          on a 1024^3 sgemm)
 #   - libjemalloc2         allocator used by bench_layer.py (--allocator auto/jemalloc)
-# and points the libblas.so.3 / liblapack.so.3 alternatives at the openblas-pthread variant.
-# Usage: bash bench/setup.sh [--no-check]
+# and points the libblas.so.3 / liblapack.so.3 alternatives at OpenBLAS, by default the openmp
+# variant: it shares torch's OpenMP (libgomp) thread pool. The pthread variant has its own worker
+# threads, which spin after each call and then compete with torch's OpenMP threads for the cores:
+# on 2 cores the reference layer's forward+backward took 400 ms (median; 300-500) with it against
+# 120 ms with the openmp variant (bench/README.md). BLAS_VARIANT=pthread selects it anyway.
+# Usage: [BLAS_VARIANT=openmp|pthread] bash bench/setup.sh [--no-check]
 set -euo pipefail
 
 SUDO=""
@@ -14,7 +19,9 @@ if [ "$(id -u)" != 0 ]; then
     echo "setup.sh: needs root (apt-get, update-alternatives)" >&2; exit 1; fi
 fi
 
-PACKAGES="python3-torch libopenblas0-pthread libjemalloc2"
+VARIANT="${BLAS_VARIANT:-openmp}"
+case "$VARIANT" in openmp|pthread) ;; *) echo "setup.sh: BLAS_VARIANT must be openmp or pthread" >&2; exit 2;; esac
+PACKAGES="python3-torch libopenblas0-openmp libopenblas0-pthread libjemalloc2"
 missing=""
 for p in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -29,13 +36,13 @@ else
   echo "setup.sh: packages already installed ($PACKAGES)"
 fi
 
-# Point libblas.so.3 and liblapack.so.3 at OpenBLAS (pthread variant). Installing the package usually
-# does this already in "auto" mode (priority 100 > 10); --set also fixes a manual selection.
+# Point libblas.so.3 and liblapack.so.3 at OpenBLAS. In "auto" mode Debian would pick the pthread
+# variant (priority 100 > openmp 95 > reference 10); --set selects the wanted one (manual mode).
 for lib in libblas.so.3 liblapack.so.3; do
   for name in $(update-alternatives --get-selections | awk -v l="$lib" 'index($1, l "-") == 1 {print $1}'); do
-    target=$(update-alternatives --list "$name" | grep '/openblas-pthread/' | head -n1 || true)
+    target=$(update-alternatives --list "$name" | grep "/openblas-$VARIANT/" | head -n1 || true)
     if [ -z "$target" ]; then
-      echo "setup.sh: no openblas-pthread alternative for $name" >&2; exit 1
+      echo "setup.sh: no openblas-$VARIANT alternative for $name" >&2; exit 1
     fi
     current=$(update-alternatives --query "$name" | awk '/^Value:/ {print $2}')
     if [ "$current" != "$target" ]; then

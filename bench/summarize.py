@@ -21,7 +21,7 @@ def main(paths):
     for r in other:
         b = r.get("bench")
         if b == "sgemm":
-            print(f"- sgemm {r['n']}^3 ({', '.join(x.split('/')[-1] for x in r.get('blas', []))}): "
+            print(f"- {r.get('config', '')} sgemm {r['n']}^3 ({', '.join(x.split('/')[-1] for x in r.get('blas', []))}): "
                   f"{f(r['gflops'])} GFLOP/s (min / median / max, {r['ms']['reps']} runs)")
         elif b == "bandwidth":
             print(f"- torch {r['kernel']} 256 MB: {f(r['gbs'])} GB/s")
@@ -33,13 +33,14 @@ def main(paths):
                   + (f", V512 {f(r['fma512_gflops'])}" if r.get("fma512_gflops") else "") + " GFLOP/s")
     if layers:
         print()
-        print("| widths | batch | alloc | forward ms (min / med / max) | fwd+bwd ms (min / med / max) | io MB | mix GFLOP |")
-        print("|---|---|---|---|---|---|---|")
+        print("| widths | batch | alloc | forward ms (min / med / max) | fwd+bwd ms (min / med / max) | io MB | mix GFLOP | load | config |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in layers:
             alloc = "jemalloc" if r.get("allocator", "").startswith("jemalloc") else "glibc"
             fb = f(r["fwd_bwd_ms"]) if "fwd_bwd_ms" in r else "-"
             print(f"| {'→'.join(map(str, r['widths']))} | {r['batch']} | {alloc} | {f(r['forward_ms'])} | {fb} "
-                  f"| {r['io_bytes'] / 1e6:.1f} | {r['mix_flops'] / 1e9:.2f} |")
+                  f"| {r['io_bytes'] / 1e6:.1f} | {r['mix_flops'] / 1e9:.2f} | {r.get('loadavg_1m', '')} "
+                  f"| {r.get('config', '')} |")
 
 
 if __name__ == "__main__":

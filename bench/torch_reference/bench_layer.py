@@ -47,6 +47,37 @@ def summary(times_s):
             "max": round(ms[-1], 4), "reps": len(ms)}
 
 
+GATE = {"idle_pct": 0.0, "max_wait_s": 120.0, "waited_s": 0.0}
+
+
+def cpu_idle_pct(seconds):
+    """Idle share of all CPUs over `seconds`, from /proc/stat (100 when unavailable)."""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return sum(v), v[3] + v[4]
+    try:
+        t0, i0 = read()
+        time.sleep(seconds)
+        t1, i1 = read()
+    except OSError:
+        return 100.0
+    return 100.0 * (i1 - i0) / max(t1 - t0, 1)
+
+
+def wait_for_idle():
+    """--gate-idle: before a timed run, wait (up to --gate-max-wait s per run) until the machine,
+    which this process leaves idle meanwhile, is at least that idle: on a shared machine the timed
+    runs then mostly see no other load."""
+    if GATE["idle_pct"] <= 0:
+        return
+    t0 = time.perf_counter()
+    time.sleep(0.2)  # let BLAS / OpenMP worker threads stop spinning
+    while cpu_idle_pct(0.3) < GATE["idle_pct"] and time.perf_counter() - t0 < GATE["max_wait_s"]:
+        time.sleep(1.0)
+    GATE["waited_s"] += time.perf_counter() - t0
+
+
 def timed(fn, warmup, reps, budget_s, before=None):
     """Runs fn warmup times, then up to reps timed times (at least 3, stopping early once
     budget_s of timed work is spent). `before` runs untimed before every call."""
@@ -59,6 +90,7 @@ def timed(fn, warmup, reps, budget_s, before=None):
     while len(times) < reps and (len(times) < 3 or spent < budget_s):
         if before:
             before()
+        wait_for_idle()
         t0 = time.perf_counter()
         fn()
         dt = time.perf_counter() - t0
@@ -151,6 +183,9 @@ def emit(record, out_file):
         record = {**record, "loadavg_1m": round(os.getloadavg()[0], 2)}
     except OSError:
         pass
+    if GATE["idle_pct"] > 0:
+        record["gate_idle_pct"] = GATE["idle_pct"]
+        record["gate_waited_s"] = round(GATE["waited_s"], 1)
     line = json.dumps(record)
     print(line, flush=True)
     if out_file:
@@ -295,11 +330,17 @@ def main(argv=None):
                     help="auto (default): jemalloc without page purging when libjemalloc2 is installed, "
                          "else the system malloc; system: glibc malloc, which returns every block "
                          "> 32 MB to the kernel and page-faults it in again on the next allocation")
+    ap.add_argument("--gate-idle", type=float, default=0.0, metavar="PCT",
+                    help="shared machines: before each timed run wait until all CPUs are >= PCT %% idle "
+                         "(0 = off; the wait is untimed and recorded as gate_waited_s)")
+    ap.add_argument("--gate-max-wait", type=float, default=120.0, metavar="S",
+                    help="longest wait per timed run for --gate-idle")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="also append the JSON lines to this file")
     args = ap.parse_args(argv)
     maybe_reexec_with_allocator(args.allocator)
 
+    GATE["idle_pct"], GATE["max_wait_s"] = args.gate_idle, args.gate_max_wait
     torch.set_num_threads(args.threads)
     info = machine_info()
 
