@@ -66,6 +66,26 @@ public sealed class Rng
         return p;
     }
 
+    /// <summary>
+    /// An independent stream for (<paramref name="seed"/>, <paramref name="epoch"/>, <paramref name="stream"/>): the same on
+    /// every run, so a training run resumed at an epoch draws exactly what the uninterrupted run would.
+    /// </summary>
+    public static Rng ForEpoch(ulong seed, int epoch, ulong stream)
+    {
+        ulong h = Mix(seed ^ 0x6A09E667F3BCC909UL);
+        h = Mix(h ^ (ulong)(uint)epoch);
+        h = Mix(h ^ stream);
+        return new Rng(h);
+    }
+
+    private static ulong Mix(ulong z)
+    {
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
     /// <summary>An independent stream derived from this one (for per-worker or per-item randomness).</summary>
     public Rng Fork() => new(NextUInt64());
 }

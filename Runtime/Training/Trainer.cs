@@ -316,19 +316,5 @@ public sealed class Trainer
     }
 
     /// <summary>An independent random stream for (seed, epoch, purpose), the same on every run and after a resume.</summary>
-    internal static Rng EpochRng(ulong seed, int epoch, ulong stream)
-    {
-        ulong h = Mix(seed ^ 0x6A09E667F3BCC909UL);
-        h = Mix(h ^ (ulong)(uint)epoch);
-        h = Mix(h ^ stream);
-        return new Rng(h);
-    }
-
-    private static ulong Mix(ulong z)
-    {
-        z += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    internal static Rng EpochRng(ulong seed, int epoch, ulong stream) => Rng.ForEpoch(seed, epoch, stream);
 }

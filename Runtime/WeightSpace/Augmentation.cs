@@ -29,7 +29,9 @@ public interface IWeightAugmentation
 /// coordinate: the network then computes f(x + t). Needs a dense first layer with a bias;</item>
 /// <item>a uniformly random permutation of every hidden neuron layer (layers 1 … M−1, whatever symmetry the
 /// space declares: input and output neurons are never permuted, so the function is unchanged);</item>
-/// <item>Gaussian noise w ← w + σ·N(0, 1), σ = <see cref="NoiseStd"/>, on every entry;</item>
+/// <item>Gaussian noise w ← w + σ·N(0, 1) on every entry, σ = <see cref="NoiseStd"/>, or, with <see cref="NoiseRelative"/>,
+/// σ = <see cref="NoiseStd"/> × the standard deviation of that tensor's entries in that network (so the noise is on the
+/// scale of each tensor: SIREN first-layer weights are ≈ 0.06, later ones ≈ 0.2);</item>
 /// <item>dropout on weights with probability <see cref="DropoutP"/>, as torch.nn.functional.dropout: dropped
 /// entries become 0, kept ones are scaled by 1/(1 − p).</item>
 /// </list>
@@ -42,24 +44,27 @@ public sealed class WeightAugmentation : IWeightAugmentation
     public bool PermuteHidden { get; init; }
     public float DropoutP { get; init; }
     public float NoiseStd { get; init; }
+    /// <summary>Scale <see cref="NoiseStd"/> by each tensor's standard deviation within the network (per network, per tensor).</summary>
+    public bool NoiseRelative { get; init; }
     public float ScaleMin { get; init; } = 1f;
     public float ScaleMax { get; init; } = 1f;
     public float MaxRotationDegrees { get; init; }
     public float MaxTranslation { get; init; }
 
     /// <summary>
-    /// The protocol's augmentations: hidden-neuron permutation, dropout 0.01, Gaussian noise σ = <paramref name="noiseStd"/>,
-    /// first-layer scale U(0.8, 1.2), rotation U(−45°, 45°) when <paramref name="rotate"/> (the input networks see 2-D
-    /// coordinates), translation off unless <paramref name="maxTranslation"/> &gt; 0.
+    /// The protocol's augmentations: hidden-neuron permutation, dropout 0.01, Gaussian noise σ = <paramref name="noiseStd"/>
+    /// (absolute, or times each tensor's standard deviation when <paramref name="relativeNoise"/>), first-layer scale
+    /// U(0.8, 1.2), rotation U(−45°, 45°) when <paramref name="rotate"/> (the input networks see 2-D coordinates),
+    /// translation off unless <paramref name="maxTranslation"/> &gt; 0.
     /// </summary>
-    public static WeightAugmentation Reference(float noiseStd = 0.1f, bool rotate = true, float maxTranslation = 0f) => new()
+    public static WeightAugmentation Reference(float noiseStd = 0.1f, bool rotate = true, float maxTranslation = 0f, bool relativeNoise = false) => new()
     {
-        PermuteHidden = true, DropoutP = 0.01f, NoiseStd = noiseStd, ScaleMin = 0.8f, ScaleMax = 1.2f,
+        PermuteHidden = true, DropoutP = 0.01f, NoiseStd = noiseStd, NoiseRelative = relativeNoise, ScaleMin = 0.8f, ScaleMax = 1.2f,
         MaxRotationDegrees = rotate ? 45f : 0f, MaxTranslation = maxTranslation,
     };
 
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"WeightAugmentation(permute={PermuteHidden}, dropout={DropoutP:R}, noise={NoiseStd:R}, scale=[{ScaleMin:R}, {ScaleMax:R}], rotation={MaxRotationDegrees:R}°, translation={MaxTranslation:R})");
+        $"WeightAugmentation(permute={PermuteHidden}, dropout={DropoutP:R}, noise={NoiseStd:R}{(NoiseRelative ? "×std" : "")}, scale=[{ScaleMin:R}, {ScaleMax:R}], rotation={MaxRotationDegrees:R}°, translation={MaxTranslation:R})");
 
     private bool Scales => ScaleMin != 1f || ScaleMax != 1f;
 
@@ -102,7 +107,11 @@ public sealed class WeightAugmentation : IWeightAugmentation
                 foreach (int l in hidden) perms[l] = rng.Permutation(space.Layers[l].Width);
                 PermuteNetwork(batch, n, perms);
             }
-            if (NoiseStd > 0f) AddNoise(batch, n, NoiseStd, rng);
+            if (NoiseStd > 0f)
+            {
+                if (NoiseRelative) AddRelativeNoise(batch, n, NoiseStd, rng);
+                else AddNoise(batch, n, NoiseStd, rng);
+            }
             if (DropoutP > 0f) Dropout(batch, n, DropoutP, rng);
         }
     }
@@ -210,6 +219,24 @@ public sealed class WeightAugmentation : IWeightAugmentation
         for (int t = 0; t < batch.Tensors.Length; t++)
         {
             var span = NetworkSpan(batch, network, t);
+            for (int i = 0; i < span.Length; i++) span[i] += (float)(std * rng.Normal());
+        }
+    }
+
+    /// <summary>w ← w + σ_t·N(0, 1) on every entry of one network, σ_t = <paramref name="relativeStd"/> × the standard deviation of tensor t's entries in that network.</summary>
+    public static void AddRelativeNoise(WeightSpaceBatch batch, int network, float relativeStd, Rng rng)
+    {
+        CheckNetwork(batch, network);
+        ArgumentNullException.ThrowIfNull(rng);
+        for (int t = 0; t < batch.Tensors.Length; t++)
+        {
+            var span = NetworkSpan(batch, network, t);
+            if (span.Length < 2) continue; // a single entry has no spread to scale by
+            double sum = 0, sq = 0;
+            for (int i = 0; i < span.Length; i++) sum += span[i];
+            double mean = sum / span.Length;
+            for (int i = 0; i < span.Length; i++) { double d = span[i] - mean; sq += d * d; }
+            double std = relativeStd * Math.Sqrt(sq / span.Length);
             for (int i = 0; i < span.Length; i++) span[i] += (float)(std * rng.Normal());
         }
     }

@@ -176,8 +176,12 @@ internal static class Jobs
         model.SetData(train); model.SetData(val); model.SetData(test);
         Ui.Info(string.Create(CultureInfo.InvariantCulture,
             $"  data: {train.Count} train / {val.Count} validation / {test.Count} test INRs, loaded and normalized in {sw.Elapsed.TotalSeconds:F1} s"));
+        Directory.CreateDirectory(outDir);
+        options = options with { CheckpointPath = Path.Combine(outDir, "training-checkpoint.safetensors") };
         Ui.Step(string.Create(CultureInfo.InvariantCulture,
-            $"Training {options.Epochs} epochs, batch {options.BatchSize}, AdamW lr {options.LearningRate:G3} wd {options.WeightDecay:G3}{(options.AmsGrad ? " amsgrad" : "")}, {(options.Cosine ? "warmup-cosine" : "constant")} schedule"));
+            $"Training {options.Epochs} epochs, batch {options.BatchSize}, AdamW lr {options.LearningRate:G3} wd {options.WeightDecay:G3}{(options.AmsGrad ? " amsgrad" : "")}, {(options.Cosine ? "warmup-cosine" : "constant")} schedule, augmentation: {options.AugmentationName}"));
+        if (File.Exists(options.CheckpointPath))
+            Ui.Info($"  resuming from {options.CheckpointPath} (delete it to train from scratch)");
         ITrainingLoop loop = new MinimalTrainingLoop();
         double best = double.NegativeInfinity;
         var outcome = loop.Train(model, options, r =>
@@ -190,7 +194,6 @@ internal static class Jobs
         var valEval = MinimalTrainingLoop.Evaluate(model, "validation", 256);
         var trainEval = MinimalTrainingLoop.Evaluate(model, "train", 256);
 
-        Directory.CreateDirectory(outDir);
         string checkpoint = Path.Combine(outDir, "model.safetensors");
         var meta = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -203,6 +206,7 @@ internal static class Jobs
             ["train.lr"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["train.weight_decay"] = options.WeightDecay.ToString("R", CultureInfo.InvariantCulture),
             ["train.seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["train.augmentation"] = options.Augmentation?.ToString() ?? "none",
             ["result.validation_accuracy"] = valEval.Accuracy.ToString("R", CultureInfo.InvariantCulture),
             ["result.test_accuracy"] = testEval.Accuracy.ToString("R", CultureInfo.InvariantCulture),
         };

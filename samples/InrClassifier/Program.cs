@@ -99,14 +99,16 @@ var lrOption = new Option<float?>("--lr") { Description = "AdamW learning rate (
 var wdOption = new Option<double>("--wd") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 5e-4 };
 var runOutOption = new Option<string>("--out") { Description = "Directory for model.safetensors and report.html.", DefaultValueFactory = _ => "runs/inr-classifier-train" };
 var limitOption = new Option<int?>("--limit") { Description = "Use only the first N training INRs." };
+var augmentOption = new Option<string?>("--augment") { Description = "Training augmentation: protocol (hidden-neuron permutation, weight dropout 0.01, Gaussian noise 0.1 × each tensor's std, first-layer scale U(0.8, 1.2), rotation U(-45°, 45°)), no-rotation (the same without rotation) or none. Default: protocol with --full, none otherwise." };
+augmentOption.AcceptOnlyFromAmong(Augmentations.Names);
 var train = new Command("train", "Train a classifier on a zoo; writes the model and an HTML report.")
 {
-    zooOption, modelOption, epochsOption, batchOption, lrOption, wdOption, seedOption, runOutOption, fullOption, limitOption,
+    zooOption, modelOption, epochsOption, batchOption, lrOption, wdOption, seedOption, runOutOption, fullOption, limitOption, augmentOption,
 };
 train.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Run(() =>
 {
     bool full = r.GetValue(fullOption);
-    var options = TrainingDefaults(full, r.GetValue(epochsOption), r.GetValue(batchOption), r.GetValue(lrOption), r.GetValue(wdOption), r.GetValue(seedOption));
+    var options = TrainingDefaults(full, r.GetValue(epochsOption), r.GetValue(batchOption), r.GetValue(lrOption), r.GetValue(wdOption), r.GetValue(seedOption), r.GetValue(augmentOption));
     Jobs.Train(r.GetValue(zooOption)!, r.GetValue(modelOption)!, full, options, r.GetValue(runOutOption)!, r.GetValue(limitOption), ct);
     return 0;
 })));
@@ -132,12 +134,17 @@ root.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.T
 
 return await root.Parse(args).InvokeAsync();
 
-static TrainOptions TrainingDefaults(bool full, int? epochs, int? batch, float? lr, double wd, ulong seed) => full
-    // The reference setup: AdamW 5e-3, wd 5e-4, amsgrad, batch 512, 100 epochs, constant lr.
-    ? new TrainOptions(epochs ?? 100, batch ?? 512, lr ?? 5e-3f, wd, AmsGrad: true, seed, Cosine: false)
-    // Quick: far fewer INRs and epochs, so smaller batches and a warmup-cosine schedule.
-    // The model underfits at 20 epochs (train ≈ validation accuracy) and starts to overfit near 40 on 8,000 INRs.
-    : new TrainOptions(epochs ?? 30, batch ?? 64, lr ?? 5e-3f, wd, AmsGrad: true, seed, Cosine: true);
+static TrainOptions TrainingDefaults(bool full, int? epochs, int? batch, float? lr, double wd, ulong seed, string? augment)
+{
+    string augmentation = augment ?? (full ? Augmentations.Protocol : Augmentations.QuickDefault);
+    var options = full
+        // The reference setup: AdamW 5e-3, wd 5e-4, amsgrad, batch 512, 100 epochs, constant lr, the protocol's augmentations.
+        ? new TrainOptions(epochs ?? 100, batch ?? 512, lr ?? 5e-3f, wd, AmsGrad: true, seed, Cosine: false)
+        // Quick: far fewer INRs and epochs, so smaller batches and a warmup-cosine schedule.
+        // The model underfits at 20 epochs (train ≈ validation accuracy) and starts to overfit near 40 on 8,000 INRs.
+        : new TrainOptions(epochs ?? 30, batch ?? 64, lr ?? 5e-3f, wd, AmsGrad: true, seed, Cosine: true);
+    return options with { Augmentation = Augmentations.Create(augmentation), AugmentationName = augmentation };
+}
 
 static int MainJob(string work, bool full, ulong seed, int threads, string? dataDir, CancellationToken ct)
 {
@@ -157,7 +164,7 @@ static int MainJob(string work, bool full, ulong seed, int threads, string? data
     Directory.CreateDirectory(runDir);
     Jobs.Render(zooDir, "test", 64, 28, 8, Path.Combine(runDir, "test-inrs.png"));
 
-    var options = TrainingDefaults(full, null, null, null, 5e-4, seed);
+    var options = TrainingDefaults(full, null, null, null, 5e-4, seed, null);
     var (test, _) = Jobs.Train(zooDir, ModelKinds.Hidden, full, options, runDir, null, ct);
     Ui.Good(string.Create(CultureInfo.InvariantCulture, $"Done in {sw.Elapsed.TotalSeconds:F0} s. TEST ACCURACY {test.Accuracy:P2} (hidden-neuron equivariant classifier, {test.Count} test INRs)."));
     return 0;

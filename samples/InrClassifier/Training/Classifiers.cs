@@ -35,6 +35,8 @@ internal static class ModelKinds
 internal abstract class Classifier
 {
     private readonly Dictionary<string, int[]> _labels = new(StringComparer.Ordinal);
+    private WeightSpaceBatch? _rawTrain;
+    private readonly Dictionary<int, WeightSpaceBatch> _rawBatches = new();
 
     public abstract string Kind { get; }
     public abstract bool Full { get; }
@@ -53,7 +55,38 @@ internal abstract class Classifier
     {
         if (split.Labels is null) throw new ArgumentException($"Split '{split.Name}' has no class labels; this classifier needs a labelled (image) zoo.");
         _labels[split.Name] = split.Labels;
+        if (split.Name == "train") _rawTrain = split.Weights;
         Prepare(split);
+    }
+
+    /// <summary>
+    /// Logits for training items <paramref name="indices"/> of the "train" split. With an augmentation, the raw weights
+    /// are gathered, augmented (drawing from <paramref name="rng"/>) and then normalized or turned into features,
+    /// exactly as the evaluation path does for unaugmented inputs; without one this is <c>Forward("train", indices)</c>.
+    /// </summary>
+    public Tensor ForwardTraining(int[] indices, IWeightAugmentation? augmentation, Rng rng)
+    {
+        if (augmentation is null) return Forward("train", indices);
+        var raw = _rawTrain ?? throw new InvalidOperationException("No training data set.");
+        if (!_rawBatches.TryGetValue(indices.Length, out var x))
+            _rawBatches[indices.Length] = x = new WeightSpaceBatch(raw.Space, indices.Length, 1);
+        Gather(raw, indices, x);
+        augmentation.Apply(x, rng);
+        return ForwardRaw(x);
+    }
+
+    /// <summary>Logits for a batch of raw (unnormalized) weights; may overwrite <paramref name="raw"/>.</summary>
+    protected abstract Tensor ForwardRaw(WeightSpaceBatch raw);
+
+    /// <summary>Copies networks <paramref name="indices"/> of <paramref name="source"/> into <paramref name="destination"/>, in order.</summary>
+    protected static void Gather(WeightSpaceBatch source, int[] indices, WeightSpaceBatch destination)
+    {
+        for (int t = 0; t < source.Tensors.Length; t++)
+        {
+            int size = source.Space.Tensors[t].Size;
+            float[] s = source.Tensors[t].Data, d = destination.Tensors[t].Data;
+            for (int i = 0; i < indices.Length; i++) Array.Copy(s, (long)indices[i] * size, d, (long)i * size, size);
+        }
     }
 
     protected abstract void Prepare(ZooSplit split);
@@ -117,12 +150,17 @@ internal sealed class EquivariantClassifier : Classifier
         var src = _inputs[split];
         if (!_batchBuffers.TryGetValue(indices.Length, out var x))
             _batchBuffers[indices.Length] = x = new WeightSpaceBatch(_space, indices.Length, 1);
-        for (int t = 0; t < src.Tensors.Length; t++)
-        {
-            int size = _space.Tensors[t].Size;
-            float[] s = src.Tensors[t].Data, d = x.Tensors[t].Data;
-            for (int i = 0; i < indices.Length; i++) Array.Copy(s, (long)indices[i] * size, d, (long)i * size, size);
-        }
+        Gather(src, indices, x);
+        return _net.Forward(x);
+    }
+
+    protected override Tensor ForwardRaw(WeightSpaceBatch raw)
+    {
+        Normalizer.ApplyInPlace(raw);
+        // The zoo's weight space and the model's may differ only in symmetry (same tensors, same shapes).
+        if (!_batchBuffers.TryGetValue(raw.Batch, out var x))
+            _batchBuffers[raw.Batch] = x = new WeightSpaceBatch(_space, raw.Batch, 1);
+        for (int t = 0; t < raw.Tensors.Length; t++) Array.Copy(raw.Tensors[t].Data, x.Tensors[t].Data, raw.Tensors[t].Data.Length);
         return _net.Forward(x);
     }
 
@@ -185,6 +223,12 @@ internal sealed class FeatureClassifier : Classifier
         if (_batch is null || _batch.Shape[0] != indices.Length) _batch = new Tensor(indices.Length, width);
         for (int i = 0; i < indices.Length; i++) Array.Copy(f.Data, (long)indices[i] * width, _batch.Data, (long)i * width, width);
         return _mlp.Forward(_batch);
+    }
+
+    protected override Tensor ForwardRaw(WeightSpaceBatch raw)
+    {
+        var s = _standardizer ?? throw new InvalidOperationException("The feature standardization is not fitted.");
+        return _mlp.Forward(s.Apply(Kind == ModelKinds.Mlp ? WeightFeatures.Flattened(raw) : WeightFeatures.Statistics(raw)));
     }
 
     public override void Backward(Tensor gradLogits) => _mlp.Backward(gradLogits);

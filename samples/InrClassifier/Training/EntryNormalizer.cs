@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Threading.Tasks;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.WeightSpace;
 
@@ -43,16 +42,22 @@ internal sealed class EntryNormalizer
     /// <summary>A normalized copy of <paramref name="x"/> (over x's space, which must have the same shapes).</summary>
     public WeightSpaceBatch Apply(WeightSpaceBatch x)
     {
-        var y = new WeightSpaceBatch(x.Space, x.Batch, 1);
-        Parallel.For(0, x.Tensors.Length, t =>
+        var y = x.Clone();
+        ApplyInPlace(y);
+        return y;
+    }
+
+    /// <summary>Normalizes <paramref name="x"/> in place.</summary>
+    public void ApplyInPlace(WeightSpaceBatch x)
+    {
+        for (int t = 0; t < x.Tensors.Length; t++)
         {
             int size = x.Space.Tensors[t].Size;
             if (size != Mean[t].Length) throw new ArgumentException($"Tensor {x.Space.Tensors[t].Name} has {size} entries, the normalizer {Mean[t].Length}.");
-            float[] src = x.Tensors[t].Data, dst = y.Tensors[t].Data, m = Mean[t], s = Std[t];
+            float[] d = x.Tensors[t].Data, m = Mean[t], s = Std[t];
             for (int i = 0; i < x.Batch; i++)
-                for (int e = 0; e < size; e++) dst[i * size + e] = (src[i * size + e] - m[e]) / s[e];
-        });
-        return y;
+                for (int e = 0; e < size; e++) d[i * size + e] = (d[i * size + e] - m[e]) / s[e];
+        }
     }
 
     public Dictionary<string, Tensor> State()

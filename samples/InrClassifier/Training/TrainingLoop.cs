@@ -2,8 +2,13 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
+using System.Globalization;
+using System.IO;
+using System.Text.Json;
 using System.Threading;
 using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.IO;
+using LayerCompiler.Runtime.WeightSpace;
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Optim;
 
@@ -11,6 +16,17 @@ namespace InrClassifier.Training;
 
 internal sealed record TrainOptions(int Epochs, int BatchSize, float LearningRate, double WeightDecay, bool AmsGrad, ulong Seed, bool Cosine, int WarmupEpochs = 1)
 {
+    /// <summary>Applied to every training batch's raw weights (never to validation or test), before normalization.</summary>
+    public IWeightAugmentation? Augmentation { get; init; }
+    /// <summary>Name of the augmentation setting (for reports and checkpoints).</summary>
+    public string AugmentationName { get; init; } = "none";
+    /// <summary>Written atomically after every epoch; a run started with the same settings resumes from it.</summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>The settings a resumed run must share with the checkpoint it continues.</summary>
+    public string Fingerprint(string kind, int trainCount) => string.Create(CultureInfo.InvariantCulture,
+        $"model={kind} train={trainCount} epochs={Epochs} batch={BatchSize} lr={LearningRate:R} wd={WeightDecay:R} amsgrad={AmsGrad} seed={Seed} cosine={Cosine} warmup={WarmupEpochs} augment={Augmentation?.ToString() ?? "none"}");
+
     public void Validate()
     {
         if (Epochs <= 0) throw new ArgumentException($"--epochs must be positive, got {Epochs}.");
@@ -24,7 +40,7 @@ internal sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccu
 
 internal sealed record Evaluation(string Split, double Loss, double Accuracy, int[,] Confusion, int Count);
 
-internal sealed record TrainOutcome(IReadOnlyList<EpochRecord> History, int BestEpoch, double Seconds);
+internal sealed record TrainOutcome(IReadOnlyList<EpochRecord> History, int BestEpoch, double Seconds, int ResumedFromEpoch = 0);
 
 /// <summary>
 /// The training loop the sample needs. Kept behind this interface so the runtime's shared Trainer (with
@@ -36,14 +52,24 @@ internal interface ITrainingLoop
     TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation);
 }
 
-/// <summary>Shuffled mini-batches, softmax cross-entropy, AdamW (optionally AMSGrad), constant or warmup-cosine LR.</summary>
+/// <summary>
+/// Shuffled mini-batches, optional weight-space augmentation, softmax cross-entropy, AdamW (optionally AMSGrad),
+/// constant or warmup-cosine LR, model selection on validation accuracy, and an atomic checkpoint after every epoch.
+/// </summary>
+/// <remarks>
+/// Every random draw comes from per-epoch streams (<see cref="Rng.ForEpoch"/>: order, augmentation), so a run
+/// interrupted after epoch k and started again with the same settings continues exactly as the uninterrupted run
+/// (the checkpoint holds the model, the optimizer state and step, the best epoch's parameters and the history).
+/// A finished run's checkpoint makes a second identical command skip training and only evaluate.
+/// </remarks>
 internal sealed class MinimalTrainingLoop : ITrainingLoop
 {
+    private const string BestPrefix = "best.";
+
     public TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation)
     {
         options.Validate();
         var sw = Stopwatch.StartNew();
-        var rng = new Rng(options.Seed ^ 0x7EA1_7EA1UL);
         var module = model.Module;
         var optimizer = new AdamW(module.Parameters(), options.LearningRate, weightDecay: options.WeightDecay, amsgrad: options.AmsGrad);
         int n = model.Count("train");
@@ -56,13 +82,33 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
         double bestAccuracy = double.NegativeInfinity;
         int bestEpoch = 0;
         Dictionary<string, Tensor>? best = null;
+        string fingerprint = options.Fingerprint(model.Kind, n);
 
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        int startEpoch = 1;
+        if (options.CheckpointPath is string path && File.Exists(path))
+        {
+            var saved = LayerCompiler.Runtime.IO.Checkpoint.Read(path);
+            string? savedPrint = saved.Info.Custom.TryGetValue("fingerprint", out var f) ? f : null;
+            if (savedPrint != fingerprint)
+                throw new InvalidOperationException(
+                    $"'{path}' is the checkpoint of a different run:\n  saved: {savedPrint ?? "(no settings recorded)"}\n  now:   {fingerprint}\n" +
+                    "Use another --out directory, or delete that file to start this run from scratch.");
+            var contents = LayerCompiler.Runtime.IO.Checkpoint.Load(path, module, optimizer);
+            var bestState = contents.ExtraWithPrefix(BestPrefix);
+            best = bestState.Count > 0 ? bestState : null;
+            history = JsonSerializer.Deserialize<List<EpochRecord>>(contents.Info.Custom["history"]) ?? new List<EpochRecord>();
+            bestEpoch = contents.Info.BestEpoch ?? 0;
+            bestAccuracy = contents.Info.BestMetric ?? double.NegativeInfinity;
+            startEpoch = contents.Info.Epoch + 1;
+        }
+
+        for (int epoch = startEpoch; epoch <= options.Epochs; epoch++)
         {
             cancellation.ThrowIfCancellationRequested();
             var epochWatch = Stopwatch.StartNew();
             module.Train();
-            var order = rng.Permutation(n);
+            var order = Rng.ForEpoch(options.Seed ^ 0x7EA1_7EA1UL, epoch, 1).Permutation(n);
+            var augmentRng = Rng.ForEpoch(options.Seed ^ 0x7EA1_7EA1UL, epoch, 2);
             double lossSum = 0; long correct = 0;
             for (int b = 0; b < perEpoch; b++)
             {
@@ -71,7 +117,7 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
                 var idx = order.AsSpan(start, count).ToArray();
                 var labels = idx.Select(i => trainLabels[i]).ToArray();
                 schedule?.Apply(optimizer, optimizer.StepCount);
-                var logits = model.Forward("train", idx);
+                var logits = model.ForwardTraining(idx, options.Augmentation, augmentRng);
                 var (l, grad) = loss.Compute(logits, labels);
                 if (!float.IsFinite(l)) throw new InvalidOperationException($"The training loss became {l} at epoch {epoch}, batch {b}; lower --lr.");
                 lossSum += l * count;
@@ -89,11 +135,29 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
                 bestAccuracy = val.Accuracy; bestEpoch = epoch;
                 best = module.StateDict();
             }
+            if (options.CheckpointPath is string checkpoint)
+                SaveCheckpoint(checkpoint, module, optimizer, epoch, bestEpoch, bestAccuracy, best, history, fingerprint, options.Seed);
             onEpoch?.Invoke(record);
         }
         if (best != null) module.LoadStateDict(best);
         module.Eval();
-        return new TrainOutcome(history, bestEpoch, sw.Elapsed.TotalSeconds);
+        return new TrainOutcome(history, bestEpoch, sw.Elapsed.TotalSeconds, startEpoch - 1);
+    }
+
+    private static void SaveCheckpoint(string path, Module module, AdamW optimizer, int epoch, int bestEpoch, double bestAccuracy,
+        Dictionary<string, Tensor>? best, List<EpochRecord> history, string fingerprint, ulong seed)
+    {
+        var extra = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        if (best != null) foreach (var (k, v) in best) extra[BestPrefix + k] = v;
+        var info = new CheckpointInfo
+        {
+            Epoch = epoch, Step = optimizer.StepCount, BestEpoch = bestEpoch, BestMetric = double.IsFinite(bestAccuracy) ? bestAccuracy : null,
+            Seed = seed, Config = fingerprint,
+            Custom = new Dictionary<string, string>(StringComparer.Ordinal) { ["fingerprint"] = fingerprint, ["history"] = JsonSerializer.Serialize(history) },
+        };
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir != null) Directory.CreateDirectory(dir);
+        LayerCompiler.Runtime.IO.Checkpoint.Save(path, module, optimizer, info, extra);
     }
 
     private static int CountCorrect(Tensor logits, int[] labels)

@@ -166,6 +166,42 @@ public class AugmentationTests
     }
 
     [Fact]
+    public void RelativeNoiseScalesWithEachTensorsSpread()
+    {
+        var space = ReferenceMlp.Space(2, 32, 32, 1);
+        var w = ReferenceMlp.Random(space, 20, 71);
+        // Give the tensors very different spreads: relative noise must follow each one.
+        for (int t = 0; t < w.Tensors.Length; t++)
+        {
+            float scale = (float)Math.Pow(10, t - 2);
+            var d = w.Tensors[t].Data;
+            for (int i = 0; i < d.Length; i++) d[i] *= scale;
+        }
+        var noisy = w.Clone();
+        new WeightAugmentation { NoiseStd = 0.1f, NoiseRelative = true }.Apply(noisy, new Rng(72));
+        for (int t = 0; t < w.Tensors.Length; t++)
+        {
+            int size = space.Tensors[t].Size;
+            if (size < 2) continue;
+            double ratioSum = 0; int networks = 0;
+            for (int n = 0; n < w.Batch; n++)
+            {
+                var x = w.Tensors[t].Data.AsSpan(n * size, size);
+                var y = noisy.Tensors[t].Data.AsSpan(n * size, size);
+                double mean = 0; for (int i = 0; i < size; i++) mean += x[i]; mean /= size;
+                double spread = 0; for (int i = 0; i < size; i++) spread += (x[i] - mean) * (x[i] - mean); spread = Math.Sqrt(spread / size);
+                double noise = 0; for (int i = 0; i < size; i++) noise += (y[i] - x[i]) * (double)(y[i] - x[i]); noise = Math.Sqrt(noise / size);
+                ratioSum += noise / spread; networks++;
+            }
+            Assert.InRange(ratioSum / networks, 0.09, 0.11);
+        }
+        // A one-entry tensor (the output bias) has no spread and is left alone.
+        int last = w.Tensors.Length - 1;
+        Assert.Equal(1, space.Tensors[last].Size);
+        Assert.True(w.Tensors[last].Data.AsSpan().SequenceEqual(noisy.Tensors[last].Data));
+    }
+
+    [Fact]
     public void RotationNeedsAFirstLayerWithTwoInputs()
     {
         var three = ReferenceMlp.Space(3, 4, 1);
