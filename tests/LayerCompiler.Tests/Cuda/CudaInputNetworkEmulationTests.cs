@@ -117,9 +117,9 @@ public class CudaInputNetworkEmulationTests(ITestOutputHelper output)
     private static readonly float[] Grid = InrTask.ImageGrid(28, 28);
     private const int GridPoints = 784;
 
-    private static (float[] Parameters, float[] Targets) SirenInrs(int count, ulong seed)
+    private static (float[] Parameters, float[] Targets) SirenInrs(int count, ulong seed, int which = 0)
     {
-        var c = InrCase.All().First();
+        var c = InrCase.All().ElementAt(which);
         var p = c.Parameters(count, seed);
         var t = InrCase.Targets(Grid, GridPoints, 2, 1, count, seed + 1);
         return (p, t);
@@ -132,14 +132,16 @@ public class CudaInputNetworkEmulationTests(ITestOutputHelper output)
     /// by operation as on the CPU, and its early steps move each parameter by about lr·sign-like amounts, so relative
     /// gradient errors enter the parameters only as ~lr·1e-6 per step; over 8 steps that is far below 1e-5 of the
     /// parameters' norm. Splitting the iterations over several launches gives bitwise the same result as one launch.
+    /// Both weight placements are covered.
     /// </summary>
-    [HostCompilerFact]
-    public void EmulatedFitStepsMatchTheCpuFitter()
+    [HostCompilerTheory]
+    [InlineData(0, 3, 8)]   // SIREN 2-32-32-1: weights and gradient in shared memory
+    [InlineData(1, 2, 4)]   // SIREN 2-64-64-1: weights in device memory, gradient in the scratch buffer
+    public void EmulatedFitStepsMatchTheCpuFitter(int which, int count, int steps)
     {
-        var src = Siren2x32x32x1.NetworkCuda.Info;
-        const int count = 3;
-        var settings = new InrFitSettings { MaxSteps = 8, LearningRate = 1e-3f, StopMse = 0 };
-        var (p0, targets) = SirenInrs(count, 11);
+        var src = InrCase.All().ElementAt(which).Cuda;
+        var settings = new InrFitSettings { MaxSteps = steps, LearningRate = 1e-3f, StopMse = 0 };
+        var (p0, targets) = SirenInrs(count, 11, which);
 
         var cpu = new InrFitter(src.CreateCpuNetwork(), Grid, GridPoints, settings);
         var pCpu = (float[])p0.Clone();
