@@ -101,6 +101,7 @@ public sealed class CudaInputNetworkSource
     /// <summary>Point-tile chunks per network of the forward kernel.</summary>
     public int ForwardChunks(int pointCount)
     {
+        EnsureSupported();
         if (pointCount <= 0) throw new ArgumentOutOfRangeException(nameof(pointCount), pointCount, "At least one point is needed.");
         long tiles = (pointCount + (long)TilePoints - 1) / TilePoints;
         return (int)((tiles + ForwardTilesPerBlock - 1) / ForwardTilesPerBlock);
