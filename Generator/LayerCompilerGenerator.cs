@@ -81,6 +81,9 @@ namespace LayerCompiler.Generator
             foreach (var d in arch.Diagnostics) Report(spc, d);
             if (arch.Diagnostics.Count > 0) return;
             Guarded(spc, arch.Type, () => spc.AddSource(arch.Type.HintPrefix + ".g.cs", SourceEmitter.EmitArchitecture(arch)));
+            // Dense input networks also get their CUDA C (batched forward, MSE weight gradient, fused INR fitting).
+            if (InputNetworkEmitter.Supports(arch))
+                Guarded(spc, arch.Type, () => spc.AddSource(arch.Type.HintPrefix + ".Cuda.g.cs", CudaInputNetworkEmitter.EmitArchitecture(arch)));
         }
 
         private static void EmitModel(SourceProductionContext spc, EquivariantModelInfo model)

@@ -21,7 +21,7 @@ public sealed class DeviceCompilerFactAttribute : FactAttribute
     }
 }
 
-/// <summary>The CUDA backend's output, Namespace.Type.Cuda.g.cs: snapshots, and the CUDA C it carries.</summary>
+/// <summary>The CUDA backend's output for models, Namespace.Model.Cuda.g.cs: snapshots, and the CUDA C it carries.</summary>
 public class CudaSnapshotTests
 {
     public static IEnumerable<object[]> Names() => SnapshotTests.Names();
@@ -31,7 +31,9 @@ public class CudaSnapshotTests
         var result = GeneratorHarness.Run(SnapshotTests.Architectures.Single(a => a.Name == name).Source);
         Assert.Empty(result.Run.Diagnostics);
         Assert.True(result.CompileDiagnostics.IsEmpty, string.Join("\n", result.CompileDiagnostics));
-        var cuda = Assert.Single(result.Run.Results.Single().GeneratedSources, s => s.HintName.EndsWith(".Cuda.g.cs", StringComparison.Ordinal));
+        // The model's file (the architecture's own Cuda.g.cs, its input network's kernels, has InputNetworkCudaTests).
+        var cuda = Assert.Single(result.Run.Results.Single().GeneratedSources,
+            s => s.HintName.EndsWith(".Cuda.g.cs", StringComparison.Ordinal) && s.SourceText.ToString().Contains("public static class CudaSources"));
         hint = cuda.HintName;
         return cuda.SourceText.ToString();
     }

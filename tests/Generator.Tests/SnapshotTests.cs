@@ -67,6 +67,6 @@ public class SnapshotTests
     {
         var result = GeneratorHarness.Run(Architectures.Single(a => a.Name == "TinyAllNeuron").Source);
         var hints = result.Run.Results.Single().GeneratedSources.Select(s => s.HintName).OrderBy(x => x, StringComparer.Ordinal).ToArray();
-        Assert.Equal(new[] { "Demo.Tiny.Outer.TinyEditor.Cuda.g.cs", "Demo.Tiny.Outer.TinyEditor.g.cs", "Demo.Tiny.Tiny.g.cs" }, hints);
+        Assert.Equal(new[] { "Demo.Tiny.Outer.TinyEditor.Cuda.g.cs", "Demo.Tiny.Outer.TinyEditor.g.cs", "Demo.Tiny.Tiny.Cuda.g.cs", "Demo.Tiny.Tiny.g.cs" }, hints);
     }
 }

@@ -77,6 +77,7 @@ public sealed class CheckRegistry
         LayerChecks.Register(r);
         BandwidthBenchmarks.Register(r);
         LayerBenchmarks.Register(r);
+        InrChecks.Register(r);
         return r;
     }
 }

@@ -159,6 +159,179 @@ public static class CudaEmulator
         }
     }
 
+    // ---------------------------------------------------------------- kernels of any signature
+
+    /// <summary>A device buffer of the generic driver: raw bytes, filled from and read back as floats, doubles or ints.</summary>
+    public sealed class Buffer
+    {
+        public byte[] Bytes { get; private set; }
+        private Buffer(byte[] bytes) { Bytes = bytes; }
+        public static Buffer Of(float[] v) => new(MemoryMarshalBytes(v));
+        public static Buffer Of(double[] v) => new(MemoryMarshalBytes(v));
+        public static Buffer Of(int[] v) => new(MemoryMarshalBytes(v));
+        /// <summary>A buffer of <paramref name="floats"/> floats, all NaN (so that values nobody wrote show up).</summary>
+        public static Buffer NaN(long floats) { var a = new float[floats]; Array.Fill(a, float.NaN); return Of(a); }
+        public float[] Floats() => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Bytes).ToArray();
+        public double[] Doubles() => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(Bytes).ToArray();
+        public int[] Ints() => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(Bytes).ToArray();
+        internal void Set(byte[] bytes) => Bytes = bytes;
+        private static byte[] MemoryMarshalBytes<T>(T[] v) where T : unmanaged => System.Runtime.InteropServices.MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
+    }
+
+    /// <summary>A kernel argument of the generic driver: an int, float, double, or a buffer's pointer (index into the buffer list; -1 = nullptr).</summary>
+    public readonly record struct Arg(int Kind, long Int, double Real)
+    {
+        public static Arg I(int v) => new(0, v, 0);
+        public static Arg F(float v) => new(1, 0, v);
+        public static Arg D(double v) => new(2, 0, v);
+        public static Arg B(int buffer) => new(3, buffer, 0);
+        public static Arg Null => new(3, -1, 0);
+    }
+
+    /// <summary>One launch of the generic driver: a 1-D grid of <paramref name="Blocks"/> blocks of <paramref name="Threads"/> threads.</summary>
+    public readonly record struct KernelLaunch(string Kernel, long Blocks, int Threads, Arg[] Args);
+
+    /// <summary>
+    /// Builds (once per source) an executable that runs launches of the named kernels, whatever their signatures: each
+    /// argument is converted to the kernel's parameter type (int, float, double or a pointer into a buffer).
+    /// </summary>
+    public static string BuildGeneric(string cudaSource, IReadOnlyList<string> kernelNames)
+    {
+        var dir = WorkDirectory(Key("generic", cudaSource, string.Join(",", kernelNames)));
+        var exe = Path.Combine(dir, "emu");
+        if (File.Exists(exe)) return exe;
+        var sb = new StringBuilder();
+        sb.Append($"#include \"{Path.Combine(HeaderDirectory(), "cuda_emu.h")}\"\n#line 1 \"generated.cu\"\n");
+        sb.Append(cudaSource);
+        sb.Append("\n#line 1 \"driver.cpp\"\n");
+        sb.Append(GenericDriver.Replace("/*TABLE*/", string.Join(",\n", kernelNames.Select(k => $"    {{\"{k}\", [](const lc_arg* a, int n, unsigned g, unsigned b) {{ lc_run({k}, a, n, g, b); }}}}"))));
+        var file = Path.Combine(dir, "emu.cpp");
+        File.WriteAllText(file, sb.ToString());
+        var tmp = exe + "." + Environment.ProcessId + ".tmp";
+        var (code, output) = Exec(HostCompiler!, $"-std=c++17 -O2 -w -o \"{tmp}\" \"{file}\"");
+        if (code != 0) throw new InvalidOperationException($"g++ failed ({code}) on the generated CUDA C:\n{output}");
+        File.Move(tmp, exe, overwrite: true);
+        return exe;
+    }
+
+    /// <summary>Runs launches in order on the buffers; the buffers are updated in place with what the kernels wrote.</summary>
+    public static void RunGeneric(string exe, IReadOnlyList<Buffer> buffers, IEnumerable<KernelLaunch> launches)
+    {
+        var dir = Path.GetDirectoryName(exe)!;
+        var id = Guid.NewGuid().ToString("N");
+        var input = Path.Combine(dir, id + ".in");
+        var output = Path.Combine(dir, id + ".out");
+        try
+        {
+            using (var fs = File.Create(input))
+            using (var bw = new BinaryWriter(fs))
+            {
+                bw.Write(buffers.Count);
+                foreach (var b in buffers) { bw.Write((long)b.Bytes.Length); bw.Write(b.Bytes); }
+                var list = launches.ToList();
+                bw.Write(list.Count);
+                foreach (var l in list)
+                {
+                    var name = Encoding.UTF8.GetBytes(l.Kernel);
+                    bw.Write(name.Length); bw.Write(name); bw.Write(l.Blocks); bw.Write(l.Threads);
+                    bw.Write(l.Args.Length);
+                    foreach (var a in l.Args)
+                    {
+                        if (a.Kind == 3 && (a.Int < -1 || a.Int >= buffers.Count)) throw new ArgumentException($"Buffer index {a.Int} of {l.Kernel} is out of range.");
+                        bw.Write(a.Kind); bw.Write(a.Int); bw.Write(a.Real);
+                    }
+                }
+            }
+            var (code, text) = Exec(exe, $"\"{input}\" \"{output}\"");
+            if (code != 0) throw new InvalidOperationException($"emulated run failed ({code}):\n{text}");
+            using var br = new BinaryReader(File.OpenRead(output));
+            foreach (var b in buffers) b.Set(br.ReadBytes(b.Bytes.Length));
+        }
+        finally
+        {
+            File.Delete(input);
+            File.Delete(output);
+        }
+    }
+
+    private const string GenericDriver = """
+        #include <cstring>
+        #include <string>
+        #include <utility>
+        struct lc_arg { int kind; long long i; double d; };
+        static std::vector<std::vector<unsigned char>> lc_buffers;
+        static void must(bool ok, const char* what) { if (!ok) { std::fprintf(stderr, "emu: %s\n", what); std::exit(3); } }
+        // Converts to the kernel's parameter type.
+        struct lc_conv
+        {
+            const lc_arg* a;
+            operator int() const { must(a->kind == 0, "an int argument was expected"); return (int)a->i; }
+            operator float() const { must(a->kind == 1, "a float argument was expected"); return (float)a->d; }
+            operator double() const { must(a->kind == 2, "a double argument was expected"); return a->d; }
+            template <class T> operator T*() const
+            {
+                must(a->kind == 3, "a pointer argument was expected");
+                return a->i < 0 ? nullptr : (T*)lc_buffers[(size_t)a->i].data();
+            }
+        };
+        template <class... P, size_t... I>
+        static void lc_call(void (*k)(P...), const lc_arg* a, std::index_sequence<I...>) { k(lc_conv{a + I}...); }
+        template <class... P>
+        static void lc_run(void (*k)(P...), const lc_arg* a, int n, unsigned grid, unsigned block)
+        {
+            must(n == (int)sizeof...(P), "wrong number of kernel arguments");
+            lc_emu::launch([&] { lc_call(k, a, std::index_sequence_for<P...>{}); }, grid, block);
+        }
+        typedef void (*lc_emu_runner)(const lc_arg*, int, unsigned, unsigned);
+        struct lc_emu_entry { const char* name; lc_emu_runner run; };
+        static const lc_emu_entry lc_emu_table[] = {
+        /*TABLE*/
+        };
+
+        int main(int argc, char** argv)
+        {
+            must(argc == 3, "usage: emu INPUT OUTPUT");
+            FILE* in = std::fopen(argv[1], "rb");
+            must(in != nullptr, "cannot open input");
+            int nbuf = 0;
+            must(std::fread(&nbuf, 4, 1, in) == 1, "buffer count");
+            lc_buffers.resize((size_t)nbuf);
+            for (auto& b : lc_buffers)
+            {
+                long long bytes = 0;
+                must(std::fread(&bytes, 8, 1, in) == 1, "buffer size");
+                b.assign((size_t)bytes + 16, 0);   // a little slack: reads past the end stay inside the allocation
+                b.resize((size_t)bytes);
+                if (bytes > 0) must(std::fread(b.data(), 1, (size_t)bytes, in) == (size_t)bytes, "buffer data");
+            }
+            int launches = 0;
+            must(std::fread(&launches, 4, 1, in) == 1, "launch count");
+            for (int l = 0; l < launches; ++l)
+            {
+                int n = 0;
+                must(std::fread(&n, 4, 1, in) == 1, "name length");
+                std::string name((size_t)n, '\0');
+                must(std::fread(&name[0], 1, (size_t)n, in) == (size_t)n, "name");
+                long long blocks = 0;
+                int threads = 0, nargs = 0;
+                must(std::fread(&blocks, 8, 1, in) == 1 && std::fread(&threads, 4, 1, in) == 1 && std::fread(&nargs, 4, 1, in) == 1, "grid");
+                std::vector<lc_arg> args((size_t)nargs);
+                for (auto& a : args)
+                    must(std::fread(&a.kind, 4, 1, in) == 1 && std::fread(&a.i, 8, 1, in) == 1 && std::fread(&a.d, 8, 1, in) == 1, "argument");
+                const lc_emu_entry* e = nullptr;
+                for (const auto& t : lc_emu_table) if (name == t.name) e = &t;
+                must(e != nullptr, ("unknown kernel " + name).c_str());
+                e->run(args.data(), nargs, (unsigned)blocks, (unsigned)threads);
+            }
+            std::fclose(in);
+            FILE* out = std::fopen(argv[2], "wb");
+            must(out != nullptr, "cannot open output");
+            for (auto& b : lc_buffers) if (!b.empty()) std::fwrite(b.data(), 1, b.size(), out);
+            std::fclose(out);
+            return 0;
+        }
+        """;
+
     private const string Driver = """
         #include <cmath>
         #include <cstring>

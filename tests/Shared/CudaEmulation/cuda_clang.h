@@ -9,3 +9,14 @@
 #define __forceinline__ __inline__ __attribute__((always_inline))
 #define __launch_bounds__(...) __attribute__((launch_bounds(__VA_ARGS__)))
 #include <__clang_cuda_builtin_vars.h>
+// The math functions generated code calls, as CUDA's headers define them (libdevice's __nv_* or NVVM built-ins).
+extern "C" __device__ float __nv_sinf(float);
+extern "C" __device__ float __nv_cosf(float);
+extern "C" __device__ float __nv_tanhf(float);
+static __device__ __forceinline__ float sinf(float x) { return __nv_sinf(x); }
+static __device__ __forceinline__ float cosf(float x) { return __nv_cosf(x); }
+static __device__ __forceinline__ float tanhf(float x) { return __nv_tanhf(x); }
+static __device__ __forceinline__ float __fadd_rn(float a, float b) { return __nvvm_add_rn_f(a, b); }
+static __device__ __forceinline__ float __fmul_rn(float a, float b) { return __nvvm_mul_rn_f(a, b); }
+static __device__ __forceinline__ float __fdiv_rn(float a, float b) { return __nvvm_div_rn_f(a, b); }
+static __device__ __forceinline__ float __fsqrt_rn(float a) { return __nvvm_sqrt_rn_f(a); }

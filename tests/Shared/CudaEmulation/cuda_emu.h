@@ -5,6 +5,7 @@
 // which is what CUDA requires too). Warp intrinsics are not provided: generated kernels do not use them.
 #pragma once
 #include <ucontext.h>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -87,3 +88,10 @@ static inline void __syncthreads()
     ++lc_emu::barriers;
     swapcontext(&lc_emu::fibers[lc_emu::current].ctx, &lc_emu::scheduler);
 }
+
+// Rounded single-precision operations (never contracted into FMAs on the device); the host compiler does not contract
+// them either (x86-64 without -mfma), so they are the plain operations here. sinf, cosf, tanhf come from <cmath>.
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
+static inline float __fsqrt_rn(float a) { return std::sqrt(a); }
