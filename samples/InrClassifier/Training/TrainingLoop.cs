@@ -48,8 +48,12 @@ internal sealed record TrainOutcome(IReadOnlyList<EpochRecord> History, int Best
 /// </summary>
 internal interface ITrainingLoop
 {
-    /// <summary>Trains on "train", selects the epoch with the best "validation" accuracy and leaves the model at that epoch's weights.</summary>
-    TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation);
+    /// <summary>
+    /// Trains on "train", selects the epoch with the best "validation" accuracy and leaves the model at that epoch's weights.
+    /// <paramref name="onEpoch"/> gets every epoch trained by this call and whether it is the best so far (counting the
+    /// epochs of a resumed checkpoint).
+    /// </summary>
+    TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord, bool>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation);
 }
 
 /// <summary>
@@ -66,7 +70,7 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
 {
     private const string BestPrefix = "best.";
 
-    public TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation)
+    public TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord, bool>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation)
     {
         options.Validate();
         var sw = Stopwatch.StartNew();
@@ -130,14 +134,15 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
             var val = Evaluate(model, "validation", 256);
             var record = new EpochRecord(epoch, lossSum / n, (double)correct / n, val.Loss, val.Accuracy, optimizer.LearningRate, epochWatch.Elapsed.TotalSeconds);
             history.Add(record);
-            if (val.Accuracy > bestAccuracy)
+            bool isBest = val.Accuracy > bestAccuracy;
+            if (isBest)
             {
                 bestAccuracy = val.Accuracy; bestEpoch = epoch;
                 best = module.StateDict();
             }
             if (options.CheckpointPath is string checkpoint)
                 SaveCheckpoint(checkpoint, module, optimizer, epoch, bestEpoch, bestAccuracy, best, history, fingerprint, options.Seed);
-            onEpoch?.Invoke(record);
+            onEpoch?.Invoke(record, isBest);
         }
         if (best != null) module.LoadStateDict(best);
         module.Eval();
