@@ -91,13 +91,13 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
         int startEpoch = 1;
         if (options.CheckpointPath is string path && File.Exists(path))
         {
-            var saved = LayerCompiler.Runtime.IO.Checkpoint.Read(path);
+            var saved = Resumable(path, () => LayerCompiler.Runtime.IO.Checkpoint.Read(path));
             string? savedPrint = saved.Info.Custom.TryGetValue("fingerprint", out var f) ? f : null;
             if (savedPrint != fingerprint)
                 throw new InvalidOperationException(
                     $"'{path}' is the checkpoint of a different run:\n  saved: {savedPrint ?? "(no settings recorded)"}\n  now:   {fingerprint}\n" +
                     "Use another --out directory, or delete that file to start this run from scratch.");
-            var contents = LayerCompiler.Runtime.IO.Checkpoint.Load(path, module, optimizer);
+            var contents = Resumable(path, () => LayerCompiler.Runtime.IO.Checkpoint.Load(path, module, optimizer));
             var bestState = contents.ExtraWithPrefix(BestPrefix);
             best = bestState.Count > 0 ? bestState : null;
             history = JsonSerializer.Deserialize<List<EpochRecord>>(contents.Info.Custom["history"]) ?? new List<EpochRecord>();
@@ -147,6 +147,16 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
         if (best != null) module.LoadStateDict(best);
         module.Eval();
         return new TrainOutcome(history, bestEpoch, sw.Elapsed.TotalSeconds, startEpoch - 1);
+    }
+
+    /// <summary>Reads the training checkpoint; a damaged one (e.g. cut short by a full disk) fails saying what to do.</summary>
+    private static CheckpointContents Resumable(string path, Func<CheckpointContents> read)
+    {
+        try { return read(); }
+        catch (Exception e) when (e is SafetensorsFormatException or InvalidDataException)
+        {
+            throw new InvalidDataException($"Cannot resume from '{path}': {e.Message}. Delete it to start this run from scratch.", e);
+        }
     }
 
     private static void SaveCheckpoint(string path, Module module, AdamW optimizer, int epoch, int bestEpoch, double bestAccuracy,
