@@ -7,7 +7,7 @@ namespace InrClassifier.Tests.Infrastructure;
 /// What the tests share, built once per test run on first use (test classes run in parallel, so these are
 /// thread-safe lazies): a temporary root directory, the synthetic data set, one tiny zoo and one trained model.
 /// Tests never modify the shared zoo or run; a test that changes one works on a copy (<see cref="CopyOf"/>).
-/// The root is deleted when the test process exits, unless INRCLASSIFIER_TESTS_KEEP=1.
+/// The root is deleted when the test process exits (or, if that is cut short, by the next run), unless INRCLASSIFIER_TESTS_KEEP=1.
 /// </summary>
 public static class Workspace
 {
@@ -113,9 +113,12 @@ public static class Workspace
         return match.Groups[1].Value;
     }
 
+    private const string RootPrefix = "inrclassifier-tests-";
+
     private static string CreateRoot()
     {
-        string root = Path.Combine(Path.GetTempPath(), $"inrclassifier-tests-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
+        RemoveStaleRoots();
+        string root = Path.Combine(Path.GetTempPath(), $"{RootPrefix}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
         Directory.CreateDirectory(root);
         if (Environment.GetEnvironmentVariable("INRCLASSIFIER_TESTS_KEEP") != "1")
             AppDomain.CurrentDomain.ProcessExit += (_, _) =>
@@ -125,5 +128,34 @@ public static class Workspace
                 catch (UnauthorizedAccessException) { }
             };
         return root;
+    }
+
+    /// <summary>
+    /// Deletes the roots of earlier test runs whose process is gone: the test host may be stopped before its exit
+    /// handler has finished deleting.
+    /// </summary>
+    private static void RemoveStaleRoots()
+    {
+        if (Environment.GetEnvironmentVariable("INRCLASSIFIER_TESTS_KEEP") == "1") return;
+        foreach (string dir in Directory.EnumerateDirectories(Path.GetTempPath(), RootPrefix + "*"))
+        {
+            string rest = Path.GetFileName(dir)[RootPrefix.Length..];
+            int dash = rest.IndexOf('-');
+            if (dash <= 0 || !int.TryParse(rest[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || IsRunning(pid)) continue;
+            try { Directory.Delete(dir, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }        // no such process
+        catch (InvalidOperationException) { return false; }
     }
 }
