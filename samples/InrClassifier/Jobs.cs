@@ -183,13 +183,9 @@ internal static class Jobs
         if (File.Exists(options.CheckpointPath))
             Ui.Info($"  resuming from {options.CheckpointPath} (delete it to train from scratch)");
         ITrainingLoop loop = new MinimalTrainingLoop();
-        double best = double.NegativeInfinity;
-        var outcome = loop.Train(model, options, r =>
-        {
-            bool isBest = r.ValAccuracy > best;
-            if (isBest) best = r.ValAccuracy;
-            Ui.Epoch(r, options.Epochs, isBest);
-        }, null, cancellation);
+        var outcome = loop.Train(model, options, (r, isBest) => Ui.Epoch(r, options.Epochs, isBest), null, cancellation);
+        if (outcome.ResumedFromEpoch >= options.Epochs)
+            Ui.Info($"  all {options.Epochs} epochs were already trained: training skipped, evaluating the saved run");
         var testEval = MinimalTrainingLoop.Evaluate(model, "test", 256);
         var valEval = MinimalTrainingLoop.Evaluate(model, "validation", 256);
         var trainEval = MinimalTrainingLoop.Evaluate(model, "train", 256);

@@ -19,9 +19,9 @@ var fullOption = new Option<bool>("--full") { Description = "Use the full protoc
 
 if (Console.IsOutputRedirected)
 {
-    // Logs and pipes: no escape codes, no wrapping at 80 columns.
+    // Logs and pipes: no escape codes, and no wrapping (at 80 columns, or anywhere: a long error line stays one line).
     Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi = false;
-    Spectre.Console.AnsiConsole.Profile.Width = 200;
+    Spectre.Console.AnsiConsole.Profile.Width = 100_000;
 }
 
 // ---------------------------------------------------------------- zoo build
@@ -42,6 +42,7 @@ build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.
     bool full = r.GetValue(fullOption);
     if (perSplit is null == !full) throw new ArgumentException("Choose the zoo size with exactly one of --per-split N (the first N INRs of each split) or --full (the whole protocol).");
     if (perSplit is <= 0) throw new ArgumentException($"--per-split must be positive, got {perSplit}.");
+    if (r.GetValue(shardOption) <= 0) throw new ArgumentException($"--shard-size must be positive, got {r.GetValue(shardOption)}.");
     bool sine = r.GetValue(taskOption) == "sine-waves";
     var fit = sine ? InrFitSettings.SineWaveProtocol : InrFitSettings.FashionMnistProtocol;
     if (r.GetValue(stepsOption) is int steps) fit = fit with { MaxSteps = steps };
@@ -176,14 +177,17 @@ static int Run(Func<int> body)
     try { return body(); }
     catch (OperationCanceledException)
     {
-        Ui.Warn("Interrupted. Finished zoo shards are kept: run the same command again to resume.");
+        Ui.Warn("Interrupted. Finished zoo shards and the last finished training epoch are kept: run the same command again to resume.");
         return 130;
     }
     catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
         or InvalidOperationException or SafetensorsFormatException or UnauthorizedAccessException)
     {
-        // ArgumentException appends " (Parameter 'x')": noise for a command-line user.
+        // ArgumentException appends " (Parameter 'x')" and ArgumentOutOfRangeException a second line "Actual value was v.":
+        // noise for a command-line user, who gets one line.
         string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
+        if (e is ArgumentOutOfRangeException { ActualValue: { } actual } && message.LastIndexOf(Environment.NewLine, StringComparison.Ordinal) is int cut and >= 0)
+            message = string.Create(CultureInfo.InvariantCulture, $"{message[..cut].TrimEnd('.')} (got {actual}).");
         Ui.Error(message);
         return 1;
     }

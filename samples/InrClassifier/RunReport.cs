@@ -56,7 +56,7 @@ internal static class RunReport
             ["schedule"] = options.Cosine ? $"warmup {options.WarmupEpochs} epoch(s), cosine to 1% of lr" : "constant",
             ["batch / epochs / seed"] = $"{options.BatchSize} / {options.Epochs} / {options.Seed}",
             ["model selection"] = "best validation accuracy",
-            ["augmentation"] = "none",
+            ["augmentation"] = options.Augmentation is null ? options.AugmentationName : $"{options.AugmentationName}: {options.Augmentation}",
         });
 
         report.AddHeading("Zoo");

@@ -48,8 +48,12 @@ internal sealed record TrainOutcome(IReadOnlyList<EpochRecord> History, int Best
 /// </summary>
 internal interface ITrainingLoop
 {
-    /// <summary>Trains on "train", selects the epoch with the best "validation" accuracy and leaves the model at that epoch's weights.</summary>
-    TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation);
+    /// <summary>
+    /// Trains on "train", selects the epoch with the best "validation" accuracy and leaves the model at that epoch's weights.
+    /// <paramref name="onEpoch"/> gets every epoch trained by this call and whether it is the best so far (counting the
+    /// epochs of a resumed checkpoint).
+    /// </summary>
+    TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord, bool>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation);
 }
 
 /// <summary>
@@ -66,7 +70,7 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
 {
     private const string BestPrefix = "best.";
 
-    public TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation)
+    public TrainOutcome Train(Classifier model, TrainOptions options, Action<EpochRecord, bool>? onEpoch, Action<int, int>? onBatch, CancellationToken cancellation)
     {
         options.Validate();
         var sw = Stopwatch.StartNew();
@@ -87,13 +91,13 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
         int startEpoch = 1;
         if (options.CheckpointPath is string path && File.Exists(path))
         {
-            var saved = LayerCompiler.Runtime.IO.Checkpoint.Read(path);
+            var saved = Resumable(path, () => LayerCompiler.Runtime.IO.Checkpoint.Read(path));
             string? savedPrint = saved.Info.Custom.TryGetValue("fingerprint", out var f) ? f : null;
             if (savedPrint != fingerprint)
                 throw new InvalidOperationException(
                     $"'{path}' is the checkpoint of a different run:\n  saved: {savedPrint ?? "(no settings recorded)"}\n  now:   {fingerprint}\n" +
                     "Use another --out directory, or delete that file to start this run from scratch.");
-            var contents = LayerCompiler.Runtime.IO.Checkpoint.Load(path, module, optimizer);
+            var contents = Resumable(path, () => LayerCompiler.Runtime.IO.Checkpoint.Load(path, module, optimizer));
             var bestState = contents.ExtraWithPrefix(BestPrefix);
             best = bestState.Count > 0 ? bestState : null;
             history = JsonSerializer.Deserialize<List<EpochRecord>>(contents.Info.Custom["history"]) ?? new List<EpochRecord>();
@@ -130,18 +134,29 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
             var val = Evaluate(model, "validation", 256);
             var record = new EpochRecord(epoch, lossSum / n, (double)correct / n, val.Loss, val.Accuracy, optimizer.LearningRate, epochWatch.Elapsed.TotalSeconds);
             history.Add(record);
-            if (val.Accuracy > bestAccuracy)
+            bool isBest = val.Accuracy > bestAccuracy;
+            if (isBest)
             {
                 bestAccuracy = val.Accuracy; bestEpoch = epoch;
                 best = module.StateDict();
             }
             if (options.CheckpointPath is string checkpoint)
                 SaveCheckpoint(checkpoint, module, optimizer, epoch, bestEpoch, bestAccuracy, best, history, fingerprint, options.Seed);
-            onEpoch?.Invoke(record);
+            onEpoch?.Invoke(record, isBest);
         }
         if (best != null) module.LoadStateDict(best);
         module.Eval();
         return new TrainOutcome(history, bestEpoch, sw.Elapsed.TotalSeconds, startEpoch - 1);
+    }
+
+    /// <summary>Reads the training checkpoint; a damaged one (e.g. cut short by a full disk) fails saying what to do.</summary>
+    private static CheckpointContents Resumable(string path, Func<CheckpointContents> read)
+    {
+        try { return read(); }
+        catch (Exception e) when (e is SafetensorsFormatException or InvalidDataException)
+        {
+            throw new InvalidDataException($"Cannot resume from '{path}': {e.Message}. Delete it to start this run from scratch.", e);
+        }
     }
 
     private static void SaveCheckpoint(string path, Module module, AdamW optimizer, int epoch, int bestEpoch, double bestAccuracy,

@@ -1,0 +1,139 @@
+using InrClassifier.Tests.Infrastructure;
+
+namespace InrClassifier.Tests;
+
+/// <summary>
+/// Bad input ends with the documented exit code (1; 3 when the data set is missing) and one clear line starting
+/// with "error:", never a stack trace.
+/// </summary>
+public class ErrorTests
+{
+    private const string InstallCommand = "apt-get install -y dataset-fashion-mnist";
+
+    /// <summary>Runs the tool and checks the exit code and that the single "error:" line contains <paramref name="fragment"/>.</summary>
+    private static ToolResult Fails(int exitCode, string fragment, params string[] args)
+    {
+        var result = Tool.Run(Workspace.Root, args).ShouldFail(exitCode, fragment);
+        var errors = result.ErrorLines;
+        Assert.True(errors.Count == 1, "expected exactly one 'error:' line\n" + result.Describe());
+        Assert.True(errors[0].Contains(fragment, StringComparison.Ordinal), $"the error line should contain \"{fragment}\"\n" + result.Describe());
+        return result;
+    }
+
+    private static string Missing => Path.Combine(Workspace.Root, "does-not-exist");
+
+    // ------------------------------------------------------------------ the data set
+
+    [Fact]
+    public void ZooBuild_MissingDataDirectory_PrintsTheInstallCommand() =>
+        Fails(3, InstallCommand, "zoo", "build", "--per-split", "2", "--out", Path.Combine(Workspace.NewDirectory("nodata"), "zoo"), "--data", Missing);
+
+    [Fact]
+    public void MainJob_MissingDataDirectory_PrintsTheInstallCommand() =>
+        Fails(3, InstallCommand, "--data", Missing, "--work", Workspace.NewDirectory("main-nodata"));
+
+    [Fact]
+    public void ZooBuild_DataFileWithTheWrongMagicNumber_IsRejected()
+    {
+        string data = Workspace.CopyOf(Workspace.DataDirectory, "bad-magic");
+        // A labels file where the images should be: magic 0x00000801 instead of 0x00000803.
+        File.Copy(Path.Combine(data, SyntheticFashionMnist.TestLabels), Path.Combine(data, SyntheticFashionMnist.TestImages), overwrite: true);
+        Fails(1, "magic number 0x00000801 where 0x00000803", "zoo", "build", "--per-split", "2", "--out", Path.Combine(data, "zoo"), "--data", data);
+    }
+
+    [Fact]
+    public void ZooBuild_DataSetSmallerThanFashionMnist_IsRejected()
+    {
+        // The loader checks the real sizes: a data directory with fewer images is not Fashion-MNIST.
+        string data = Workspace.NewDirectory("small-data");
+        SyntheticFashionMnist.Write(data, trainCount: 60, testCount: 20);
+        Fails(1, "holds 60 images, expected 60000", "zoo", "build", "--per-split", "2", "--out", Path.Combine(data, "zoo"), "--data", data);
+    }
+
+    // ------------------------------------------------------------------ zoo build options
+
+    [Fact]
+    public void ZooBuild_WithoutPerSplitOrFull_IsRejected() =>
+        Fails(1, "exactly one of --per-split N", "zoo", "build", "--out", Path.Combine(Workspace.NewDirectory("nosize"), "zoo"), "--data", Workspace.DataDirectory);
+
+    [Fact]
+    public void ZooBuild_BadShardSize_IsRejectedUnderItsOptionName() =>
+        Fails(1, "--shard-size must be positive, got 0", "zoo", "build", "--per-split", "2", "--shard-size", "0", "--out", Path.Combine(Workspace.NewDirectory("shard0"), "zoo"));
+
+    [Fact]
+    public void Render_ZeroColumns_IsOneLine() =>
+        Fails(1, "Need at least one column (got 0).", "zoo", "render", "--zoo", Workspace.Zoo, "--columns", "0", "--out", Path.Combine(Workspace.NewDirectory("render0"), "grid.png"));
+
+    // ------------------------------------------------------------------ zoos and splits
+
+    [Fact]
+    public void Eval_MissingZooDirectory_IsRejected() =>
+        Fails(1, "does not exist", "eval", "--zoo", Missing, "--checkpoint", Path.Combine(Workspace.TrainedRun, "model.safetensors"));
+
+    [Fact]
+    public void Train_MissingZooDirectory_IsRejected() =>
+        Fails(1, "does not exist", "train", "--zoo", Missing, "--epochs", "1", "--out", Workspace.NewDirectory("train-nozoo"));
+
+    [Fact]
+    public void Eval_UnknownSplit_NamesTheSplits() =>
+        Fails(1, "The zoo has no split 'nope'; it has train, validation, test.",
+            "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.TrainedRun, "model.safetensors"), "--split", "nope");
+
+    [Fact]
+    public void Render_UnknownSplit_NamesTheSplits() =>
+        Fails(1, "The zoo has no split 'nope'", "zoo", "render", "--zoo", Workspace.Zoo, "--split", "nope", "--out", Path.Combine(Workspace.NewDirectory("render-nope"), "grid.png"));
+
+    // ------------------------------------------------------------------ checkpoints
+
+    [Fact]
+    public void Eval_MissingCheckpoint_SaysHowToMakeOne() =>
+        Fails(1, "does not exist. Train one with", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Missing, "model.safetensors"));
+
+    [Fact]
+    public void Eval_CheckpointThatIsNotSafetensors_IsRejected() =>
+        Fails(1, "is not a valid checkpoint", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.Zoo, "zoo.json"));
+
+    [Fact]
+    public void Eval_TruncatedCheckpoint_IsRejected()
+    {
+        string model = Path.Combine(Workspace.NewDirectory("truncated"), "model.safetensors");
+        byte[] bytes = File.ReadAllBytes(Path.Combine(Workspace.TrainedRun, "model.safetensors"));
+        File.WriteAllBytes(model, bytes[..(bytes.Length / 2)]);
+        Fails(1, "is not a valid checkpoint", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model);
+    }
+
+    [Theory]
+    [InlineData("training-checkpoint.safetensors", "layercompiler.checkpoint")] // the per-epoch training state, not the model
+    [InlineData("zoo-shard", "layercompiler-inr-zoo/1")]                         // a safetensors file of another kind
+    public void Eval_SafetensorsFileThatIsNotAModel_SaysWhatItIs(string file, string format)
+    {
+        string path = file == "zoo-shard"
+            ? Path.Combine(Workspace.Zoo, "test", "shard-00000.safetensors")
+            : Path.Combine(Workspace.TrainedRun, file);
+        Fails(1, $"but not an InrClassifier checkpoint (metadata 'format' is '{format}'", "eval", "--zoo", Workspace.Zoo, "--checkpoint", path);
+    }
+
+    // ------------------------------------------------------------------ train options
+
+    [Fact]
+    public void Train_UnknownAugmentation_ListsTheChoices()
+    {
+        // Rejected by the command-line parser (System.CommandLine): its message, then the usage, on stderr; exit code 1.
+        var result = Tool.Run(Workspace.Root, "train", "--zoo", Workspace.Zoo, "--augment", "bogus", "--out", Workspace.NewDirectory("augment-bogus"))
+            .ShouldFail(1, "Argument 'bogus' not recognized. Must be one of:");
+        Assert.Contains("'no-rotation'", result.Output);
+    }
+
+    [Fact]
+    public void Train_ZeroEpochs_IsRejected() =>
+        Fails(1, "--epochs must be positive, got 0.", "train", "--zoo", Workspace.Zoo, "--epochs", "0", "--out", Workspace.NewDirectory("epochs0"));
+
+    [Fact]
+    public void Train_DamagedTrainingCheckpoint_IsAnError()
+    {
+        string run = Workspace.CopyOf(Workspace.TrainedRun, "damaged-checkpoint");
+        string checkpoint = Path.Combine(run, "training-checkpoint.safetensors");
+        File.WriteAllBytes(checkpoint, File.ReadAllBytes(checkpoint)[..5000]);
+        Fails(1, "Delete it to start this run from scratch.", Workspace.TrainArguments(run)).ShouldFail(1, $"Cannot resume from '{checkpoint}'");
+    }
+}
