@@ -3,6 +3,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Linq;
+using System.Collections.Generic;
 using System.Threading;
 using InrClassifier;
 using InrClassifier.Training;
@@ -114,6 +116,36 @@ train.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.
     return 0;
 })));
 
+// ---------------------------------------------------------------- table
+var modelsOption = new Option<string>("--models") { Description = "Comma-separated models to train.", DefaultValueFactory = _ => string.Join(",", ModelKinds.Names) };
+var seedsOption = new Option<string>("--seeds") { Description = "Comma-separated training seeds (model initialization, batch order, augmentation).", DefaultValueFactory = _ => "0,1,2" };
+var tableOutOption = new Option<string>("--out") { Description = "Directory for one sub-directory per run and results.md / results.json.", DefaultValueFactory = _ => "runs/inr-classifier-table" };
+var table = new Command("table", "Train every model with every seed on one zoo and write the results table (mean ± std of test accuracy). Each run resumes, and finished runs are not repeated.")
+{
+    zooOption, modelsOption, seedsOption, epochsOption, batchOption, lrOption, wdOption, tableOutOption, fullOption, limitOption, augmentOption,
+};
+table.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Run(() =>
+{
+    bool full = r.GetValue(fullOption);
+    var models = ResultsTable.ParseList(r.GetValue(modelsOption)!, "--models", s => ModelKinds.Names.Contains(s) ? s : throw new ArgumentException($"--models: unknown model '{s}'; choose from {string.Join(", ", ModelKinds.Names)}."));
+    var seeds = ResultsTable.ParseList(r.GetValue(seedsOption)!, "--seeds", s => ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : throw new ArgumentException($"--seeds: '{s}' is not a non-negative integer."));
+    string outDir = r.GetValue(tableOutOption)!;
+    var rows = new List<ResultsTable.Run>();
+    foreach (string model in models)
+        foreach (ulong seed in seeds)
+        {
+            var options = TrainingDefaults(full, r.GetValue(epochsOption), r.GetValue(batchOption), r.GetValue(lrOption), r.GetValue(wdOption), seed, r.GetValue(augmentOption));
+            Ui.Step($"Run {rows.Count + 1}/{models.Count * seeds.Count}: {model}, seed {seed}");
+            var (test, outcome) = Jobs.Train(r.GetValue(zooOption)!, model, full, options, Path.Combine(outDir, $"{model}-seed{seed}"), r.GetValue(limitOption), ct);
+            var best = outcome.History.First(h => h.Epoch == outcome.BestEpoch);
+            rows.Add(new ResultsTable.Run(model, seed, test.Accuracy, best.ValAccuracy, outcome.BestEpoch, outcome.History.Count, outcome.History.Sum(h => h.Seconds), options.AugmentationName));
+            ResultsTable.Write(outDir, r.GetValue(zooOption)!, full, rows);
+        }
+    ResultsTable.Print(rows);
+    Ui.Info($"  table: {Path.Combine(outDir, "results.md")}");
+    return 0;
+})));
+
 // ---------------------------------------------------------------- eval
 var checkpointOption = new Option<string>("--checkpoint") { Description = "model.safetensors written by train.", Required = true };
 var eval = new Command("eval", "Evaluate a trained classifier on a zoo split.") { zooOption, checkpointOption, splitOption };
@@ -129,7 +161,7 @@ var root = new RootCommand(
     "Classify Fashion-MNIST images from the weights of their SIREN INRs with LayerCompiler's equivariant networks.\n" +
     "Without a verb: find the data, build a small zoo, train and evaluate the hidden-neuron classifier, save the model and an HTML report.")
 {
-    zoo, train, eval, workOption, fullOption, seedOption, threadsOption, dataOption,
+    zoo, train, table, eval, workOption, fullOption, seedOption, threadsOption, dataOption,
 };
 root.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Run(() => MainJob(r.GetValue(workOption)!, r.GetValue(fullOption), r.GetValue(seedOption), r.GetValue(threadsOption), r.GetValue(dataOption), ct))));
 
