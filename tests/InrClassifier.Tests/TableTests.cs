@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text.Json;
+using InrClassifier.Tests.Infrastructure;
+
+namespace InrClassifier.Tests;
+
+/// <summary>`table`: every model × every seed on one zoo, a mean ± std table, finished runs not repeated.</summary>
+public class TableTests
+{
+    [Fact]
+    public void Table_TrainsEveryModelAndSeed_WritesMeanAndStd_AndSkipsFinishedRuns()
+    {
+        string dir = Workspace.NewDirectory("table");
+        string[] args = { "table", "--zoo", Workspace.Zoo, "--models", "stats,mlp", "--seeds", "0,1", "--epochs", "1", "--batch", "8", "--out", dir };
+
+        var first = Tool.Run(Workspace.Root, args).ShouldSucceed();
+        Assert.Contains("Run 4/4: mlp, seed 1", first.Output);
+
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
+        var runs = json.RootElement.GetProperty("runs").EnumerateArray().ToArray();
+        Assert.Equal(4, runs.Length);
+        Assert.Equal(new[] { "stats", "stats", "mlp", "mlp" }, runs.Select(r => r.GetProperty("Model").GetString()).ToArray());
+        // The summary is the mean and sample standard deviation of the runs' test accuracies.
+        foreach (var summary in json.RootElement.GetProperty("summary").EnumerateArray())
+        {
+            string model = summary.GetProperty("Model").GetString()!;
+            var acc = runs.Where(r => r.GetProperty("Model").GetString() == model).Select(r => r.GetProperty("TestAccuracy").GetDouble()).ToArray();
+            double mean = acc.Average();
+            double std = Math.Sqrt(acc.Sum(a => (a - mean) * (a - mean)) / (acc.Length - 1));
+            Assert.Equal(mean, summary.GetProperty("Mean").GetDouble(), 12);
+            Assert.Equal(std, summary.GetProperty("Std").GetDouble(), 12);
+        }
+        // Each run's own directory holds its model, and the printed accuracy is the one in the table.
+        foreach (var r in runs)
+        {
+            string run = Path.Combine(dir, $"{r.GetProperty("Model").GetString()}-seed{r.GetProperty("Seed").GetUInt64()}");
+            var saved = SafetensorsContent.Read(Path.Combine(run, "model.safetensors"));
+            Assert.Equal(r.GetProperty("TestAccuracy").GetDouble(), double.Parse(saved.Metadata["result.test_accuracy"], CultureInfo.InvariantCulture));
+        }
+        string md = File.ReadAllText(Path.Combine(dir, "results.md"));
+        Assert.Contains("| MLP on per-tensor statistics | 2 |", md);
+        Assert.Contains("| MLP on flattened weights | 2 |", md);
+
+        // Same command again: every run is already finished, nothing is trained, the table is the same.
+        var second = Tool.Run(Workspace.Root, args).ShouldSucceed();
+        Assert.DoesNotContain("epoch   1/1", second.Output);
+        Assert.Equal(md, File.ReadAllText(Path.Combine(dir, "results.md")));
+    }
+
+    [Theory]
+    [InlineData("--models", "hidden,bogus", "unknown model 'bogus'")]
+    [InlineData("--seeds", "0,x", "'x' is not a non-negative integer")]
+    [InlineData("--seeds", "1,1", "lists a value twice")]
+    public void Table_BadLists_FailWithAClearMessage(string option, string value, string fragment)
+    {
+        Tool.Run(Workspace.Root, "table", "--zoo", Workspace.Zoo, option, value, "--out", Workspace.NewDirectory("table-bad"))
+            .ShouldFail(1, fragment);
+    }
+}
