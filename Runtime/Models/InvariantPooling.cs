@@ -4,22 +4,34 @@ using LayerCompiler.Runtime.WeightSpace;
 namespace LayerCompiler.Runtime.Models;
 
 /// <summary>
-/// The invariant head's features: every tensor averaged over its permuted axes, keeping its fixed
-/// axes and channels. Hidden-neuron symmetry: C·(2M − 3 + d0 + 2·dM) features; all-neuron: 2M·C.
-/// Feature order: tensor by tensor, then (fixed indices..., channel).
+/// The invariant head's features: every tensor pooled over its permuted axes (mean, maximum, or both),
+/// keeping its fixed axes and channels. Hidden-neuron symmetry: C·(2M − 3 + d0 + 2·dM) features per
+/// pooling; all-neuron: 2M·C. Feature order: tensor by tensor, then (pooling: mean before max), then
+/// (fixed indices..., channel).
 /// </summary>
+/// <remarks>
+/// The maximum's gradient goes to the first grid position (in memory order) holding the maximum, so
+/// forward and backward are deterministic; ties are measure-zero for trained features.
+/// </remarks>
 public sealed class InvariantPooling
 {
     private readonly global::LayerCompiler.Algebra.WeightSpace _space;
     private readonly int[][] _fixedIndex; // per tensor: wide fixed index of every grid entry
     private readonly int[] _featureOffset;
     public int Channels { get; }
+    public HeadPooling Pooling { get; }
     public int FeatureCount { get; }
     private WeightSpaceBatch? _grad;
+    private int[]? _argmax; // [batch, max features]: grid position of each maximum
+    private readonly bool _mean, _max;
 
-    public InvariantPooling(global::LayerCompiler.Algebra.WeightSpace space, int channels)
+    public InvariantPooling(global::LayerCompiler.Algebra.WeightSpace space, int channels, HeadPooling pooling = HeadPooling.Mean)
     {
-        _space = space; Channels = channels;
+        if (!Enum.IsDefined(pooling)) throw new ArgumentOutOfRangeException(nameof(pooling), pooling, "Unknown pooling.");
+        _space = space; Channels = channels; Pooling = pooling;
+        _mean = pooling != HeadPooling.Max;
+        _max = pooling != HeadPooling.Mean;
+        int per = (_mean ? 1 : 0) + (_max ? 1 : 0);
         _fixedIndex = new int[space.Tensors.Count][];
         _featureOffset = new int[space.Tensors.Count];
         int f = 0;
@@ -27,7 +39,7 @@ public sealed class InvariantPooling
         {
             var wt = space.Tensors[t];
             _featureOffset[t] = f;
-            f += wt.FixedSize * channels;
+            f += per * wt.FixedSize * channels;
             var map = new int[wt.Size];
             var idx = new int[wt.Axes.Length];
             for (int e = 0; e < wt.Size; e++)
@@ -47,40 +59,88 @@ public sealed class InvariantPooling
     {
         var y = new Tensor(x.Batch, FeatureCount);
         int c = Channels;
+        if (_max && (_argmax == null || _argmax.Length != x.Batch * MaxFeatureCount)) _argmax = new int[x.Batch * MaxFeatureCount];
         for (int n = 0; n < x.Batch; n++)
+        {
+            int maxBase = 0;
             for (int t = 0; t < _space.Tensors.Count; t++)
             {
                 var wt = _space.Tensors[t];
-                float scale = (float)wt.FixedSize / wt.Size; // 1 / (grid positions)
+                int width = wt.FixedSize * c;
                 var xs = x.Tensors[t].Data.AsSpan(n * wt.Size * c, wt.Size * c);
-                var ys = y.Data.AsSpan(n * FeatureCount + _featureOffset[t], wt.FixedSize * c);
-                for (int e = 0; e < wt.Size; e++)
+                var ys = y.Data.AsSpan(n * FeatureCount + _featureOffset[t], (_mean && _max ? 2 : 1) * width);
+                var map = _fixedIndex[t];
+                if (_mean)
                 {
-                    int o = _fixedIndex[t][e] * c;
-                    for (int ch = 0; ch < c; ch++) ys[o + ch] += xs[e * c + ch];
+                    var mean = ys.Slice(0, width);
+                    float scale = (float)wt.FixedSize / wt.Size; // 1 / (grid positions)
+                    for (int e = 0; e < wt.Size; e++)
+                    {
+                        int o = map[e] * c;
+                        for (int ch = 0; ch < c; ch++) mean[o + ch] += xs[e * c + ch];
+                    }
+                    for (int i = 0; i < width; i++) mean[i] *= scale;
                 }
-                for (int i = 0; i < ys.Length; i++) ys[i] *= scale;
+                if (_max)
+                {
+                    var max = ys.Slice(_mean ? width : 0, width);
+                    var arg = _argmax.AsSpan(n * MaxFeatureCount + maxBase, width);
+                    max.Fill(float.NegativeInfinity);
+                    arg.Fill(-1);
+                    for (int e = 0; e < wt.Size; e++)
+                    {
+                        int o = map[e] * c;
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            float v = xs[e * c + ch];
+                            if (v > max[o + ch] || arg[o + ch] < 0) { max[o + ch] = v; arg[o + ch] = e; }
+                        }
+                    }
+                }
+                maxBase += width;
             }
+        }
         return y;
     }
+
+    /// <summary>Max-pooled features per network (0 for mean pooling).</summary>
+    private int MaxFeatureCount => _max ? FeatureCount / (_mean ? 2 : 1) : 0;
 
     public WeightSpaceBatch Backward(Tensor gradOutput)
     {
         int batch = gradOutput.Shape[0], c = Channels;
+        if (_max && (_argmax == null || _argmax.Length != batch * MaxFeatureCount))
+            throw new InvalidOperationException("Backward of max pooling needs the forward of the same batch first.");
         if (_grad == null || _grad.Batch != batch) _grad = new WeightSpaceBatch(_space, batch, c);
         for (int n = 0; n < batch; n++)
+        {
+            int maxBase = 0;
             for (int t = 0; t < _space.Tensors.Count; t++)
             {
                 var wt = _space.Tensors[t];
-                float scale = (float)wt.FixedSize / wt.Size;
-                var gs = gradOutput.Data.AsSpan(n * FeatureCount + _featureOffset[t], wt.FixedSize * c);
+                int width = wt.FixedSize * c;
+                var gs = gradOutput.Data.AsSpan(n * FeatureCount + _featureOffset[t], (_mean && _max ? 2 : 1) * width);
                 var gx = _grad.Tensors[t].Data.AsSpan(n * wt.Size * c, wt.Size * c);
-                for (int e = 0; e < wt.Size; e++)
+                var map = _fixedIndex[t];
+                if (_mean)
                 {
-                    int o = _fixedIndex[t][e] * c;
-                    for (int ch = 0; ch < c; ch++) gx[e * c + ch] = gs[o + ch] * scale;
+                    float scale = (float)wt.FixedSize / wt.Size;
+                    for (int e = 0; e < wt.Size; e++)
+                    {
+                        int o = map[e] * c;
+                        for (int ch = 0; ch < c; ch++) gx[e * c + ch] = gs[o + ch] * scale;
+                    }
                 }
+                else gx.Clear();
+                if (_max)
+                {
+                    var gmax = gs.Slice(_mean ? width : 0, width);
+                    var arg = _argmax.AsSpan(n * MaxFeatureCount + maxBase, width);
+                    for (int i = 0; i < width; i++) gx[arg[i] * c + i % c] += gmax[i];
+                }
+                maxBase += width;
             }
+        }
         return _grad;
     }
 }

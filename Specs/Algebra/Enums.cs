@@ -26,6 +26,17 @@ namespace LayerCompiler
         Equivariant = 1,
     }
 
+    /// <summary>How the invariant head pools each tensor over its permuted axes.</summary>
+    public enum HeadPooling
+    {
+        /// <summary>Mean over the permuted axes (linear; C·(2M − 3 + d0 + 2dM) features for hidden-neuron symmetry).</summary>
+        Mean = 0,
+        /// <summary>Maximum over the permuted axes (DWSNets' default reduction): the same number of features.</summary>
+        Max = 1,
+        /// <summary>Mean and maximum side by side: twice the features.</summary>
+        MeanAndMax = 2,
+    }
+
     /// <summary>Nonlinearity of the input network's hidden layers (used to run the input network itself).</summary>
     public enum InputActivation
     {
