@@ -170,23 +170,6 @@ public sealed class CudaTrainer : IDisposable
             _paramWords = Math.Max(off, Align);
             if (_paramWords > int.MaxValue) throw new NotSupportedException($"The model has {_paramWords} parameters; the kernels index at most {int.MaxValue}.");
 
-            // ---- modules
-            int train = _dev.LoadModule(CudaTrainingKernels.Source, CudaTrainingKernels.KernelNames, CudaTrainingKernels.CompileOptions);
-            _kZero = _dev.Kernel(train, CudaTrainingKernels.Zero);
-            _kActF = _dev.Kernel(train, CudaTrainingKernels.ActivationForward);
-            _kActB = _dev.Kernel(train, CudaTrainingKernels.ActivationBackward);
-            _kNormF = _dev.Kernel(train, CudaTrainingKernels.NormForward);
-            _kNormB = _dev.Kernel(train, CudaTrainingKernels.NormBackward);
-            _kNormG = _dev.Kernel(train, CudaTrainingKernels.NormParameterGradient);
-            _kPoolF = _dev.Kernel(train, CudaTrainingKernels.PoolForward);
-            _kPoolB = _dev.Kernel(train, CudaTrainingKernels.PoolBackward);
-            _kGemm = _dev.Kernel(train, CudaTrainingKernels.Gemm);
-            _kBiasG = _dev.Kernel(train, CudaTrainingKernels.BiasGradient);
-            _kXent = _dev.Kernel(train, CudaTrainingKernels.SoftmaxCrossEntropy);
-            _kSumSq = _dev.Kernel(train, CudaTrainingKernels.SumOfSquares);
-            _kClip = _dev.Kernel(train, CudaTrainingKernels.ClipCoefficient);
-            _kAdam = _dev.Kernel(train, CudaTrainingKernels.Adam);
-
             var modules = new Dictionary<CudaLayerSource, Dictionary<string, int>>(ReferenceEqualityComparer.Instance);
             int depth = config.Channels.Length;
             _layers = new LayerState[depth];
@@ -198,12 +181,7 @@ public sealed class CudaTrainer : IDisposable
                 var src = layerSources(layer.Plan.InChannels, layer.Plan.OutChannels) ?? throw new ArgumentException($"No CUDA layer for {layer.Plan.InChannels} → {layer.Plan.OutChannels} channels.", nameof(layerSources));
                 CudaEquivariantKernel.CheckCompatible(src, layer.Plan);
                 if (maxBatch > src.MaxBatch) throw new ArgumentOutOfRangeException(nameof(options), maxBatch, $"MaxBatch {maxBatch} exceeds the {src.InChannels} → {src.OutChannels} CUDA layer's limit of {src.MaxBatch} networks.");
-                if (!modules.TryGetValue(src, out var kernels))
-                {
-                    int m = _dev.LoadModule(src.Source, src.KernelNames, null);
-                    kernels = src.KernelNames.ToDictionary(k => k, k => _dev.Kernel(m, k), StringComparer.Ordinal);
-                    modules[src] = kernels;
-                }
+                if (!modules.TryGetValue(src, out var kernels)) modules[src] = kernels = new Dictionary<string, int>(StringComparer.Ordinal);
                 _layers[i] = new LayerState { Source = src, Kernels = kernels, Cin = src.InChannels, Cout = src.OutChannels, W = offsets[layer.Weight], B = offsets[layer.Bias] };
                 if (config.Normalize) { _layers[i].NormW = offsets[model.Norms[i].Weight]; _layers[i].NormB = offsets[model.Norms[i].Bias]; }
                 maxC = Math.Max(maxC, src.OutChannels);
@@ -232,6 +210,29 @@ public sealed class CudaTrainer : IDisposable
             _head = ops.ToArray();
             _classes = width;
             if (_params.Any(p => !offsets.ContainsKey(p.Parameter))) throw new NotSupportedException("The model has parameters CudaTrainer does not know.");
+
+            // ---- modules (compiled once everything is known to fit)
+            int train = _dev.LoadModule(CudaTrainingKernels.Source, CudaTrainingKernels.KernelNames, CudaTrainingKernels.CompileOptions);
+            _kZero = _dev.Kernel(train, CudaTrainingKernels.Zero);
+            _kActF = _dev.Kernel(train, CudaTrainingKernels.ActivationForward);
+            _kActB = _dev.Kernel(train, CudaTrainingKernels.ActivationBackward);
+            _kNormF = _dev.Kernel(train, CudaTrainingKernels.NormForward);
+            _kNormB = _dev.Kernel(train, CudaTrainingKernels.NormBackward);
+            _kNormG = _dev.Kernel(train, CudaTrainingKernels.NormParameterGradient);
+            _kPoolF = _dev.Kernel(train, CudaTrainingKernels.PoolForward);
+            _kPoolB = _dev.Kernel(train, CudaTrainingKernels.PoolBackward);
+            _kGemm = _dev.Kernel(train, CudaTrainingKernels.Gemm);
+            _kBiasG = _dev.Kernel(train, CudaTrainingKernels.BiasGradient);
+            _kXent = _dev.Kernel(train, CudaTrainingKernels.SoftmaxCrossEntropy);
+            _kSumSq = _dev.Kernel(train, CudaTrainingKernels.SumOfSquares);
+            _kClip = _dev.Kernel(train, CudaTrainingKernels.ClipCoefficient);
+            _kAdam = _dev.Kernel(train, CudaTrainingKernels.Adam);
+
+            foreach (var (src, kernels) in modules)
+            {
+                int m = _dev.LoadModule(src.Source, src.KernelNames, null);
+                foreach (string k in src.KernelNames) kernels[k] = _dev.Kernel(m, k);
+            }
 
             // ---- buffers
             _bParams = _dev.Allocate(_paramWords);
