@@ -105,6 +105,25 @@ public class CudaTrainerEmulationTests(ITestOutputHelper output)
         return e;
     }
 
+    /// <summary>
+    /// Parameters after Adam steps, ≤ 1e-5 relative, except elements whose true gradient is zero: there both sides hold
+    /// rounding noise (e.g. ~1e-9 for the bias of an equivariant layer followed by EquivariantNorm, whose per-tensor mean the
+    /// norm removes, so the loss does not depend on it), and Adam scales any nonzero gradient to a step of up to ±lr, so two
+    /// float implementations step differently there (neither step changes the loss). Those elements (CPU gradient ≤ 1e-6 of
+    /// the largest, at any step so far) need only stay within the sum of the learning rates of their CPU values.
+    /// </summary>
+    private void CompareParameters(string what, float[] device, float[] cpu, float[] cpuGrads, bool[]? noise, float lrSum)
+    {
+        float max = cpuGrads.Max(MathF.Abs);
+        for (int i = 0; i < cpuGrads.Length; i++) if (MathF.Abs(cpuGrads[i]) <= 1e-6f * max) noise![i] = true;
+        var d = device.Where((_, i) => !noise![i]).ToArray();
+        var c = cpu.Where((_, i) => !noise![i]).ToArray();
+        int masked = noise!.Count(b => b);
+        Compare($"{what} ({masked} of {cpu.Length} with zero true gradient left out)", d, c, 1e-5);
+        for (int i = 0; i < cpu.Length; i++)
+            if (noise[i]) Assert.True(Math.Abs(device[i] - cpu[i]) <= 2.0 * lrSum * (1 + Math.Abs(cpu[i])), $"{what}: element {i} (zero true gradient) moved {device[i] - cpu[i]}");
+    }
+
     [HostCompilerTheory]
     [MemberData(nameof(Cases))]
     public void TrainingStepsMatchTheCpuModel(TrainerCase c)
@@ -115,11 +134,14 @@ public class CudaTrainerEmulationTests(ITestOutputHelper output)
         using var dev = new EmulatedTrainingDevice();
         using var trainer = new CudaTrainer(dev, c.Create(3), c.Sources, c.Options, ownsDevice: true);
         Assert.Equal(cpu.Model.Config.Outputs, trainer.Classes);
+        bool[]? noise = null;
+        float lrSum = 0;
         for (int step = 1; step <= steps; step++)
         {
             var (x, labels) = CpuStepper.Batch(cpu.Model, step == 2 ? batch - 1 : batch, trainer.Classes, 40 + (ulong)step);   // step 2: a smaller batch
             float lr = c.Options.LearningRate * (1 + 0.5f * step);
             var (loss, correct, grads) = cpu.Step(x, labels, lr);
+            noise ??= new bool[grads.Length];
             long up = dev.UploadedWords, down = dev.DownloadedWords;
             trainer.LearningRate = lr;
             var r = trainer.Step(x, labels);
@@ -134,7 +156,7 @@ public class CudaTrainerEmulationTests(ITestOutputHelper output)
             trainer.CopyGradientsTo(probe);
             Compare($"step {step} gradients", CpuStepper.Flat(probe, p => p.Grad.Data), grads, 1e-5);
             trainer.CopyParametersTo(probe);
-            Compare($"step {step} parameters", CpuStepper.Flat(probe, p => p.Data), CpuStepper.Flat(cpu.Model, p => p.Data), 1e-5);
+            CompareParameters($"step {step} parameters", CpuStepper.Flat(probe, p => p.Data), CpuStepper.Flat(cpu.Model, p => p.Data), grads, noise, lrSum += lr);
         }
         foreach (var (name, p) in probe.NamedParameters())
         {
@@ -148,8 +170,16 @@ public class CudaTrainerEmulationTests(ITestOutputHelper output)
         Assert.Equal(cpuState.Keys.Order(), state.Keys.Order());
         Assert.Equal(cpuState["step"].Data, state["step"].Data);
         Assert.Equal(cpuState["lr"].Data, state["lr"].Data);
+        var parameters = cpu.Model.Parameters().ToList();
         foreach (var key in cpuState.Keys.Where(k => k.StartsWith("state.")))
-            Assert.True(TestUtil.RelativeError(state[key].Data, cpuState[key].Data) <= 1e-4, $"{key}: relative error {TestUtil.RelativeError(state[key].Data, cpuState[key].Data)}");
+        {
+            // The moments of elements with zero true gradient hold rounding noise on both sides (see CompareParameters).
+            int i = int.Parse(key.Split('.')[1]);
+            int start = parameters.Take(i).Sum(p => p.Length);
+            var keep = Enumerable.Range(0, parameters[i].Length).Where(j => !noise![start + j]).ToArray();
+            double e = TestUtil.RelativeError(keep.Select(j => state[key].Data[j]).ToArray(), keep.Select(j => cpuState[key].Data[j]).ToArray());
+            Assert.True(e <= 1e-4, $"{key}: relative error {e}");
+        }
         output.WriteLine($"{dev.Launches} launches in {dev.Runs} emulator runs");
     }
 
