@@ -323,6 +323,16 @@ public sealed class CudaTrainer : IDisposable
     /// <summary>Device memory held, in bytes (for a <see cref="CudaDevice"/>).</summary>
     public long DeviceBytes => (_dev as CudaTrainingDevice)?.AllocatedBytes ?? 0;
 
+    /// <summary>
+    /// Called after each kernel launch on a CUDA device with the kernel's name (e.g. to record an event per kernel for a
+    /// timing breakdown); launches are on the legacy default stream.
+    /// </summary>
+    public Action<string>? LaunchObserver
+    {
+        get => (_dev as CudaTrainingDevice)?.LaunchObserver;
+        set { if (_dev is CudaTrainingDevice d) d.LaunchObserver = value; }
+    }
+
     /// <summary>The learning rate of the next step (set it from a schedule before each <see cref="Step"/>).</summary>
     public float LearningRate
     {

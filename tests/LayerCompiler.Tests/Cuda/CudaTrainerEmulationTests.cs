@@ -89,6 +89,30 @@ public sealed class CpuStepper
 }
 
 /// <summary>
+/// Comparing parameters after Adam steps on two float implementations. Elements whose true gradient is zero hold rounding
+/// noise on both sides (e.g. ~1e-9 for the bias and broadcast terms of an equivariant layer followed by EquivariantNorm, whose
+/// per-tensor mean the norm removes, so the loss does not depend on them), and Adam scales any nonzero gradient to a step of
+/// up to ±lr: there two implementations step differently, both validly (neither step changes the loss). Those elements (CPU
+/// gradient ≤ 1e-6 of the largest, at any step so far, collected in <c>noise</c>) are left out of the relative error;
+/// their drift (the largest |device − CPU| among them, relative to 1 + |CPU value|) is returned for a bound of about the
+/// learning rates' sum.
+/// </summary>
+public static class TrainerParity
+{
+    public static (double Error, int Masked, double MaxMaskedDrift) Parameters(float[] device, float[] cpu, float[] cpuGrads, bool[] noise)
+    {
+        float max = cpuGrads.Max(MathF.Abs);
+        for (int i = 0; i < cpuGrads.Length; i++) if (MathF.Abs(cpuGrads[i]) <= 1e-6f * max) noise[i] = true;
+        Assert.DoesNotContain(device, float.IsNaN);
+        var d = device.Where((_, i) => !noise[i]).ToArray();
+        var c = cpu.Where((_, i) => !noise[i]).ToArray();
+        double drift = 0;
+        for (int i = 0; i < cpu.Length; i++) if (noise[i]) drift = Math.Max(drift, Math.Abs(device[i] - cpu[i]) / (1 + Math.Abs(cpu[i])));
+        return (TestUtil.RelativeError(d, c), noise.Count(b => b), drift);
+    }
+}
+
+/// <summary>
 /// <see cref="CudaTrainer"/> on the CPU emulator of CUDA C (<see cref="EmulatedTrainingDevice"/>): the generated layer kernels
 /// and the training kernels, launched by the trainer exactly as on a device, against the CPU model, loss and optimizer.
 /// </summary>
@@ -105,23 +129,12 @@ public class CudaTrainerEmulationTests(ITestOutputHelper output)
         return e;
     }
 
-    /// <summary>
-    /// Parameters after Adam steps, ≤ 1e-5 relative, except elements whose true gradient is zero: there both sides hold
-    /// rounding noise (e.g. ~1e-9 for the bias of an equivariant layer followed by EquivariantNorm, whose per-tensor mean the
-    /// norm removes, so the loss does not depend on it), and Adam scales any nonzero gradient to a step of up to ±lr, so two
-    /// float implementations step differently there (neither step changes the loss). Those elements (CPU gradient ≤ 1e-6 of
-    /// the largest, at any step so far) need only stay within the sum of the learning rates of their CPU values.
-    /// </summary>
-    private void CompareParameters(string what, float[] device, float[] cpu, float[] cpuGrads, bool[]? noise, float lrSum)
+    private void CompareParameters(string what, float[] device, float[] cpu, float[] cpuGrads, bool[] noise, float lrSum)
     {
-        float max = cpuGrads.Max(MathF.Abs);
-        for (int i = 0; i < cpuGrads.Length; i++) if (MathF.Abs(cpuGrads[i]) <= 1e-6f * max) noise![i] = true;
-        var d = device.Where((_, i) => !noise![i]).ToArray();
-        var c = cpu.Where((_, i) => !noise![i]).ToArray();
-        int masked = noise!.Count(b => b);
-        Compare($"{what} ({masked} of {cpu.Length} with zero true gradient left out)", d, c, 1e-5);
-        for (int i = 0; i < cpu.Length; i++)
-            if (noise[i]) Assert.True(Math.Abs(device[i] - cpu[i]) <= 2.0 * lrSum * (1 + Math.Abs(cpu[i])), $"{what}: element {i} (zero true gradient) moved {device[i] - cpu[i]}");
+        var (e, masked, drift) = TrainerParity.Parameters(device, cpu, cpuGrads, noise);
+        output.WriteLine($"{what} ({masked} of {cpu.Length} with zero true gradient left out): relative error {e:E2}");
+        Assert.True(e <= 1e-5, $"{what}: relative error {e}");
+        Assert.True(drift <= 2.0 * lrSum, $"{what}: an element with zero true gradient moved {drift} (learning rates sum to {lrSum})");
     }
 
     [HostCompilerTheory]
@@ -156,7 +169,7 @@ public class CudaTrainerEmulationTests(ITestOutputHelper output)
             trainer.CopyGradientsTo(probe);
             Compare($"step {step} gradients", CpuStepper.Flat(probe, p => p.Grad.Data), grads, 1e-5);
             trainer.CopyParametersTo(probe);
-            CompareParameters($"step {step} parameters", CpuStepper.Flat(probe, p => p.Data), CpuStepper.Flat(cpu.Model, p => p.Data), grads, noise, lrSum += lr);
+            CompareParameters($"step {step} parameters", CpuStepper.Flat(probe, p => p.Data), CpuStepper.Flat(cpu.Model, p => p.Data), grads, noise!, lrSum += lr);
         }
         foreach (var (name, p) in probe.NamedParameters())
         {
