@@ -9,14 +9,14 @@ using Xunit.Abstractions;
 
 namespace LayerCompiler.Tests.Cuda;
 
-// Small models for the device-training tests: the 2→4→4→1 MLP space, 2 channels.
+// Small models for the device-training tests: the 2→4→4→1 MLP space, 2 channels (3 layers: the 2 → 2 module serves two).
 [InputNetwork]
 [Dense(2, 4)]
 [Dense(4, 4)]
 [Dense(4, 1)]
 public partial class Mlp2x4x4x1 { }
 
-[EquivariantModel(typeof(Mlp2x4x4x1), Channels = new[] { 2, 2 }, Outputs = 3, HeadHidden = 5, Normalize = true)]
+[EquivariantModel(typeof(Mlp2x4x4x1), Channels = new[] { 2, 2, 2 }, Outputs = 3, HeadHidden = 5, Normalize = true)]
 public partial class TrainStepNormClassifier { }
 
 [EquivariantModel(typeof(Mlp2x4x4x1), Channels = new[] { 2, 2 }, Activation = Activation.GELU, Outputs = 3)]
@@ -32,7 +32,7 @@ public sealed record TrainerCase(string Name, Func<ulong, EquivariantNetwork> Cr
 
     public static IEnumerable<TrainerCase> Emulated() => new[]
     {
-        new TrainerCase("2-4-4-1 norm relu hidden-head", s => new TrainStepNormClassifier(s), TrainStepNormClassifier.CudaSources.ForChannels,
+        new TrainerCase("2-4-4-1 3 layers (one module twice), norm relu hidden-head", s => new TrainStepNormClassifier(s), TrainStepNormClassifier.CudaSources.ForChannels,
             new CudaTrainerOptions { MaxBatch = 8 }),
         new TrainerCase("2-4-4-1 gelu, smoothing, clipping", s => new TrainStepGeluClassifier(s), TrainStepGeluClassifier.CudaSources.ForChannels,
             new CudaTrainerOptions { MaxBatch = 8, LabelSmoothing = 0.1f, ClipGradNorm = 0.5f, DecayAllParameters = true }),
