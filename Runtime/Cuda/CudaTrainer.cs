@@ -132,15 +132,16 @@ public sealed class CudaTrainer : IDisposable
 
     internal CudaTrainer(ITrainingDevice dev, EquivariantNetwork model, Func<int, int, CudaLayerSource> layerSources, CudaTrainerOptions? options, bool ownsDevice = true)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(layerSources);
-        options ??= new CudaTrainerOptions();
-        options.Validate();
-        if (model.Head == null || model.Pooling == null)
-            throw new NotSupportedException("CudaTrainer trains models with an invariant head (pooling + dense classifier); this model has an equivariant head.");
+        ArgumentNullException.ThrowIfNull(dev);
         _dev = dev;
         try
         {
+            ArgumentNullException.ThrowIfNull(model);
+            ArgumentNullException.ThrowIfNull(layerSources);
+            options ??= new CudaTrainerOptions();
+            options.Validate();
+            if (model.Head == null || model.Pooling == null)
+                throw new NotSupportedException("CudaTrainer trains models with an invariant head (pooling + dense classifier); this model has an equivariant head.");
             _model = model;
             Options = options;
             _learningRate = options.LearningRate;

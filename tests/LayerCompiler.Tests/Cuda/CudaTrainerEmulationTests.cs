@@ -287,6 +287,18 @@ public class CudaTrainerEmulationTests(ITestOutputHelper output)
         Assert.Throws<ArgumentOutOfRangeException>(() => new CudaTrainerOptions { ClipGradNorm = 0 }.Validate());
     }
 
+    [Fact]
+    public void OptionsFromTheCpuTrainerOptions()
+    {
+        var t = Runtime.Training.TrainerOptions.Reference(seed: 3) with { BatchSize = 256, ClipGradNorm = 2f, LabelSmoothing = 0.1f, DecayAllParameters = true };
+        var o = CudaTrainerOptions.From(t);
+        Assert.Equal(new CudaTrainerOptions
+        {
+            LearningRate = 5e-3f, WeightDecay = 5e-4, AmsGrad = true, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8, DecoupledWeightDecay = true,
+            DecayAllParameters = true, ClipGradNorm = 2f, LabelSmoothing = 0.1f, MaxBatch = 256,
+        }, o);
+    }
+
     [HostCompilerFact]
     public void BadBatchesAreRejectedBeforeAnythingRuns()
     {
