@@ -1,3 +1,4 @@
 using System.Runtime.CompilerServices;
 
 [assembly: InternalsVisibleTo("LayerCompiler.Runtime.Tests")]
+[assembly: InternalsVisibleTo("LayerCompiler.Tests")]

@@ -46,6 +46,17 @@ public sealed class CudaEquivariantKernel : IEquivariantKernel, IDisposable
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(plan);
+        CheckCompatible(layer, plan);
+        Device = device; Layer = layer; Plan = plan;
+        Module = device.Compile(layer.Source, layer.KernelNames);
+        foreach (string name in layer.KernelNames) _kernels[name] = Module[name];
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="layer"/> was generated for <paramref name="plan"/>'s channels, parameters and weight space.</summary>
+    internal static void CheckCompatible(CudaLayerSource layer, LayerPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(plan);
         if (plan.InChannels != layer.InChannels || plan.OutChannels != layer.OutChannels || plan.WeightCount != layer.WeightCount || plan.BiasCount != layer.BiasCount)
             throw new ArgumentException($"The CUDA layer was generated for {layer.InChannels} → {layer.OutChannels} channels with {layer.WeightCount} weights and {layer.BiasCount} biases; " +
                 $"the plan has {plan.InChannels} → {plan.OutChannels}, {plan.WeightCount} and {plan.BiasCount}. Use the CudaSources of the model the plan belongs to.", nameof(plan));
@@ -54,9 +65,6 @@ public sealed class CudaEquivariantKernel : IEquivariantKernel, IDisposable
         for (int t = 0; t < layer.TensorSizes.Count; t++)
             if (plan.Space.Tensors[t].Size != layer.TensorSizes[t])
                 throw new ArgumentException($"Tensor {plan.Space.Tensors[t].Name} has {plan.Space.Tensors[t].Size} entries in the plan but {layer.TensorSizes[t]} in the CUDA layer.", nameof(plan));
-        Device = device; Layer = layer; Plan = plan;
-        Module = device.Compile(layer.Source, layer.KernelNames);
-        foreach (string name in layer.KernelNames) _kernels[name] = Module[name];
     }
 
     /// <summary>Floats of an input batch buffer (Cin channels).</summary>

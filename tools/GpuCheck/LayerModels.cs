@@ -50,3 +50,11 @@ public partial class Siren512Model { }
 
 [EquivariantModel(typeof(SmallCnn), Channels = new[] { 16, 16 }, Outputs = 10)]
 public partial class SmallCnnModel { }
+
+/// <summary>The reference classifier (samples/InrClassifier): 5 equivariant layers × 32 channels with EquivariantNorm, ReLU, linear head.</summary>
+[EquivariantModel(typeof(Siren32), Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10, Normalize = true)]
+public partial class ReferenceClassifier { }
+
+/// <summary>The other training kernels on the device: GELU, no norm, a hidden head layer.</summary>
+[EquivariantModel(typeof(Siren32), Channels = new[] { 16, 16 }, Activation = Activation.GELU, Outputs = 10, HeadHidden = 32)]
+public partial class GeluHeadClassifier { }

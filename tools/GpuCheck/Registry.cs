@@ -78,6 +78,7 @@ public sealed class CheckRegistry
         BandwidthBenchmarks.Register(r);
         LayerBenchmarks.Register(r);
         InrChecks.Register(r);
+        TrainChecks.Register(r);
         return r;
     }
 }

@@ -178,13 +178,18 @@ public static class CudaEmulator
         private static byte[] MemoryMarshalBytes<T>(T[] v) where T : unmanaged => System.Runtime.InteropServices.MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
     }
 
-    /// <summary>A kernel argument of the generic driver: an int, float, double, or a buffer's pointer (index into the buffer list; -1 = nullptr).</summary>
+    /// <summary>
+    /// A kernel argument of the generic driver: an int, float, double, or a buffer's pointer (index into the buffer list; -1 =
+    /// nullptr), optionally at an offset of some floats into the buffer.
+    /// </summary>
     public readonly record struct Arg(int Kind, long Int, double Real)
     {
         public static Arg I(int v) => new(0, v, 0);
         public static Arg F(float v) => new(1, 0, v);
         public static Arg D(double v) => new(2, 0, v);
         public static Arg B(int buffer) => new(3, buffer, 0);
+        /// <summary>Pointer to float <paramref name="floatOffset"/> of the buffer (kind 4: the byte offset travels in Real).</summary>
+        public static Arg B(int buffer, long floatOffset) => floatOffset == 0 ? B(buffer) : new(4, buffer, floatOffset * 4.0);
         public static Arg Null => new(3, -1, 0);
     }
 
@@ -197,7 +202,7 @@ public static class CudaEmulator
     /// </summary>
     public static string BuildGeneric(string cudaSource, IReadOnlyList<string> kernelNames)
     {
-        var dir = WorkDirectory(Key("generic", cudaSource, string.Join(",", kernelNames)));
+        var dir = WorkDirectory(Key("generic", cudaSource, string.Join(",", kernelNames), GenericDriver));
         var exe = Path.Combine(dir, "emu");
         if (File.Exists(exe)) return exe;
         var sb = new StringBuilder();
@@ -237,7 +242,9 @@ public static class CudaEmulator
                     bw.Write(l.Args.Length);
                     foreach (var a in l.Args)
                     {
-                        if (a.Kind == 3 && (a.Int < -1 || a.Int >= buffers.Count)) throw new ArgumentException($"Buffer index {a.Int} of {l.Kernel} is out of range.");
+                        if (a.Kind >= 3 && (a.Int < -1 || a.Int >= buffers.Count)) throw new ArgumentException($"Buffer index {a.Int} of {l.Kernel} is out of range.");
+                        if (a.Kind == 4 && (a.Int < 0 || a.Real < 0 || a.Real > buffers[(int)a.Int].Bytes.Length))
+                            throw new ArgumentException($"Offset {a.Real} bytes into buffer {a.Int} ({buffers[(int)Math.Max(0, a.Int)].Bytes.Length} bytes) of {l.Kernel} is out of range.");
                         bw.Write(a.Kind); bw.Write(a.Int); bw.Write(a.Real);
                     }
                 }
@@ -270,8 +277,9 @@ public static class CudaEmulator
             operator double() const { must(a->kind == 2, "a double argument was expected"); return a->d; }
             template <class T> operator T*() const
             {
-                must(a->kind == 3, "a pointer argument was expected");
-                return a->i < 0 ? nullptr : (T*)lc_buffers[(size_t)a->i].data();
+                must(a->kind == 3 || a->kind == 4, "a pointer argument was expected");
+                if (a->i < 0) return nullptr;
+                return (T*)(lc_buffers[(size_t)a->i].data() + (a->kind == 4 ? (size_t)a->d : 0));
             }
         };
         template <class... P, size_t... I>

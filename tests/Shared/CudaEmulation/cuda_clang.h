@@ -16,6 +16,17 @@ extern "C" __device__ float __nv_tanhf(float);
 static __device__ __forceinline__ float sinf(float x) { return __nv_sinf(x); }
 static __device__ __forceinline__ float cosf(float x) { return __nv_cosf(x); }
 static __device__ __forceinline__ float tanhf(float x) { return __nv_tanhf(x); }
+// Those of the runtime's training kernels (Runtime/Cuda/CudaTrainingKernels.cs).
+extern "C" __device__ float __nv_sqrtf(float);
+extern "C" __device__ double __nv_sqrt(double);
+extern "C" __device__ double __nv_exp(double);
+extern "C" __device__ double __nv_log(double);
+extern "C" __device__ double __nv_erf(double);
+static __device__ __forceinline__ float sqrtf(float x) { return __nv_sqrtf(x); }
+static __device__ __forceinline__ double sqrt(double x) { return __nv_sqrt(x); }
+static __device__ __forceinline__ double exp(double x) { return __nv_exp(x); }
+static __device__ __forceinline__ double log(double x) { return __nv_log(x); }
+static __device__ __forceinline__ double erf(double x) { return __nv_erf(x); }
 static __device__ __forceinline__ float __fadd_rn(float a, float b) { return __nvvm_add_rn_f(a, b); }
 static __device__ __forceinline__ float __fmul_rn(float a, float b) { return __nvvm_mul_rn_f(a, b); }
 static __device__ __forceinline__ float __fdiv_rn(float a, float b) { return __nvvm_div_rn_f(a, b); }
