@@ -65,7 +65,8 @@ namespace LayerCompiler.Generator.Emit
             w.Line("/// <summary>The options this model was declared with.</summary>");
             w.Line("public static readonly global::LayerCompiler.Runtime.Models.ModelConfig Configuration = new global::LayerCompiler.Runtime.Models.ModelConfig(");
             w.Line($"    global::LayerCompiler.Symmetry.{symmetry}, new int[] {{ {channels} }}, global::LayerCompiler.Activation.{(Activation)model.Activation},");
-            w.Line($"    global::LayerCompiler.HeadKind.{(HeadKind)model.Head}, {model.Outputs}, {model.HeadHidden}, {(model.Normalize ? "true" : "false")});");
+            string pooling = model.Pooling == 0 ? "" : $", global::LayerCompiler.HeadPooling.{(HeadPooling)model.Pooling}";
+            w.Line($"    global::LayerCompiler.HeadKind.{(HeadKind)model.Head}, {model.Outputs}, {model.HeadHidden}, {(model.Normalize ? "true" : "false")}{pooling});");
             w.Line();
             w.Line($"/// <summary>Weight space of <see cref=\"{arch.Type.FullyQualifiedName}\"/> under {symmetry} symmetry ({space.Dimension} weights per network).</summary>");
             w.Line($"public static global::LayerCompiler.Algebra.WeightSpace CreateWeightSpace() => {arch.Type.FullyQualifiedName}.CreateWeightSpace(global::LayerCompiler.Symmetry.{symmetry});");

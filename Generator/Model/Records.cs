@@ -56,6 +56,8 @@ namespace LayerCompiler.Generator.Model
     {
         /// <summary>Fully qualified name of the architecture type, to join with the parsed architectures.</summary>
         public string ArchitectureName { get; init; } = "";
+        /// <summary>The invariant head's pooling (HeadPooling: 0 mean, 1 max, 2 mean and max).</summary>
+        public int Pooling { get; init; }
         /// <summary>Where the [EquivariantModel] attribute is, for diagnostics found after parsing.</summary>
         public LocationInfo? AttributeLocation { get; init; }
         /// <summary>Set when another pipeline reports this type's problem (e.g. it is also an [InputNetwork]): emit nothing.</summary>

@@ -71,7 +71,7 @@ namespace LayerCompiler.Generator.Parse
                 diags.Add(Diag(Descriptors.NotAnInputNetwork, attrLoc, attr.ConstructorArguments.FirstOrDefault().Value?.ToString() ?? "(none)"));
             }
 
-            int symmetry = 0, activation = 0, head = 0, outputs = 0, headHidden = 0;
+            int symmetry = 0, activation = 0, head = 0, outputs = 0, headHidden = 0, pooling = 0;
             bool normalize = false;
             int[]? channels = null;
             foreach (var na in attr.NamedArguments)
@@ -84,6 +84,7 @@ namespace LayerCompiler.Generator.Parse
                     case "Head": head = v.Value is int h ? h : 0; break;
                     case "Outputs": outputs = v.Value is int o ? o : 0; break;
                     case "HeadHidden": headHidden = v.Value is int hh ? hh : 0; break;
+                    case "Pooling": pooling = v.Value is int pl ? pl : 0; break;
                     case "Normalize": normalize = v.Value is bool b && b; break;
                     case "Channels":
                         channels = v.IsNull ? null : v.Values.Select(x => x.Value is int c ? c : 0).ToArray();
@@ -94,6 +95,9 @@ namespace LayerCompiler.Generator.Parse
             if (symmetry < 0 || symmetry > 1) diags.Add(Diag(Descriptors.BadEnumValue, At("Symmetry"), "Symmetry", symmetry.ToString(), "HiddenNeuron, AllNeuron"));
             if (activation < 0 || activation > 2) diags.Add(Diag(Descriptors.BadEnumValue, At("Activation"), "Activation", activation.ToString(), "ReLU, GELU, None"));
             if (head < 0 || head > 1) diags.Add(Diag(Descriptors.BadEnumValue, At("Head"), "Head", head.ToString(), "Invariant, Equivariant"));
+            if (pooling < 0 || pooling > 2) diags.Add(Diag(Descriptors.BadEnumValue, At("Pooling"), "Pooling", pooling.ToString(), "Mean, Max, MeanAndMax"));
+            if (head == 1 && pooling != 0)
+                diags.Add(Diag(Descriptors.ConflictingAttributes, At("Pooling"), type.Name, "sets Pooling with an equivariant head; Pooling applies only to Head = HeadKind.Invariant"));
             if (channels == null || channels.Length == 0)
                 diags.Add(Diag(Descriptors.BadChannels, At("Channels"), "are missing"));
             else if (channels.Any(c => c <= 0))
@@ -112,7 +116,7 @@ namespace LayerCompiler.Generator.Parse
 
             return new EquivariantModelInfo(ReadType(type), arch, symmetry, (channels ?? new int[0]).ToEquatableArray(), activation, head, outputs, headHidden, normalize, diags.ToEquatableArray())
             {
-                ArchitectureName = archName, AttributeLocation = attrLoc,
+                ArchitectureName = archName, AttributeLocation = attrLoc, Pooling = pooling,
                 SuppressEmission = type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == InputNetworkName),
             };
         }

@@ -142,6 +142,8 @@ public sealed class CudaTrainer : IDisposable
             options.Validate();
             if (model.Head == null || model.Pooling == null)
                 throw new NotSupportedException("CudaTrainer trains models with an invariant head (pooling + dense classifier); this model has an equivariant head.");
+            if (model.Config.Pooling != HeadPooling.Mean)
+                throw new NotSupportedException($"CudaTrainer pools the invariant head by the mean; this model declares Pooling = {model.Config.Pooling} (not on the device yet).");
             _model = model;
             Options = options;
             _learningRate = options.LearningRate;

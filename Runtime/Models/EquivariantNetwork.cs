@@ -44,7 +44,7 @@ public class EquivariantNetwork : Module
             layers.Add(new EquivariantLayer(kernelFactory(new LayerPlan(space, c, config.Outputs)), rng.Fork()));
         else
         {
-            Pooling = new InvariantPooling(space, c);
+            Pooling = new InvariantPooling(space, c, config.Pooling);
             var headRng = rng.Fork();
             Head = config.HeadHidden > 0
                 ? new Sequential(new Linear(Pooling.FeatureCount, config.HeadHidden, headRng), new ReLU(), new Linear(config.HeadHidden, config.Outputs, headRng))

@@ -69,5 +69,7 @@ namespace LayerCompiler
         public int HeadHidden { get; set; }
         /// <summary>Insert an equivariant per-channel normalization after each hidden equivariant layer.</summary>
         public bool Normalize { get; set; }
+        /// <summary>How the invariant head pools each tensor over its permuted axes (mean, max, or both).</summary>
+        public HeadPooling Pooling { get; set; } = HeadPooling.Mean;
     }
 }

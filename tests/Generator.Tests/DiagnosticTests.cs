@@ -84,6 +84,12 @@ public class DiagnosticTests
     [Fact] public void LC0012_UndefinedEnumValue() =>
         Expect("LC0012", Arch + "[EquivariantModel(typeof(Net), [|Symmetry = (Symmetry)7|], Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { }", "HiddenNeuron, AllNeuron");
 
+    [Fact] public void LC0011_PoolingWithEquivariantHead() =>
+        Expect("LC0011", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, Head = HeadKind.Equivariant, [|Pooling = HeadPooling.Max|])] public partial class Bad { }", "Pooling applies only");
+
+    [Fact] public void LC0012_UndefinedPooling() =>
+        Expect("LC0012", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, [|Pooling = (HeadPooling)5|])] public partial class Bad { }", "Mean, Max, MeanAndMax");
+
     [Fact] public void LC0013_GenericType() =>
         Expect("LC0013", "[InputNetwork] [Dense(2, 3)] public partial class [|Bad|]<T> { }", "is generic");
 

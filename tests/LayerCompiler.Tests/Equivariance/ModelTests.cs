@@ -16,6 +16,8 @@ public class ModelTests
         ("Depth 2, GELU, normalized", () => new Depth2Classifier(3)),
         ("Depth 5 all", () => new Depth5AllClassifier(4)),
         ("CNN hidden", () => new CnnClassifier(5)),
+        ("Siren hidden, max pooling", () => new SirenClassifierMax(9)),
+        ("Depth 5 all, mean and max pooling", () => new Depth5AllMeanMax(10)),
     }.Select(x => new object[] { x.Item1, x.Item2 });
 
     public static IEnumerable<object[]> EquivariantModels() => new (string, Func<EquivariantNetwork>)[]
@@ -109,5 +111,9 @@ public class ModelTests
         Assert.Equal(21, new SirenClassifier().Pooling!.FeatureCount);
         // All-neuron: 2M·C = 6·3.
         Assert.Equal(18, new SirenClassifierAll().Pooling!.FeatureCount);
+        // Max pooling has as many features as the mean; both side by side twice as many.
+        Assert.Equal(21, new SirenClassifierMax().Pooling!.FeatureCount);
+        Assert.Equal(2 * new Depth5AllMeanMax().Space.Tensors.Count * 2, new Depth5AllMeanMax().Pooling!.FeatureCount);
+        Assert.Equal(HeadPooling.Max, SirenClassifierMax.Configuration.Pooling);
     }
 }

@@ -82,6 +82,12 @@ public partial class SirenClassifier { }
 [EquivariantModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 4, 3 }, Outputs = 10)]
 public partial class SirenClassifierAll { }
 
+[EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 4, 3 }, Outputs = 10, Pooling = HeadPooling.Max)]
+public partial class SirenClassifierMax { }
+
+[EquivariantModel(typeof(Mlp5), Symmetry = Symmetry.AllNeuron, Channels = new[] { 3, 2 }, Outputs = 4, HeadHidden = 6, Pooling = HeadPooling.MeanAndMax)]
+public partial class Depth5AllMeanMax { }
+
 [EquivariantModel(typeof(Mlp3x4x2), Channels = new[] { 3, 2 }, Activation = Activation.GELU, Outputs = 3, Normalize = true)]
 public partial class Depth2Classifier { }
 

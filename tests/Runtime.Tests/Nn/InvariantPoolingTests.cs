@@ -1,0 +1,129 @@
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Models;
+using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime.Tests.Training;
+
+namespace LayerCompiler.Runtime.Tests.Nn;
+
+/// <summary>Mean, max and mean-and-max pooling of the invariant head against brute force, permutations and finite differences.</summary>
+public class InvariantPoolingTests
+{
+    private static WeightSpaceBatch Input(out global::LayerCompiler.Algebra.WeightSpace space, int channels)
+    {
+        space = ReferenceMlp.Space(2, 5, 4, 3);
+        var x = new WeightSpaceBatch(space, 3, channels);
+        // Distinct values at least 0.01 apart (a shuffled grid): no near-ties, so a finite-difference step of
+        // 1e-3 never changes which entry is a maximum.
+        var rng = new Rng(11);
+        foreach (var t in x.Tensors)
+        {
+            var order = rng.Permutation(t.Data.Length);
+            for (int i = 0; i < t.Data.Length; i++) t.Data[i] = (order[i] - t.Data.Length / 2) * 0.01f;
+        }
+        return x;
+    }
+
+    /// <summary>Brute force: for each tensor, fixed index and channel, the mean and max over the permuted positions.</summary>
+    private static float[] Expected(WeightSpaceBatch x, HeadPooling pooling)
+    {
+        var result = new List<float>();
+        int c = x.Channels;
+        for (int n = 0; n < x.Batch; n++)
+            foreach (var wt in x.Space.Tensors)
+            {
+                var groups = new Dictionary<int, List<float>[]>();
+                var idx = new int[wt.Axes.Length];
+                for (int e = 0; e < wt.Size; e++)
+                {
+                    int r = e;
+                    for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
+                    int fixedIndex = 0;
+                    foreach (int a in wt.FixedAxes) fixedIndex = fixedIndex * wt.Axes[a].Size + idx[a];
+                    if (!groups.TryGetValue(fixedIndex, out var lists)) groups[fixedIndex] = lists = Enumerable.Range(0, c).Select(_ => new List<float>()).ToArray();
+                    for (int ch = 0; ch < c; ch++) lists[ch].Add(x.Tensors[wt.Index].Data[(n * wt.Size + e) * c + ch]);
+                }
+                var ordered = groups.OrderBy(g => g.Key).Select(g => g.Value).ToList();
+                if (pooling != HeadPooling.Max) foreach (var g in ordered) foreach (var l in g) result.Add((float)l.Average(v => (double)v));
+                if (pooling != HeadPooling.Mean) foreach (var g in ordered) foreach (var l in g) result.Add(l.Max());
+            }
+        return result.ToArray();
+    }
+
+    [Theory]
+    [InlineData(HeadPooling.Mean)]
+    [InlineData(HeadPooling.Max)]
+    [InlineData(HeadPooling.MeanAndMax)]
+    public void ForwardMatchesBruteForce(HeadPooling pooling)
+    {
+        var x = Input(out var space, 2);
+        var pool = new InvariantPooling(space, 2, pooling);
+        var y = pool.Forward(x);
+        var expected = Expected(x, pooling);
+        Assert.Equal(expected.Length, pool.FeatureCount * x.Batch);
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], y.Data[i], 1e-6f);
+    }
+
+    [Theory]
+    [InlineData(HeadPooling.Max)]
+    [InlineData(HeadPooling.MeanAndMax)]
+    public void IsInvariantToHiddenPermutations(HeadPooling pooling)
+    {
+        var x = Input(out var space, 3);
+        var pool = new InvariantPooling(space, 3, pooling);
+        var y = pool.Forward(x).Data.ToArray();
+        var permuted = Permutations.Apply(x, Permutations.Random(space, new Rng(5)));
+        var yp = pool.Forward(permuted).Data;
+        for (int i = 0; i < y.Length; i++) Assert.Equal(y[i], yp[i], 1e-6f);
+    }
+
+    [Theory]
+    [InlineData(HeadPooling.Mean)]
+    [InlineData(HeadPooling.Max)]
+    [InlineData(HeadPooling.MeanAndMax)]
+    public void BackwardMatchesFiniteDifferences(HeadPooling pooling)
+    {
+        var x = Input(out var space, 2);
+        var pool = new InvariantPooling(space, 2, pooling);
+        var g = pool.Forward(x);
+        var gy = new Tensor(g.Shape[0], g.Shape[1]);
+        var rng = new Rng(3);
+        for (int i = 0; i < gy.Data.Length; i++) gy.Data[i] = (float)rng.Normal();
+        var gx = pool.Backward(gy).Clone();
+
+        double Loss(WeightSpaceBatch v)
+        {
+            var y = pool.Forward(v);
+            double s = 0;
+            for (int i = 0; i < y.Data.Length; i++) s += (double)y.Data[i] * gy.Data[i];
+            return s;
+        }
+        const float h = 1e-3f;
+        for (int t = 0; t < x.Tensors.Length; t++)
+            for (int i = 0; i < x.Tensors[t].Data.Length; i++)
+            {
+                float keep = x.Tensors[t].Data[i];
+                x.Tensors[t].Data[i] = keep + h; double up = Loss(x);
+                x.Tensors[t].Data[i] = keep - h; double down = Loss(x);
+                x.Tensors[t].Data[i] = keep;
+                Assert.Equal((up - down) / (2 * h), gx.Tensors[t].Data[i], 2e-3);
+            }
+    }
+
+    [Fact]
+    public void MaxGradientGoesToExactlyOneEntryPerFeature()
+    {
+        var x = Input(out var space, 2);
+        var pool = new InvariantPooling(space, 2, HeadPooling.Max);
+        var y = pool.Forward(x);
+        var ones = new Tensor(y.Shape[0], y.Shape[1]);
+        Array.Fill(ones.Data, 1f);
+        var gx = pool.Backward(ones);
+        double total = gx.Tensors.Sum(t => t.Data.Sum(v => (double)v));
+        Assert.Equal(pool.FeatureCount * x.Batch, total, 6);
+        Assert.All(gx.Tensors.SelectMany(t => t.Data), v => Assert.True(v == 0f || v == 1f));
+    }
+
+    [Fact]
+    public void UnknownPoolingIsRejected() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new InvariantPooling(ReferenceMlp.Space(2, 3, 1), 1, (HeadPooling)9));
+}
