@@ -54,6 +54,38 @@ namespace LayerCompiler.Generator.Emit
                 _w.Line();
                 using (_w.Block("protected override void BackwardNetwork(int n, float[] w, global::LayerCompiler.Runtime.Tensor[] x, global::LayerCompiler.Runtime.Tensor[] gy, global::LayerCompiler.Runtime.Tensor[]? gx, float[] gw, float[] gb, float[] s)"))
                     _w.Lines(bwd.ToString().TrimEnd('\n'));
+                if (PrefetchParts > 0)
+                {
+                    _w.Line();
+                    _w.Line($"/// <summary>Prefetches part <c>part</c> of {I(PrefetchParts)} of network n + 1's tensors (a hint: its statistics pass then reads from cache).</summary>");
+                    using (_w.Block("private static void PrefetchNext(int n, int part, global::LayerCompiler.Runtime.Tensor[] t, int channels)"))
+                        foreach (var v in _p.Views)
+                        {
+                            string size = $"{I(v.Tensor.Size)} * channels";
+                            _w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.PrefetchPart(t[{v.Tensor.Index}].Data, (long)(n + 1) * ({size}), {size}, part, {I(PrefetchParts)});");
+                        }
+                }
+            }
+        }
+
+        /// <summary>Input bytes per network above which the next network is not prefetched (it would not stay in L2 beside the current one).</summary>
+        public const long PrefetchMaxBytes = 384 * 1024;
+
+        /// <summary>Input bytes per network below which prefetching is not worth its calls (the hardware prefetcher keeps up).</summary>
+        public const long PrefetchMinBytes = 16 * 1024;
+
+        /// <summary>
+        /// The number of outer-loop iterations (lines of every tensor with two or more permuted axes)
+        /// across which the next network's input is prefetched, one equal part per line; 0 when there
+        /// are none or a network's input is too large to keep in cache.
+        /// </summary>
+        private int PrefetchParts
+        {
+            get
+            {
+                long bytes = _p.Views.Sum(v => (long)v.Tensor.Size) * Math.Max(_p.Cin, _p.Cout) * sizeof(float);
+                if (bytes > PrefetchMaxBytes || bytes < PrefetchMinBytes) return 0;
+                return _p.Views.Where(v => v.PermSizes.Length >= 2).Sum(v => v.PermSizes.Take(v.PermSizes.Length - 1).Aggregate(1, (a, b) => a * b));
             }
         }
 
@@ -73,7 +105,7 @@ namespace LayerCompiler.Generator.Emit
             foreach (var v in _p.Views) EmitSourceView(w, v, "x", "xs", _p.Cin);
             foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
             w.Line("// 2-3. Per output tensor: small broadcast terms, then one pass over its entries.");
-            EmitMap(w, _p.ForwardLinks, "xs", "xm", _p.Cin, "y", _p.Cout, biasArray: "b", transposed: false);
+            EmitMap(w, _p.ForwardLinks, "xs", "xm", _p.Cin, "y", _p.Cout, biasArray: "b", transposed: false, ("x", _p.Cin));
             return _scratch;
         }
 
@@ -120,7 +152,7 @@ namespace LayerCompiler.Generator.Emit
 
             w.Line("if (gx == null) return;");
             w.Line("// Input gradient: the transposed map (w holds each term's matrix transposed).");
-            EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true);
+            EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true, ("x", _p.Cin), ("gy", _p.Cout));
             return _scratch;
         }
 
@@ -241,8 +273,9 @@ namespace LayerCompiler.Generator.Emit
         /// With <paramref name="transposed"/> the weight array holds each term's matrix transposed.
         /// </summary>
         private void EmitMap(IndentedWriter w, IReadOnlyList<Link> links, string fullPrefix, string statPrefix, int srcChannels,
-            string dstArr, int dstChannels, string? biasArray, bool transposed)
+            string dstArr, int dstChannels, string? biasArray, bool transposed, params (string Array, int Channels)[] prefetch)
         {
+            int prefetchBase = 0;
             string ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
             string line = "global::LayerCompiler.Runtime.WeightSpace.LineOps";
             int maxWide = _p.Views.Max(v => v.Fixed * dstChannels);
@@ -294,6 +327,12 @@ namespace LayerCompiler.Generator.Emit
                 int last = k - 1, n = d.PermSizes[last];
                 var outer = Enumerable.Range(0, last).ToArray();
                 OpenLoops(w, d, outer);
+                if (outer.Length > 0 && PrefetchParts > 0)
+                {
+                    string part = $"{I(prefetchBase)} + {MixedRadix(outer.Select(i => ($"p{i}", d.PermSizes[i])).ToList())}";
+                    foreach (var (arr, ch) in prefetch) w.Line($"PrefetchNext(n, {part}, {arr}, {I(ch)});");
+                    prefetchBase += outer.Aggregate(1, (a, i) => a * d.PermSizes[i]);
+                }
                 // Terms constant along the line: bias + every broadcast term that does not keep the last axis.
                 w.Line($"var init = acc.Slice(0, {I(wide)});");
                 if (biasArray != null) w.Line($"new global::System.ReadOnlySpan<float>({biasArray}, {I(_p.Layer.BiasOffsets[t])}, {I(wide)}).CopyTo(init);");

@@ -102,11 +102,53 @@ public static class LineOps
         if (c < outWidth) Scalar(ref s0, srcStride, ref w0, inWidth, outWidth, ref d0, dstStride, rows, c, scale, ref plan);
     }
 
-    // 4 rows × 32 columns per step: 8 accumulators, each weight load feeds 4 FMAs.
+    // 8 rows × 32 columns per step: 16 accumulators (half the register file), so each pair of weight
+    // loads feeds 16 FMAs and the two FMA pipes always have independent work (latency 4 × 2 pipes = 8
+    // chains needed; 4 × 32 blocks had exactly 8 and ran at ~55–70% of peak, 8 × 32 at ~95%).
+    // Then 4 × 32 and 1 × 32 for the remaining rows. The per-element summation order is the same in
+    // every block shape, so results do not depend on the blocking.
     private static void Block512x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale, ref Base b)
     {
         var sc = Vector512.Create(scale);
         int r = 0;
+        for (; r + 8 <= rows; r += 8)
+        {
+            var a00 = Vector512<float>.Zero; var a01 = a00; var a10 = a00; var a11 = a00;
+            var a20 = a00; var a21 = a00; var a30 = a00; var a31 = a00;
+            var a40 = a00; var a41 = a00; var a50 = a00; var a51 = a00;
+            var a60 = a00; var a61 = a00; var a70 = a00; var a71 = a00;
+            ref float sr = ref Unsafe.Add(ref s0, r * ss);
+            for (int i = 0; i < k; i++)
+            {
+                ref float wr = ref Unsafe.Add(ref w0, i * n + c);
+                var w0v = Vector512.LoadUnsafe(ref wr, 0); var w1v = Vector512.LoadUnsafe(ref wr, 16);
+                ref float si = ref Unsafe.Add(ref sr, i);
+                var x = Vector512.Create(si);
+                a00 = Vector512.FusedMultiplyAdd(x, w0v, a00); a01 = Vector512.FusedMultiplyAdd(x, w1v, a01);
+                x = Vector512.Create(Unsafe.Add(ref si, ss));
+                a10 = Vector512.FusedMultiplyAdd(x, w0v, a10); a11 = Vector512.FusedMultiplyAdd(x, w1v, a11);
+                x = Vector512.Create(Unsafe.Add(ref si, 2 * ss));
+                a20 = Vector512.FusedMultiplyAdd(x, w0v, a20); a21 = Vector512.FusedMultiplyAdd(x, w1v, a21);
+                x = Vector512.Create(Unsafe.Add(ref si, 3 * ss));
+                a30 = Vector512.FusedMultiplyAdd(x, w0v, a30); a31 = Vector512.FusedMultiplyAdd(x, w1v, a31);
+                x = Vector512.Create(Unsafe.Add(ref si, 4 * ss));
+                a40 = Vector512.FusedMultiplyAdd(x, w0v, a40); a41 = Vector512.FusedMultiplyAdd(x, w1v, a41);
+                x = Vector512.Create(Unsafe.Add(ref si, 5 * ss));
+                a50 = Vector512.FusedMultiplyAdd(x, w0v, a50); a51 = Vector512.FusedMultiplyAdd(x, w1v, a51);
+                x = Vector512.Create(Unsafe.Add(ref si, 6 * ss));
+                a60 = Vector512.FusedMultiplyAdd(x, w0v, a60); a61 = Vector512.FusedMultiplyAdd(x, w1v, a61);
+                x = Vector512.Create(Unsafe.Add(ref si, 7 * ss));
+                a70 = Vector512.FusedMultiplyAdd(x, w0v, a70); a71 = Vector512.FusedMultiplyAdd(x, w1v, a71);
+            }
+            Store512(ref b, ref d0, r, c, a00, a01, sc);
+            Store512(ref b, ref d0, r + 1, c, a10, a11, sc);
+            Store512(ref b, ref d0, r + 2, c, a20, a21, sc);
+            Store512(ref b, ref d0, r + 3, c, a30, a31, sc);
+            Store512(ref b, ref d0, r + 4, c, a40, a41, sc);
+            Store512(ref b, ref d0, r + 5, c, a50, a51, sc);
+            Store512(ref b, ref d0, r + 6, c, a60, a61, sc);
+            Store512(ref b, ref d0, r + 7, c, a70, a71, sc);
+        }
         for (; r + 4 <= rows; r += 4)
         {
             var a00 = Vector512<float>.Zero; var a01 = a00; var a10 = a00; var a11 = a00;
@@ -132,16 +174,35 @@ public static class LineOps
         }
         for (; r < rows; r++)
         {
-            var a0 = Vector512<float>.Zero; var a1 = a0;
+            // A single row (the global broadcast terms are 1-row products): four partial sums over
+            // interleaved inputs, so the FMA chains are 4× shorter; combined in a fixed order.
+            var a0 = Vector512<float>.Zero; var a1 = a0; var p0 = a0; var p1 = a0; var q0 = a0; var q1 = a0; var u0 = a0; var u1 = a0;
             ref float sr = ref Unsafe.Add(ref s0, r * ss);
-            for (int i = 0; i < k; i++)
+            int i = 0;
+            for (; i + 4 <= k; i += 4)
+            {
+                ref float wr = ref Unsafe.Add(ref w0, i * n + c);
+                var x = Vector512.Create(Unsafe.Add(ref sr, i));
+                a0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 0), a0);
+                a1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 16), a1);
+                x = Vector512.Create(Unsafe.Add(ref sr, i + 1));
+                p0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)n), p0);
+                p1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)n + 16), p1);
+                x = Vector512.Create(Unsafe.Add(ref sr, i + 2));
+                q0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)(2 * n)), q0);
+                q1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)(2 * n) + 16), q1);
+                x = Vector512.Create(Unsafe.Add(ref sr, i + 3));
+                u0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)(3 * n)), u0);
+                u1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)(3 * n) + 16), u1);
+            }
+            for (; i < k; i++)
             {
                 ref float wr = ref Unsafe.Add(ref w0, i * n + c);
                 var x = Vector512.Create(Unsafe.Add(ref sr, i));
                 a0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 0), a0);
                 a1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 16), a1);
             }
-            Store512(ref b, ref d0, r, c, a0, a1, sc);
+            Store512(ref b, ref d0, r, c, (a0 + p0) + (q0 + u0), (a1 + p1) + (q1 + u1), sc);
         }
     }
 
@@ -173,6 +234,31 @@ public static class LineOps
     {
         var sc = Vector256.Create(scale);
         int r = 0;
+        for (; r + 4 <= rows; r += 4)
+        {
+            // 4 rows × 16 columns: 8 accumulators (enough independent FMA chains for two pipes).
+            var a00 = Vector256<float>.Zero; var a01 = a00; var a10 = a00; var a11 = a00;
+            var a20 = a00; var a21 = a00; var a30 = a00; var a31 = a00;
+            ref float sr = ref Unsafe.Add(ref s0, r * ss);
+            for (int i = 0; i < k; i++)
+            {
+                ref float wr = ref Unsafe.Add(ref w0, i * n + c);
+                var w0v = Vector256.LoadUnsafe(ref wr, 0); var w1v = Vector256.LoadUnsafe(ref wr, 8);
+                ref float si = ref Unsafe.Add(ref sr, i);
+                var x = Vector256.Create(si);
+                a00 = Vector256.FusedMultiplyAdd(x, w0v, a00); a01 = Vector256.FusedMultiplyAdd(x, w1v, a01);
+                x = Vector256.Create(Unsafe.Add(ref si, ss));
+                a10 = Vector256.FusedMultiplyAdd(x, w0v, a10); a11 = Vector256.FusedMultiplyAdd(x, w1v, a11);
+                x = Vector256.Create(Unsafe.Add(ref si, 2 * ss));
+                a20 = Vector256.FusedMultiplyAdd(x, w0v, a20); a21 = Vector256.FusedMultiplyAdd(x, w1v, a21);
+                x = Vector256.Create(Unsafe.Add(ref si, 3 * ss));
+                a30 = Vector256.FusedMultiplyAdd(x, w0v, a30); a31 = Vector256.FusedMultiplyAdd(x, w1v, a31);
+            }
+            Store256(ref b, ref d0, r, c, a00, a01, sc);
+            Store256(ref b, ref d0, r + 1, c, a10, a11, sc);
+            Store256(ref b, ref d0, r + 2, c, a20, a21, sc);
+            Store256(ref b, ref d0, r + 3, c, a30, a31, sc);
+        }
         for (; r + 2 <= rows; r += 2)
         {
             var a00 = Vector256<float>.Zero; var a01 = a00; var a10 = a00; var a11 = a00;
@@ -234,32 +320,67 @@ public static class LineOps
         bool doRow = !rowSums.IsEmpty, doCol = !colSums.IsEmpty;
         ref float r0 = ref MemoryMarshal.GetReference(rowSums);
         ref float c0 = ref MemoryMarshal.GetReference(colSums);
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++)
-            {
-                ref float e = ref Unsafe.Add(ref x0, (r * cols + c) * wide);
-                int k = 0;
-                if (Vector512.IsHardwareAccelerated)
-                    for (; k + 16 <= wide; k += 16)
+        int k = 0;
+        // A row's sum stays in a register across the row (a store-to-load chain through memory per
+        // entry made this pass ~10× slower); column sums are touched once per row each.
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; k + 32 <= wide; k += 32)
+                for (int r = 0; r < rows; r++)
+                {
+                    ref float rs = ref Unsafe.Add(ref r0, r * wide + k);
+                    var acc0 = doRow ? Vector512.LoadUnsafe(ref rs) : Vector512<float>.Zero;
+                    var acc1 = doRow ? Vector512.LoadUnsafe(ref rs, 16) : Vector512<float>.Zero;
+                    for (int c = 0; c < cols; c++)
                     {
-                        var v = Vector512.LoadUnsafe(ref e, (nuint)k);
-                        if (doRow) { ref float d = ref Unsafe.Add(ref r0, r * wide + k); (Vector512.LoadUnsafe(ref d) + v).StoreUnsafe(ref d); }
+                        ref float e = ref Unsafe.Add(ref x0, (r * cols + c) * wide + k);
+                        var v0 = Vector512.LoadUnsafe(ref e); var v1 = Vector512.LoadUnsafe(ref e, 16);
+                        acc0 += v0; acc1 += v1;
+                        if (doCol)
+                        {
+                            ref float d = ref Unsafe.Add(ref c0, c * wide + k);
+                            (Vector512.LoadUnsafe(ref d) + v0).StoreUnsafe(ref d);
+                            (Vector512.LoadUnsafe(ref d, 16) + v1).StoreUnsafe(ref d, 16);
+                        }
+                    }
+                    if (doRow) { acc0.StoreUnsafe(ref rs); acc1.StoreUnsafe(ref rs, 16); }
+                }
+            for (; k + 16 <= wide; k += 16)
+                for (int r = 0; r < rows; r++)
+                {
+                    ref float rs = ref Unsafe.Add(ref r0, r * wide + k);
+                    var acc = doRow ? Vector512.LoadUnsafe(ref rs) : Vector512<float>.Zero;
+                    for (int c = 0; c < cols; c++)
+                    {
+                        var v = Vector512.LoadUnsafe(ref Unsafe.Add(ref x0, (r * cols + c) * wide + k));
+                        acc += v;
                         if (doCol) { ref float d = ref Unsafe.Add(ref c0, c * wide + k); (Vector512.LoadUnsafe(ref d) + v).StoreUnsafe(ref d); }
                     }
-                else if (Vector256.IsHardwareAccelerated)
-                    for (; k + 8 <= wide; k += 8)
+                    if (doRow) acc.StoreUnsafe(ref rs);
+                }
+        }
+        if (Vector256.IsHardwareAccelerated)
+            for (; k + 8 <= wide; k += 8)
+                for (int r = 0; r < rows; r++)
+                {
+                    ref float rs = ref Unsafe.Add(ref r0, r * wide + k);
+                    var acc = doRow ? Vector256.LoadUnsafe(ref rs) : Vector256<float>.Zero;
+                    for (int c = 0; c < cols; c++)
                     {
-                        var v = Vector256.LoadUnsafe(ref e, (nuint)k);
-                        if (doRow) { ref float d = ref Unsafe.Add(ref r0, r * wide + k); (Vector256.LoadUnsafe(ref d) + v).StoreUnsafe(ref d); }
+                        var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref x0, (r * cols + c) * wide + k));
+                        acc += v;
                         if (doCol) { ref float d = ref Unsafe.Add(ref c0, c * wide + k); (Vector256.LoadUnsafe(ref d) + v).StoreUnsafe(ref d); }
                     }
-                for (; k < wide; k++)
+                    if (doRow) acc.StoreUnsafe(ref rs);
+                }
+        for (; k < wide; k++)
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++)
                 {
-                    float v = Unsafe.Add(ref e, k);
+                    float v = Unsafe.Add(ref x0, (r * cols + c) * wide + k);
                     if (doRow) Unsafe.Add(ref r0, r * wide + k) += v;
                     if (doCol) Unsafe.Add(ref c0, c * wide + k) += v;
                 }
-            }
     }
 
     /// <summary>
@@ -274,6 +395,65 @@ public static class LineOps
         ref float d0 = ref MemoryMarshal.GetReference(dw);
         int c = 0;
         if (Vector512.IsHardwareAccelerated)
+        {
+            // 8 inputs × 32 columns: 16 accumulators, each gradient load feeds 8 FMAs (the 4 × 16
+            // block had 4 chains and was latency-bound at a quarter of the FMA peak).
+            for (; c + 32 <= outWidth; c += 32)
+            {
+                int i = 0;
+                for (; i + 8 <= inWidth; i += 8)
+                {
+                    var a00 = Vector512<float>.Zero; var a01 = a00; var a10 = a00; var a11 = a00;
+                    var a20 = a00; var a21 = a00; var a30 = a00; var a31 = a00;
+                    var a40 = a00; var a41 = a00; var a50 = a00; var a51 = a00;
+                    var a60 = a00; var a61 = a00; var a70 = a00; var a71 = a00;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        ref float gr = ref Unsafe.Add(ref g0, r * gStride + c);
+                        var g0v = Vector512.LoadUnsafe(ref gr); var g1v = Vector512.LoadUnsafe(ref gr, 16);
+                        ref float sr = ref Unsafe.Add(ref s0, r * srcStride + i);
+                        var x = Vector512.Create(sr);
+                        a00 = Vector512.FusedMultiplyAdd(x, g0v, a00); a01 = Vector512.FusedMultiplyAdd(x, g1v, a01);
+                        x = Vector512.Create(Unsafe.Add(ref sr, 1));
+                        a10 = Vector512.FusedMultiplyAdd(x, g0v, a10); a11 = Vector512.FusedMultiplyAdd(x, g1v, a11);
+                        x = Vector512.Create(Unsafe.Add(ref sr, 2));
+                        a20 = Vector512.FusedMultiplyAdd(x, g0v, a20); a21 = Vector512.FusedMultiplyAdd(x, g1v, a21);
+                        x = Vector512.Create(Unsafe.Add(ref sr, 3));
+                        a30 = Vector512.FusedMultiplyAdd(x, g0v, a30); a31 = Vector512.FusedMultiplyAdd(x, g1v, a31);
+                        x = Vector512.Create(Unsafe.Add(ref sr, 4));
+                        a40 = Vector512.FusedMultiplyAdd(x, g0v, a40); a41 = Vector512.FusedMultiplyAdd(x, g1v, a41);
+                        x = Vector512.Create(Unsafe.Add(ref sr, 5));
+                        a50 = Vector512.FusedMultiplyAdd(x, g0v, a50); a51 = Vector512.FusedMultiplyAdd(x, g1v, a51);
+                        x = Vector512.Create(Unsafe.Add(ref sr, 6));
+                        a60 = Vector512.FusedMultiplyAdd(x, g0v, a60); a61 = Vector512.FusedMultiplyAdd(x, g1v, a61);
+                        x = Vector512.Create(Unsafe.Add(ref sr, 7));
+                        a70 = Vector512.FusedMultiplyAdd(x, g0v, a70); a71 = Vector512.FusedMultiplyAdd(x, g1v, a71);
+                    }
+                    ref float d = ref Unsafe.Add(ref d0, i * outWidth + c);
+                    int o = outWidth;
+                    AddTo512(ref d, a00); AddTo512(ref Unsafe.Add(ref d, 16), a01);
+                    AddTo512(ref Unsafe.Add(ref d, o), a10); AddTo512(ref Unsafe.Add(ref d, o + 16), a11);
+                    AddTo512(ref Unsafe.Add(ref d, 2 * o), a20); AddTo512(ref Unsafe.Add(ref d, 2 * o + 16), a21);
+                    AddTo512(ref Unsafe.Add(ref d, 3 * o), a30); AddTo512(ref Unsafe.Add(ref d, 3 * o + 16), a31);
+                    AddTo512(ref Unsafe.Add(ref d, 4 * o), a40); AddTo512(ref Unsafe.Add(ref d, 4 * o + 16), a41);
+                    AddTo512(ref Unsafe.Add(ref d, 5 * o), a50); AddTo512(ref Unsafe.Add(ref d, 5 * o + 16), a51);
+                    AddTo512(ref Unsafe.Add(ref d, 6 * o), a60); AddTo512(ref Unsafe.Add(ref d, 6 * o + 16), a61);
+                    AddTo512(ref Unsafe.Add(ref d, 7 * o), a70); AddTo512(ref Unsafe.Add(ref d, 7 * o + 16), a71);
+                }
+                for (; i < inWidth; i++)
+                {
+                    var a0 = Vector512<float>.Zero; var a1 = a0;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        ref float gr = ref Unsafe.Add(ref g0, r * gStride + c);
+                        var x = Vector512.Create(Unsafe.Add(ref s0, r * srcStride + i));
+                        a0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref gr), a0);
+                        a1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref gr, 16), a1);
+                    }
+                    ref float d = ref Unsafe.Add(ref d0, i * outWidth + c);
+                    AddTo512(ref d, a0); AddTo512(ref Unsafe.Add(ref d, 16), a1);
+                }
+            }
             for (; c + 16 <= outWidth; c += 16)
             {
                 int i = 0;
@@ -302,6 +482,7 @@ public static class LineOps
                     AddTo512(ref Unsafe.Add(ref d0, i * outWidth + c), a0);
                 }
             }
+        }
         else if (Vector256.IsHardwareAccelerated)
             for (; c + 8 <= outWidth; c += 8)
             {

@@ -20,9 +20,17 @@ public static class QuickBench
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static Spread Time(Action action, int reps, int warmup = 10)
+    /// <summary>
+    /// Min / median / max of <paramref name="reps"/> timed calls after a warm-up of at least
+    /// <paramref name="warmup"/> calls and <paramref name="warmupSeconds"/> seconds: .NET compiles
+    /// methods with loops first at tier 0 (with on-stack replacement) and recompiles them optimized only
+    /// after a quiet period of ~100 ms and 30 calls, so a warm-up counted in calls alone (10 × 5 ms) can
+    /// time the unoptimized micro-kernels.
+    /// </summary>
+    public static Spread Time(Action action, int reps, int warmup = 10, double warmupSeconds = 1.0)
     {
-        for (int i = 0; i < warmup; i++) action();
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < warmup || warm.Elapsed.TotalSeconds < warmupSeconds; i++) action();
         var ms = new List<double>();
         for (int r = 0; r < reps; r++)
         {
@@ -53,8 +61,8 @@ public static class QuickBench
         if (o.Interpreted)
         {
             Console.Error.WriteLine("Interpreted layer…");
-            ifwd = Time(reference.InterpretedForward, 3, 2);
-            ifb = Time(reference.InterpretedForwardBackward, 3, 2);
+            ifwd = Time(reference.InterpretedForward, 3, 2, 0);
+            ifb = Time(reference.InterpretedForwardBackward, 3, 2, 0);
         }
         var torch = o.Torch ? RunTorch("--reps", Math.Max(5, o.Reps / 2).ToString(Inv)) : null;
         var t0 = torch?.FirstOrDefault(t => t.Depth == 3 && t.Width == 32);

@@ -34,6 +34,9 @@ public class KernelTests
             new("Depth5 all", Depth5AllClassifier.CreateWeightSpace, Depth5AllClassifier.CreateKernel, 1, 2),
             new("Cnn hidden multi", CnnClassifier.CreateWeightSpace, CnnClassifier.CreateKernel, 2, 3),
             new("Cnn all multi", CnnEditorAll.CreateWeightSpace, CnnEditorAll.CreateKernel, 3, 2),
+            new("Siren wide", SirenWide.CreateWeightSpace, SirenWide.CreateKernel, 1, 32),
+            new("Siren wide", SirenWide.CreateWeightSpace, SirenWide.CreateKernel, 32, 32),
+            new("Siren wide", SirenWide.CreateWeightSpace, SirenWide.CreateKernel, 32, 16),
         };
         return list.Select(c => new object[] { c });
     }

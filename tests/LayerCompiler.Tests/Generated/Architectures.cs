@@ -111,3 +111,7 @@ public partial class Mlp2332Editor { }
 [Dense(4, 4)]
 [Dense(4, 2)]
 public partial class TanhNet { }
+
+/// <summary>The benchmark's reference size (32 → 32 channels) and a 32 → 16 layer: the kernels' widest register blocks.</summary>
+[EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 32, 32, 16 }, Outputs = 10)]
+public partial class SirenWide { }
