@@ -57,7 +57,7 @@ namespace LayerCompiler.Generator.Emit
                 if (PrefetchParts > 0)
                 {
                     _w.Line();
-                    _w.Line($"/// <summary>Prefetches part <c>part</c> of {I(PrefetchParts)} of network n + 1's tensors (a hint: its statistics pass then reads from cache).</summary>");
+                    _w.Line($"/// <summary>Prefetches part <c>part</c> of {I(PrefetchParts)} of network n + 1's input (a hint: its statistics pass then reads from cache).</summary>");
                     using (_w.Block("private static void PrefetchNext(int n, int part, global::LayerCompiler.Runtime.Tensor[] t, int channels)"))
                         foreach (var v in _p.Views)
                         {
@@ -152,7 +152,9 @@ namespace LayerCompiler.Generator.Emit
 
             w.Line("if (gx == null) return;");
             w.Line("// Input gradient: the transposed map (w holds each term's matrix transposed).");
-            EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true, ("x", _p.Cin), ("gy", _p.Cout));
+            // No prefetch here: a backward network's working set (input, output gradient, input gradient,
+            // the chunk's weight gradients) already fills L2, and prefetching the next one measured slower.
+            EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true);
             return _scratch;
         }
 
