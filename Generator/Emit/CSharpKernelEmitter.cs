@@ -105,7 +105,7 @@ namespace LayerCompiler.Generator.Emit
             foreach (var v in _p.Views) EmitSourceView(w, v, "x", "xs", _p.Cin);
             foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
             w.Line("// 2-3. Per output tensor: small broadcast terms, then one pass over its entries.");
-            EmitMap(w, _p.ForwardLinks, "xs", "xm", _p.Cin, "y", _p.Cout, biasArray: "b", transposed: false, ("x", _p.Cin));
+            EmitMap(w, _p.ForwardLinks, "xs", "xm", _p.Cin, "y", _p.Cout, biasArray: "b", transposed: false, null, ("x", _p.Cin));
             return _scratch;
         }
 
@@ -129,34 +129,56 @@ namespace LayerCompiler.Generator.Emit
                 w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.Add({total}, new global::System.Span<float>(gb, {I(_p.Layer.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
             }
 
+            // Weight gradients of full-size terms into a tensor with an outer loop are computed line by
+            // line inside the input gradient's pass over that tensor, while the line of the output gradient
+            // is in L1 (it is read once for both); without an input gradient, in their own loops below.
+            var fused = _p.ForwardLinks.Where(l => l.DstMask == _p.Views[l.Dst].FullMask && _p.Views[l.Dst].PermSizes.Length >= 2).ToList();
             w.Line("// Weight gradients: Σ over kept positions of (input statistic) ⊗ (gradient statistic); full-size terms a line at a time.");
-            foreach (var l in _p.ForwardLinks)
+            foreach (var l in _p.ForwardLinks.Except(fused)) EmitWeightGradient(w, l);
+            if (fused.Count > 0)
             {
-                var a = _p.Views[l.Src]; var o = _p.Views[l.Dst];
-                string dw = $"new global::System.Span<float>(gw, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)})";
-                var kept = KeptAxes(o, l.DstMask);
-                if (kept.Length == 0)
+                using (w.Block("if (gx == null)"))
                 {
-                    w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin)}, {I(a.Fixed * _p.Cin)}, {SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout)}, {I(o.Fixed * _p.Cout)}, 1, {I(l.Rows)}, {I(l.Cols)}, {dw});");
-                    continue;
+                    foreach (var l in fused) EmitWeightGradient(w, l);
+                    w.Line("return;");
                 }
-                // A line along the last kept axis, loops over the others.
-                int lineAxis = kept[kept.Length - 1];
-                var outer = kept.Take(kept.Length - 1).ToArray();
-                OpenLoops(w, o, outer);
-                var (xBase, xStride) = LineSource(a, l.SrcMask, o, lineAxis, "xs", "xm", _p.Cin);
-                var (gBase, gStride) = LineSource(o, l.DstMask, o, lineAxis, "gs", "gm", _p.Cout);
-                w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({xBase}, {I(xStride)}, {gBase}, {I(gStride)}, {I(o.PermSizes[lineAxis])}, {I(l.Rows)}, {I(l.Cols)}, {dw});");
-                CloseLoops(w, outer);
             }
-
-            w.Line("if (gx == null) return;");
-            w.Line("// Input gradient: the transposed map (w holds each term's matrix transposed).");
+            else w.Line("if (gx == null) return;");
+            w.Line("// Input gradient: the transposed map (w holds each term's matrix transposed), with the fused weight gradients.");
             // No prefetch here: a backward network's working set (input, output gradient, input gradient,
             // the chunk's weight gradients) already fills L2, and prefetching the next one measured slower.
-            EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true);
+            EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true, fusedGrads: fused);
             return _scratch;
         }
+
+        /// <summary>The weight gradient of one term: Σ over its kept positions of input statistic ⊗ gradient statistic.</summary>
+        private void EmitWeightGradient(IndentedWriter w, Link l)
+        {
+            var a = _p.Views[l.Src]; var o = _p.Views[l.Dst];
+            var kept = KeptAxes(o, l.DstMask);
+            if (kept.Length == 0)
+            {
+                w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin)}, {I(a.Fixed * _p.Cin)}, {SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout)}, {I(o.Fixed * _p.Cout)}, 1, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
+                return;
+            }
+            // A line along the last kept axis, loops over the others.
+            int lineAxis = kept[kept.Length - 1];
+            var outer = kept.Take(kept.Length - 1).ToArray();
+            OpenLoops(w, o, outer);
+            EmitWeightGradientLine(w, l, lineAxis);
+            CloseLoops(w, outer);
+        }
+
+        /// <summary>One line's share of a weight gradient (the loop variables of the other kept axes are open).</summary>
+        private void EmitWeightGradientLine(IndentedWriter w, Link l, int lineAxis)
+        {
+            var a = _p.Views[l.Src]; var o = _p.Views[l.Dst];
+            var (xBase, xStride) = LineSource(a, l.SrcMask, o, lineAxis, "xs", "xm", _p.Cin);
+            var (gBase, gStride) = LineSource(o, l.DstMask, o, lineAxis, "gs", "gm", _p.Cout);
+            w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({xBase}, {I(xStride)}, {gBase}, {I(gStride)}, {I(o.PermSizes[lineAxis])}, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
+        }
+
+        private static string GradientSpan(Link l) => $"new global::System.Span<float>(gw, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)})";
 
         // ---------------------------------------------------------------- shared pieces
 
@@ -275,7 +297,7 @@ namespace LayerCompiler.Generator.Emit
         /// With <paramref name="transposed"/> the weight array holds each term's matrix transposed.
         /// </summary>
         private void EmitMap(IndentedWriter w, IReadOnlyList<Link> links, string fullPrefix, string statPrefix, int srcChannels,
-            string dstArr, int dstChannels, string? biasArray, bool transposed, params (string Array, int Channels)[] prefetch)
+            string dstArr, int dstChannels, string? biasArray, bool transposed, IReadOnlyList<Link>? fusedGrads = null, params (string Array, int Channels)[] prefetch)
         {
             int prefetchBase = 0;
             string ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
@@ -371,6 +393,8 @@ namespace LayerCompiler.Generator.Emit
                     else
                         w.Line($"{line}.MixAdd({baseExpr}, {I(stride)}, {wspan}, {I(inW)}, {I(outW)}, lineOut, {I(wide)}, {I(n)}{Scale(l)});");
                 }
+                if (fusedGrads != null)
+                    foreach (var l in fusedGrads.Where(l => l.Dst == t)) EmitWeightGradientLine(w, l, last);
                 if (!d.Trailing)
                 {
                     using (w.Block($"for (int p{last} = 0; p{last} < {I(n)}; p{last}++)"))

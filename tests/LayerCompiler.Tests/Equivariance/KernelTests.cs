@@ -82,6 +82,29 @@ public class KernelTests
         Assert.True(TestUtil.RelativeError(gb1, gb2) < 1e-5, $"bias grad {TestUtil.RelativeError(gb1, gb2)}");
     }
 
+    /// <summary>
+    /// Without an input gradient (a model's first layer) the weight gradients take their own loops;
+    /// with one, full-size terms are computed inside the input gradient's pass. Same sums, same order:
+    /// bitwise equal.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void WeightGradientsWithoutInputGradientAreTheSame(Case c)
+    {
+        var (gen, _, w, _) = Make(c, 15);
+        var space = gen.Plan.Space;
+        var x = TestUtil.Random(space, 10, c.Cin, 8);
+        var gy = TestUtil.Random(space, 10, c.Cout, 9);
+        var gx = new WeightSpaceBatch(space, 10, c.Cin);
+        var gw1 = new float[w.Length]; var gw2 = new float[w.Length];
+        var gb1 = new float[gen.Plan.BiasCount]; var gb2 = new float[gen.Plan.BiasCount];
+        gen.Backward(w, x, gy, gx, gw1, gb1);
+        gen.Backward(w, x, gy, null, gw2, gb2);
+        Assert.Equal(gw1, gw2);
+        Assert.Equal(gb1, gb2);
+        Assert.Contains(gw1, v => v != 0);
+    }
+
     public static IEnumerable<object[]> SmallCases() => Cases().Where(o => ((Case)o[0]).Space().Dimension <= 120);
 
     /// <summary>
