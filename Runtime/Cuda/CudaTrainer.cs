@@ -66,7 +66,8 @@ public readonly record struct CudaStepResult(float Loss, int Correct, int Batch)
 /// The trainer mirrors a CPU model: same <see cref="ModelConfig"/>, the model's parameters copied to the device at
 /// construction, copied back on request (<see cref="CopyParametersTo"/>, <see cref="StateDict"/>, for checkpoints).
 /// <para>One <see cref="Step"/>: the batch (weights and labels) goes up; on the device: the generated fused CUDA layers
-/// (forward, parameter and input gradients), EquivariantNorm, the activation, invariant pooling, the dense head (a tiled GEMM
+/// (forward, parameter and input gradients), EquivariantNorm, the activation, invariant pooling (mean, max or both, as the
+/// model's <see cref="HeadPooling"/>; the max's gradient to the CPU's argmax entry), the dense head (a tiled GEMM
 /// kernel), softmax cross-entropy, the backward pass, optional gradient clipping and Adam/AdamW (+AMSGrad) on a flat parameter
 /// vector; only the loss and the correct count come back. Parameters, gradients and optimizer moments never leave the
 /// device. Kernels: <see cref="CudaTrainingKernels"/> and the model's generated <c>CudaSources</c>.</para>
@@ -109,13 +110,13 @@ public sealed class CudaTrainer : IDisposable
     private readonly EquivariantNetwork _model;
     private readonly (string Name, Parameter Parameter, long Offset)[] _params;
     private readonly long _paramWords;
-    private readonly int _entries, _tensors, _features, _groups, _classes, _activation;
+    private readonly int _entries, _tensors, _features, _groups, _classes, _activation, _poolMode;
     private readonly LayerState[] _layers;
     private readonly HeadOp[] _head;
     private readonly int _kZero, _kActF, _kActB, _kNormF, _kNormB, _kNormG, _kPoolF, _kPoolB, _kGemm, _kBiasG, _kXent, _kSumSq, _kClip, _kAdam;
     private readonly int _bParams, _bGrads, _bM, _bV, _bVmax = -1, _bDecay;
     private readonly int _bInput, _bLabels, _bScratch, _bG0, _bG1, _bPartW = -1, _bPartB = -1, _bNormMeta = -1;
-    private readonly int _bPoolMeta, _bGroups, _bEntries, _bFixedIndex, _bFeatures, _bHg0, _bHg1, _bRowLoss, _bResult;
+    private readonly int _bPoolMeta, _bGroups, _bEntries, _bFixedIndex, _bFeatures, _bArgmax = -1, _bHg0, _bHg1, _bRowLoss, _bResult;
     private readonly int _bClipPartial = -1, _bClipCoef = -1, _bClipNorm = -1;
     private readonly float[] _result = new float[4];
     private float _learningRate;
@@ -142,8 +143,7 @@ public sealed class CudaTrainer : IDisposable
             options.Validate();
             if (model.Head == null || model.Pooling == null)
                 throw new NotSupportedException("CudaTrainer trains models with an invariant head (pooling + dense classifier); this model has an equivariant head.");
-            if (model.Config.Pooling != HeadPooling.Mean)
-                throw new NotSupportedException($"CudaTrainer pools the invariant head by the mean; this model declares Pooling = {model.Config.Pooling} (not on the device yet).");
+            _poolMode = CudaTrainingKernels.PoolingCode(model.Config.Pooling);   // NotSupportedException for a pooling without a kernel
             _model = model;
             Options = options;
             _learningRate = options.LearningRate;
@@ -280,7 +280,7 @@ public sealed class CudaTrainer : IDisposable
             }
 
             int cLast = _layers[^1].Cout;
-            var pool = PoolingTables.Build(space, cLast);
+            var pool = PoolingTables.Build(space, cLast, config.Pooling);
             _features = pool.Features;
             _groups = pool.Groups.Length / 3;
             if (_features != model.Pooling.FeatureCount) throw new InvalidOperationException($"Pooling has {model.Pooling.FeatureCount} features, the tables {_features}.");
@@ -289,6 +289,8 @@ public sealed class CudaTrainer : IDisposable
             _bEntries = UploadInts(pool.Entries);
             _bFixedIndex = UploadInts(pool.FixedIndex);
             _bFeatures = _dev.Allocate((long)maxBatch * _features);
+            // Max pooling: the forward pass records each maximum's entry (ints, one per feature) for the backward pass.
+            if (_poolMode != CudaTrainingKernels.PoolMeanCode) _bArgmax = _dev.Allocate((long)maxBatch * _features);
             foreach (var op in _head) op.Output = _dev.Allocate((long)maxBatch * op.Out);
             _bHg0 = _dev.Allocate((long)maxBatch * maxWidth);
             _bHg1 = _dev.Allocate((long)maxBatch * maxWidth);
@@ -445,7 +447,7 @@ public sealed class CudaTrainer : IDisposable
         }
         int c = _layers[^1].Cout;
         Launch(_kPoolF, CudaTrainingKernels.ElementwiseBlocks((long)n * _groups * c), TrainingArg.I(n), TrainingArg.I(c), TrainingArg.I(_features), TrainingArg.I(_groups),
-            TrainingArg.P(_bPoolMeta), TrainingArg.P(_bGroups), TrainingArg.P(_bEntries), TrainingArg.P(x), TrainingArg.P(_bFeatures));
+            TrainingArg.I(_poolMode), TrainingArg.P(_bPoolMeta), TrainingArg.P(_bGroups), TrainingArg.P(_bEntries), TrainingArg.P(x), TrainingArg.P(_bFeatures), Ptr(_bArgmax, 0));
         int h = _bFeatures;
         foreach (var op in _head)
         {
@@ -491,7 +493,7 @@ public sealed class CudaTrainer : IDisposable
         long last = (long)n * _entries * c;
         int ga = _bG0, gb = _bG1;
         Launch(_kPoolB, CudaTrainingKernels.ElementwiseBlocks(last), TrainingArg.I(n), TrainingArg.I(c), TrainingArg.I(_features), TrainingArg.I(_tensors),
-            TrainingArg.P(_bPoolMeta), TrainingArg.P(_bFixedIndex), TrainingArg.P(g), TrainingArg.P(ga));
+            TrainingArg.I(_poolMode), TrainingArg.P(_bPoolMeta), TrainingArg.P(_bFixedIndex), Ptr(_bArgmax, 0), TrainingArg.P(g), TrainingArg.P(ga));
         for (int i = _layers.Length - 1; i >= 0; i--)
         {
             var L = _layers[i];
@@ -733,15 +735,17 @@ internal readonly record struct AdamScalars(float Shrink, float L2, float NegSte
 }
 
 /// <summary>
-/// The tables of <c>lct_pool_fwd</c>/<c>lct_pool_bwd</c> for a weight space and channel count, in <see cref="InvariantPooling"/>'s
-/// feature order (tensor by tensor, then fixed index, then channel): <see cref="Meta"/> per tensor [first entry, entries, fixed
-/// size, first feature]; <see cref="Groups"/> per (tensor, fixed index) [tensor, fixed index, start in <see cref="Entries"/>];
-/// <see cref="Entries"/> each group's entries ascending; <see cref="FixedIndex"/> every entry's fixed index.
+/// The tables of <c>lct_pool_fwd</c>/<c>lct_pool_bwd</c> for a weight space, channel count and pooling, in <see cref="InvariantPooling"/>'s
+/// feature order (tensor by tensor, then mean before max, then fixed index, then channel): <see cref="Meta"/> per tensor [first
+/// entry, entries, fixed size, first feature]; <see cref="Groups"/> per (tensor, fixed index) [tensor, fixed index, start in
+/// <see cref="Entries"/>]; <see cref="Entries"/> each group's entries ascending; <see cref="FixedIndex"/> every entry's fixed index.
 /// </summary>
 internal sealed record PoolingTables(int[] Meta, int[] Groups, int[] Entries, int[] FixedIndex, int Features)
 {
-    public static PoolingTables Build(Algebra.WeightSpace space, int channels)
+    public static PoolingTables Build(Algebra.WeightSpace space, int channels, HeadPooling pooling)
     {
+        if (!Enum.IsDefined(pooling)) throw new ArgumentOutOfRangeException(nameof(pooling), pooling, "Unknown pooling.");
+        int per = pooling == HeadPooling.MeanAndMax ? 2 : 1;   // feature blocks per tensor
         int tensors = space.Tensors.Count;
         var meta = new int[4 * tensors];
         var fixedIndex = new int[space.Tensors.Sum(t => t.Size)];
@@ -760,7 +764,7 @@ internal sealed record PoolingTables(int[] Meta, int[] Groups, int[] Entries, in
                 for (int e = 0; e < map.Length; e++) if (map[e] == fi) entries.Add(e);
             }
             start += wt.Size;
-            feat += wt.FixedSize * channels;
+            feat += per * wt.FixedSize * channels;
         }
         return new PoolingTables(meta, groups.ToArray(), entries.ToArray(), fixedIndex, feat);
     }

@@ -48,6 +48,18 @@ public static class CudaTrainingKernels
     /// <summary>Activation codes of <c>lct_act_fwd</c>/<c>lct_act_bwd</c>.</summary>
     public const int ReluCode = 0, GeluCode = 1;
 
+    /// <summary>Pooling modes of <c>lct_pool_fwd</c>/<c>lct_pool_bwd</c>: mean, max, mean and max (features in that order).</summary>
+    public const int PoolMeanCode = 0, PoolMaxCode = 1, PoolMeanAndMaxCode = 2;
+
+    /// <summary>The <c>lct_pool_fwd</c>/<c>lct_pool_bwd</c> mode of a head pooling.</summary>
+    public static int PoolingCode(HeadPooling pooling) => pooling switch
+    {
+        HeadPooling.Mean => PoolMeanCode,
+        HeadPooling.Max => PoolMaxCode,
+        HeadPooling.MeanAndMax => PoolMeanAndMaxCode,
+        _ => throw new System.NotSupportedException($"The device pools by the mean, the maximum or both; pooling {pooling} has no kernel."),
+    };
+
     /// <summary>Most blocks an element-wise kernel is launched with (it loops with a grid stride beyond).</summary>
     public const int MaxElementwiseBlocks = 1 << 20;
 
@@ -251,12 +263,16 @@ extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_norm_param_grad(in
     }
 }
 
-// Invariant pooling forward (Runtime/Models/InvariantPooling.cs): y[n, feature] = (Σ over the tensor's entries with that
-// fixed index, in entry order, of x) · (fixed / entries). meta = per tensor 4 ints [first entry, entries, fixed size, first
-// feature]; groupTab = per (tensor, fixed index) group 3 ints [tensor, fixed index, start in the entry list]; entries =
-// the entries of each group, ascending. One thread per (n, group, channel).
-extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_pool_fwd(int batch, int C, int F, int groups, const int* meta,
-    const int* groupTab, const int* entries, const float* x, float* y)
+// Invariant pooling forward (Runtime/Models/InvariantPooling.cs). mode 0 = mean, 1 = max, 2 = mean and max. Each tensor's
+// features are [mean block][max block] (the blocks present), each block (fixed index, channel), fixed·C wide.
+// Mean: (Σ over the tensor's entries with that fixed index, in entry order, of x) · (fixed / entries). Max: the first of
+// those entries (in entry order) seeds the maximum, a later one replaces it only when strictly greater; as the CPU rule
+// `v > max || no entry yet`, ties and NaN keep the earlier entry (a leading NaN stays). argmax[n·F + max feature] = that
+// entry's index in its tensor, for lct_pool_bwd; argmax is not touched (may be null) in mode 0. meta = per tensor 4 ints
+// [first entry, entries, fixed size, first feature]; groupTab = per (tensor, fixed index) group 3 ints [tensor, fixed
+// index, start in the entry list]; entries = the entries of each group, ascending. One thread per (n, group, channel).
+extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_pool_fwd(int batch, int C, int F, int groups, int mode, const int* meta,
+    const int* groupTab, const int* entries, const float* x, float* y, int* argmax)
 {
     const long long total = (long long)batch * groups * C;
     LCT_LOOP(i, total)
@@ -268,16 +284,36 @@ extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_pool_fwd(int batch
         const int start = meta[4 * t], size = meta[4 * t + 1], fixed = meta[4 * t + 2], feat = meta[4 * t + 3];
         const int count = size / fixed;
         const long long base = (long long)batch * C * start + (long long)n * size * C + ch;
-        float s = 0.0f;
-        for (int k = 0; k < count; ++k) s += x[base + (long long)entries[list + k] * C];
-        y[(long long)n * F + feat + fi * C + ch] = s * ((float)fixed / (float)size);
+        const long long o = (long long)n * F + feat + fi * C + ch;
+        if (mode != 1)
+        {
+            float s = 0.0f;
+            for (int k = 0; k < count; ++k) s += x[base + (long long)entries[list + k] * C];
+            y[o] = s * ((float)fixed / (float)size);
+        }
+        if (mode != 0)
+        {
+            int arg = entries[list];
+            float mx = x[base + (long long)arg * C];
+            for (int k = 1; k < count; ++k)
+            {
+                const int e = entries[list + k];
+                const float v = x[base + (long long)e * C];
+                if (v > mx) { mx = v; arg = e; }
+            }
+            const long long om = o + (mode == 2 ? (long long)fixed * C : 0);
+            y[om] = mx;
+            argmax[om] = arg;
+        }
     }
 }
 
-// Invariant pooling backward: gx[entry] = gy[its feature] · (fixed / entries), for every element of the batch buffer.
-// fixedIndex[first entry of t + e] = the fixed index of entry e of tensor t.
-extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_pool_bwd(int batch, int C, int F, int tensors, const int* meta,
-    const int* fixedIndex, const float* gy, float* gx)
+// Invariant pooling backward, one thread per element of the batch buffer (each writes only its own element: no atomics):
+// gx[entry] = (mode != 1 ? gy[its mean feature] · (fixed / entries) : 0) + (entry is its max feature's argmax ? gy[that max
+// feature] : nothing), added in this order as InvariantPooling.Backward (mean written, or cleared, then the max added).
+// fixedIndex[first entry of t + e] = the fixed index of entry e of tensor t; mode and argmax as written by lct_pool_fwd.
+extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_pool_bwd(int batch, int C, int F, int tensors, int mode, const int* meta,
+    const int* fixedIndex, const int* argmax, const float* gy, float* gx)
 {
     const long long total = (long long)batch * C * (meta[4 * (tensors - 1)] + meta[4 * (tensors - 1) + 1]);
     LCT_LOOP(i, total)
@@ -289,7 +325,15 @@ extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_pool_bwd(int batch
         const long long per = (long long)size * C;
         const int n = (int)(local / per), rem = (int)(local % per);
         const int e = rem / C, ch = rem % C;
-        gx[i] = gy[(long long)n * F + feat + fixedIndex[start + e] * C + ch] * ((float)fixed / (float)size);
+        const long long f = (long long)n * F + feat + fixedIndex[start + e] * C + ch;
+        float v = 0.0f;
+        if (mode != 1) v = gy[f] * ((float)fixed / (float)size);
+        if (mode != 0)
+        {
+            const long long fm = f + (mode == 2 ? (long long)fixed * C : 0);
+            if (argmax[fm] == e) v = v + gy[fm];
+        }
+        gx[i] = v;
     }
 }
 

@@ -25,6 +25,13 @@ public partial class TrainStepGeluClassifier { }
 [EquivariantModel(typeof(Mlp2x4x4x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 2 }, Activation = Activation.GELU, Outputs = 4, Normalize = true)]
 public partial class TrainStepAllNeuronClassifier { }
 
+// Max pooling in the invariant head: the maximum alone, and mean and maximum side by side.
+[EquivariantModel(typeof(Mlp2x4x4x1), Channels = new[] { 2, 2 }, Outputs = 3, Normalize = true, Pooling = HeadPooling.Max)]
+public partial class TrainStepMaxClassifier { }
+
+[EquivariantModel(typeof(Mlp2x4x4x1), Channels = new[] { 2, 2 }, Activation = Activation.GELU, Outputs = 3, Pooling = HeadPooling.MeanAndMax)]
+public partial class TrainStepMeanMaxClassifier { }
+
 /// <summary>A model the device trainer runs, with the CPU model and options it is checked against.</summary>
 public sealed record TrainerCase(string Name, Func<ulong, EquivariantNetwork> Create, Func<int, int, CudaLayerSource> Sources, CudaTrainerOptions Options)
 {
@@ -39,6 +46,10 @@ public sealed record TrainerCase(string Name, Func<ulong, EquivariantNetwork> Cr
         new TrainerCase("2-4-4-1 all-neuron norm gelu, Adam", s => new TrainStepAllNeuronClassifier(s), TrainStepAllNeuronClassifier.CudaSources.ForChannels,
             new CudaTrainerOptions { MaxBatch = 8, DecoupledWeightDecay = false, AmsGrad = false, WeightDecay = 1e-2 }),
         new TrainerCase("cnn relu", s => new CnnClassifier(s), CnnClassifier.CudaSources.ForChannels, new CudaTrainerOptions { MaxBatch = 8 }),
+        new TrainerCase("2-4-4-1 max pooling, norm relu", s => new TrainStepMaxClassifier(s), TrainStepMaxClassifier.CudaSources.ForChannels,
+            new CudaTrainerOptions { MaxBatch = 8 }),
+        new TrainerCase("2-4-4-1 mean-and-max pooling, gelu, clipping", s => new TrainStepMeanMaxClassifier(s), TrainStepMeanMaxClassifier.CudaSources.ForChannels,
+            new CudaTrainerOptions { MaxBatch = 8, ClipGradNorm = 0.5f }),
     };
 }
 
@@ -283,6 +294,7 @@ public class CudaTrainerEmulationTests(ITestOutputHelper output)
     {
         Assert.Throws<NotSupportedException>(() => new CudaTrainer(new EmulatedTrainingDevice(), new Depth5Editor(0), Depth5Editor.CudaSources.ForChannels, null));
         Assert.Throws<ArgumentException>(() => new CudaTrainer(new EmulatedTrainingDevice(), new TrainStepNormClassifier(0), TrainStepAllNeuronClassifier.CudaSources.ForChannels, null));
+        Assert.Throws<NotSupportedException>(() => CudaTrainingKernels.PoolingCode((HeadPooling)7));   // a pooling without a kernel
         Assert.Throws<ArgumentOutOfRangeException>(() => new CudaTrainerOptions { MaxBatch = 0 }.Validate());
         Assert.Throws<ArgumentOutOfRangeException>(() => new CudaTrainerOptions { ClipGradNorm = 0 }.Validate());
     }

@@ -14,10 +14,15 @@ public partial class GpuTrainNormClassifier { }
 [EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 8, 8 }, Activation = Activation.GELU, Outputs = 10, HeadHidden = 16)]
 public partial class GpuTrainGeluClassifier { }
 
+// The reference shape with the mean and the maximum pooled side by side.
+[EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 8, 8, 8 }, Outputs = 10, Normalize = true, Pooling = HeadPooling.MeanAndMax)]
+public partial class GpuTrainMeanMaxClassifier { }
+
 /// <summary>
 /// <see cref="CudaTrainer"/> through NVRTC and the driver against the CPU model, loss and AdamW: one full training step
-/// (loss, correct count, gradients and parameters ≤ 1e-5) and 20 steps with a learning-rate schedule. Reported as skipped
-/// (with the reason) where there is no GPU; CudaTrainerEmulationTests run the same trainer on the CPU emulator.
+/// (loss, correct count, gradients and parameters ≤ 1e-5) and 20 steps with a learning-rate schedule, with mean, max and
+/// mean-and-max pooling. Reported as skipped (with the reason) where there is no GPU; CudaTrainerEmulationTests run the same
+/// trainer on the CPU emulator.
 /// </summary>
 public class CudaTrainerGpuTests(ITestOutputHelper output) : IDisposable
 {
@@ -40,6 +45,9 @@ public class CudaTrainerGpuTests(ITestOutputHelper output) : IDisposable
         new TrainerCase("siren 8x3 norm", s => new GpuTrainNormClassifier(s), GpuTrainNormClassifier.CudaSources.ForChannels, new CudaTrainerOptions { MaxBatch = 64 }),
         new TrainerCase("siren 8x2 gelu hidden head, clipping", s => new GpuTrainGeluClassifier(s), GpuTrainGeluClassifier.CudaSources.ForChannels,
             new CudaTrainerOptions { MaxBatch = 64, ClipGradNorm = 1f, LabelSmoothing = 0.05f }),
+        new TrainerCase("siren 4x3 max pooling", s => new SirenClassifierMax(s), SirenClassifierMax.CudaSources.ForChannels, new CudaTrainerOptions { MaxBatch = 64 }),
+        new TrainerCase("siren 8x3 norm mean-and-max pooling", s => new GpuTrainMeanMaxClassifier(s), GpuTrainMeanMaxClassifier.CudaSources.ForChannels,
+            new CudaTrainerOptions { MaxBatch = 64 }),
     });
 
     [CudaFact]
@@ -71,10 +79,17 @@ public class CudaTrainerGpuTests(ITestOutputHelper output) : IDisposable
     }
 
     [CudaFact]
-    public void TwentyStepsTrackTheCpuModelAndAreDeterministic()
+    public void TwentyStepsTrackTheCpuModelAndAreDeterministic() => TwentySteps("siren 8x3 norm");
+
+    // Max pooling routes each feature's gradient to one entry (the first holding the maximum): 20 steps in which the device
+    // must keep routing it as the CPU does for the parameters to stay within 1e-4.
+    [CudaFact]
+    public void TwentyStepsWithMaxPoolingTrackTheCpuModelAndAreDeterministic() => TwentySteps("siren 8x3 norm mean-and-max pooling");
+
+    private void TwentySteps(string name)
     {
         using var device = OpenDevice();
-        var c = Cases().First(x => x.Name == "siren 8x3 norm");
+        var c = Cases().First(x => x.Name == name);
         const int steps = 20, batch = 64;
         var schedule = new WarmupCosineSchedule(c.Options.LearningRate, 3, steps, 1e-4f);
         var cpu = new CpuStepper(c.Create(4), c.Options);

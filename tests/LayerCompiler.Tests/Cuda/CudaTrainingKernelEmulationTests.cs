@@ -138,20 +138,38 @@ public class CudaTrainingKernelEmulationTests(ITestOutputHelper output)
         Check("bias gradient", buffers[11].Floats(), norm.Bias.Grad.Data);
     }
 
+    public static IEnumerable<object[]> PoolingCases() =>
+        from space in new[] { "2-4-4-1 hidden", "cnn hidden", "cnn all-neuron", "siren all-neuron" }
+        from pooling in new[] { HeadPooling.Mean, HeadPooling.Max, HeadPooling.MeanAndMax }
+        select new object[] { space, pooling };
+
     [HostCompilerTheory]
-    [InlineData("2-4-4-1 hidden")]
-    [InlineData("cnn hidden")]
-    [InlineData("cnn all-neuron")]
-    [InlineData("siren all-neuron")]
-    public void PoolingForwardAndBackwardMatchInvariantPooling(string spaceName)
+    [MemberData(nameof(PoolingCases))]
+    public void PoolingForwardAndBackwardMatchInvariantPooling(string spaceName, HeadPooling pooling) => CheckPooling(spaceName, pooling, ties: false);
+
+    public static IEnumerable<object[]> TiedPoolingCases() =>
+        from space in new[] { "2-4-4-1 hidden", "cnn hidden", "siren all-neuron" }
+        from pooling in new[] { HeadPooling.Max, HeadPooling.MeanAndMax }
+        select new object[] { space, pooling };
+
+    /// <summary>
+    /// Inputs rounded to whole numbers (mostly −1, ±0, 1), so many groups hold their maximum at several entries: the device
+    /// must route the gradient to the same one as the CPU (the first in memory order), and keep the sign of a zero maximum.
+    /// </summary>
+    [HostCompilerTheory]
+    [MemberData(nameof(TiedPoolingCases))]
+    public void MaxPoolingPicksTheCpusEntryAmongTies(string spaceName, HeadPooling pooling) => CheckPooling(spaceName, pooling, ties: true);
+
+    private void CheckPooling(string spaceName, HeadPooling pooling, bool ties)
     {
         var space = Space(spaceName);
-        const int batch = 4, channels = 3;
-        var pool = new InvariantPooling(space, channels);
-        var tables = PoolingTables.Build(space, channels);
+        const int batch = 4, channels = 3, untouched = -7;
+        var pool = new InvariantPooling(space, channels, pooling);
+        var tables = PoolingTables.Build(space, channels, pooling);
         Assert.Equal(pool.FeatureCount, tables.Features);
-        int features = tables.Features, groups = tables.Groups.Length / 3;
+        int features = tables.Features, groups = tables.Groups.Length / 3, mode = CudaTrainingKernels.PoolingCode(pooling);
         var x = TestUtil.Random(space, batch, channels, 9);
+        if (ties) foreach (var t in x.Tensors) for (int i = 0; i < t.Length; i++) t.Data[i] = MathF.Round(0.8f * t.Data[i]);
         var y = pool.Forward(x);
         var gy = new Tensor(TestUtil.RandomVector(batch * features, 10), batch, features);
         var gx = pool.Backward(gy).Flatten();
@@ -159,18 +177,50 @@ public class CudaTrainingKernelEmulationTests(ITestOutputHelper output)
         {
             Emu.Buffer.Of(tables.Meta), Emu.Buffer.Of(tables.Groups), Emu.Buffer.Of(tables.Entries), Emu.Buffer.Of(tables.FixedIndex),
             Emu.Buffer.Of(x.Flatten()), Emu.Buffer.NaN(batch * features), Emu.Buffer.Of(gy.Data), Emu.Buffer.NaN(x.Length),
+            Emu.Buffer.Of(Enumerable.Repeat(untouched, batch * features).ToArray()),
         };
         Emu.RunGeneric(Exe, buffers, new[]
         {
             L(CudaTrainingKernels.PoolForward, CudaTrainingKernels.ElementwiseBlocks((long)batch * groups * channels), I(batch), I(channels), I(features), I(groups),
-                B(0), B(1), B(2), B(4), B(5)),
-            L(CudaTrainingKernels.PoolBackward, 2, I(batch), I(channels), I(features), I(space.Tensors.Count), B(0), B(3), B(6), B(7)),
+                I(mode), B(0), B(1), B(2), B(4), B(5), pooling == HeadPooling.Mean ? Emu.Arg.Null : B(8)),
+            L(CudaTrainingKernels.PoolBackward, 2, I(batch), I(channels), I(features), I(space.Tensors.Count), I(mode), B(0), B(3),
+                pooling == HeadPooling.Mean ? Emu.Arg.Null : B(8), B(6), B(7)),
         });
         Check("forward", buffers[5].Floats(), y.Data);
-        Assert.Equal(y.Data, buffers[5].Floats());   // same additions in the same order
         Check("backward", buffers[7].Floats(), gx);
-        Assert.Equal(gx, buffers[7].Floats());
+        // Same additions in the same order, the same maxima: bitwise equal (compared as bits, so −0 ≠ +0). A gradient routed
+        // to another of the tied entries would differ in two elements.
+        Assert.Equal(Bits(y.Data), Bits(buffers[5].Floats()));
+        Assert.Equal(Bits(gx), Bits(buffers[7].Floats()));
+        if (pooling == HeadPooling.Mean) return;
+
+        // Independently of the CPU module: each max feature's argmax is the first entry of its group (ascending) holding the
+        // maximum; mean features have no argmax (left as they were).
+        var argmax = buffers[8].Ints();
+        int tied = 0;
+        for (int n = 0; n < batch; n++)
+            for (int g = 0; g < groups; g++)
+            {
+                int t = tables.Groups[3 * g], fi = tables.Groups[3 * g + 1], list = tables.Groups[3 * g + 2];
+                var wt = space.Tensors[t];
+                int count = wt.Size / wt.FixedSize, feat = tables.Meta[4 * t + 3], width = wt.FixedSize * channels;
+                var data = x.Tensors[t].Data;
+                for (int ch = 0; ch < channels; ch++)
+                {
+                    var values = Enumerable.Range(0, count).Select(k => data[(n * wt.Size + tables.Entries[list + k]) * channels + ch]).ToArray();
+                    float max = values.Max();
+                    int first = tables.Entries[list + Array.IndexOf(values, max)];
+                    if (values.Count(v => v == max) > 1) tied++;
+                    int f = n * features + feat + fi * channels + ch;
+                    if (pooling == HeadPooling.MeanAndMax) { Assert.Equal(untouched, argmax[f]); f += width; }
+                    Assert.Equal(first, argmax[f]);
+                }
+            }
+        output.WriteLine($"{tied} of {batch * groups * channels} max features with a tied maximum");
+        if (ties) Assert.True(tied > batch * groups * channels / 4, $"only {tied} max features have a tied maximum");
     }
+
+    private static int[] Bits(float[] a) => a.Select(BitConverter.SingleToInt32Bits).ToArray();
 
     [HostCompilerTheory]
     [InlineData(19, 37, 21, true)]
