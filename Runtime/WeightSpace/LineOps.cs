@@ -110,6 +110,9 @@ public static class LineOps
     private static void Block512x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale, ref Base b)
     {
         var sc = Vector512.Create(scale);
+        // The init row is the same for every row of the line: loaded once, not per stored row.
+        var i0 = b.Assign ? Vector512.LoadUnsafe(ref Unsafe.Add(ref b.Init, c)) : default;
+        var i1 = b.Assign ? Vector512.LoadUnsafe(ref Unsafe.Add(ref b.Init, c + 16)) : default;
         int r = 0;
         for (; r + 8 <= rows; r += 8)
         {
@@ -140,14 +143,14 @@ public static class LineOps
                 x = Vector512.Create(Unsafe.Add(ref si, 7 * ss));
                 a70 = Vector512.FusedMultiplyAdd(x, w0v, a70); a71 = Vector512.FusedMultiplyAdd(x, w1v, a71);
             }
-            Store512(ref b, ref d0, r, c, a00, a01, sc);
-            Store512(ref b, ref d0, r + 1, c, a10, a11, sc);
-            Store512(ref b, ref d0, r + 2, c, a20, a21, sc);
-            Store512(ref b, ref d0, r + 3, c, a30, a31, sc);
-            Store512(ref b, ref d0, r + 4, c, a40, a41, sc);
-            Store512(ref b, ref d0, r + 5, c, a50, a51, sc);
-            Store512(ref b, ref d0, r + 6, c, a60, a61, sc);
-            Store512(ref b, ref d0, r + 7, c, a70, a71, sc);
+            Store512(ref b, ref d0, r, c, a00, a01, sc, i0, i1);
+            Store512(ref b, ref d0, r + 1, c, a10, a11, sc, i0, i1);
+            Store512(ref b, ref d0, r + 2, c, a20, a21, sc, i0, i1);
+            Store512(ref b, ref d0, r + 3, c, a30, a31, sc, i0, i1);
+            Store512(ref b, ref d0, r + 4, c, a40, a41, sc, i0, i1);
+            Store512(ref b, ref d0, r + 5, c, a50, a51, sc, i0, i1);
+            Store512(ref b, ref d0, r + 6, c, a60, a61, sc, i0, i1);
+            Store512(ref b, ref d0, r + 7, c, a70, a71, sc, i0, i1);
         }
         for (; r + 4 <= rows; r += 4)
         {
@@ -167,10 +170,10 @@ public static class LineOps
                 a20 = Vector512.FusedMultiplyAdd(x2, w0v, a20); a21 = Vector512.FusedMultiplyAdd(x2, w1v, a21);
                 a30 = Vector512.FusedMultiplyAdd(x3, w0v, a30); a31 = Vector512.FusedMultiplyAdd(x3, w1v, a31);
             }
-            Store512(ref b, ref d0, r, c, a00, a01, sc);
-            Store512(ref b, ref d0, r + 1, c, a10, a11, sc);
-            Store512(ref b, ref d0, r + 2, c, a20, a21, sc);
-            Store512(ref b, ref d0, r + 3, c, a30, a31, sc);
+            Store512(ref b, ref d0, r, c, a00, a01, sc, i0, i1);
+            Store512(ref b, ref d0, r + 1, c, a10, a11, sc, i0, i1);
+            Store512(ref b, ref d0, r + 2, c, a20, a21, sc, i0, i1);
+            Store512(ref b, ref d0, r + 3, c, a30, a31, sc, i0, i1);
         }
         for (; r < rows; r++)
         {
@@ -202,15 +205,22 @@ public static class LineOps
                 a0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 0), a0);
                 a1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 16), a1);
             }
-            Store512(ref b, ref d0, r, c, (a0 + p0) + (q0 + u0), (a1 + p1) + (q1 + u1), sc);
+            Store512(ref b, ref d0, r, c, (a0 + p0) + (q0 + u0), (a1 + p1) + (q1 + u1), sc, i0, i1);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store512(ref Base b, ref float d0, int r, int c, Vector512<float> a0, Vector512<float> a1, Vector512<float> sc)
+    private static void Store512(ref Base b, ref float d0, int r, int c, Vector512<float> a0, Vector512<float> a1, Vector512<float> sc, Vector512<float> i0, Vector512<float> i1)
     {
         ref float d = ref Unsafe.Add(ref d0, r * b.Dst + c);
-        var b0 = Base512(ref b, ref d0, r, c); var b1 = Base512(ref b, ref d0, r, c + 16);
+        Vector512<float> b0, b1;
+        if (!b.Assign) { b0 = Vector512.LoadUnsafe(ref d, 0); b1 = Vector512.LoadUnsafe(ref d, 16); }
+        else if (b.HasLine)
+        {
+            ref float l = ref Unsafe.Add(ref b.Line, r * b.LineStride + c);
+            b0 = i0 + Vector512.LoadUnsafe(ref l, 0); b1 = i1 + Vector512.LoadUnsafe(ref l, 16);
+        }
+        else { b0 = i0; b1 = i1; }
         Vector512.FusedMultiplyAdd(a0, sc, b0).StoreUnsafe(ref d, 0);
         Vector512.FusedMultiplyAdd(a1, sc, b1).StoreUnsafe(ref d, 16);
     }
