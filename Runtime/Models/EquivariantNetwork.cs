@@ -76,14 +76,14 @@ public class EquivariantNetwork : Module
         return x;
     }
 
-    private WeightSpaceBatch TrunkBackward(WeightSpaceBatch g, bool needInputGradient)
+    private WeightSpaceBatch? TrunkBackward(WeightSpaceBatch g, bool needInputGradient)
     {
         for (int i = Config.Channels.Length - 1; i >= 0; i--)
         {
             g = _activations[i].Backward(g);
             if (Config.Normalize) g = Norms[i].Backward(g);
             var gi = Layers[i].Backward(g, needInputGradient || i > 0);
-            if (i == 0) return gi!;
+            if (i == 0) return gi;
             g = gi!;
         }
         return g;
@@ -108,7 +108,17 @@ public class EquivariantNetwork : Module
     {
         if (Head == null || Pooling == null) throw new InvalidOperationException("This model has an equivariant head; call BackwardEquivariant.");
         var g = Pooling.Backward(Head.Backward(gradOutput));
-        return TrunkBackward(g, true);
+        return TrunkBackward(g, true)!;
+    }
+
+    /// <summary>
+    /// Like <see cref="Backward"/> but without the input gradient, which training does not need: the first
+    /// layer then skips its transposed map (same parameter gradients, bit for bit).
+    /// </summary>
+    public void BackwardParameters(Tensor gradOutput)
+    {
+        if (Head == null || Pooling == null) throw new InvalidOperationException("This model has an equivariant head; call BackwardEquivariant.");
+        TrunkBackward(Pooling.Backward(Head.Backward(gradOutput)), false);
     }
 
     /// <summary>Equivariant head: one value per input weight per output channel.</summary>
@@ -122,7 +132,7 @@ public class EquivariantNetwork : Module
     {
         if (Head != null) throw new InvalidOperationException("This model has an invariant head; call Backward.");
         var g = Layers[^1].Backward(gradOutput, true)!;
-        return TrunkBackward(g, true);
+        return TrunkBackward(g, true)!;
     }
 
     private void CheckInput(WeightSpaceBatch x)

@@ -203,7 +203,7 @@ public sealed class Trainer
                     for (int j = 0; j < n; j++) if (pred[j] == buf.Labels[j]) correct++;
                 }
                 lossSum += (double)loss * n; seen += n;
-                Model.Backward(grad);
+                Model.BackwardParameters(grad);
                 if (o.ClipGradNorm is float clip) GradientClipping.ClipGradNorm(parameters, clip);
                 lr = schedule.Apply(Optimizer, Optimizer.StepCount);
                 Optimizer.Step();

@@ -132,7 +132,7 @@ public static class QuickBench
             model.ZeroGrad();
             var logits = model.Forward(xb);
             var (_, g) = loss.Compute(logits, labels);
-            model.Backward(g);
+            model.BackwardParameters(g);
             opt.Step();
         }, Math.Max(3, o.Reps / 3), 1);
         Emit(new() { ["bench"] = "train-step", ["batch"] = 512, ["ms"] = step, ["networks_per_s"] = 512 / (step.Median / 1e3) });

@@ -164,7 +164,7 @@ internal sealed class EquivariantClassifier : Classifier
         return _net.Forward(x);
     }
 
-    public override void Backward(Tensor gradLogits) => _net.Backward(gradLogits);
+    public override void Backward(Tensor gradLogits) => _net.BackwardParameters(gradLogits);
 }
 
 /// <summary>A plain MLP on fixed features: flattened weights ("mlp") or per-tensor statistics ("stats").</summary>

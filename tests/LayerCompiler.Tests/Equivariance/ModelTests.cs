@@ -92,6 +92,23 @@ public class ModelTests
         }
     }
 
+    /// <summary>Training's backward (no input gradient) gives the same parameter gradients, bit for bit.</summary>
+    [Theory]
+    [MemberData(nameof(InvariantModels))]
+    public void BackwardParametersEqualsBackward(string name, Func<EquivariantNetwork> make)
+    {
+        var a = make(); var b = make();
+        var x = TestUtil.Random(a.Space, 9, 1, 31);
+        var g = new Tensor(TestUtil.RandomVector(9 * a.Config.Outputs, 32), 9, a.Config.Outputs);
+        a.Forward(x); b.Forward(x);
+        var gx = a.Backward(g);
+        b.BackwardParameters(g);
+        Assert.NotNull(gx);
+        foreach (var ((n, pa), (_, pb)) in a.NamedParameters().Zip(b.NamedParameters()))
+            Assert.True(pa.Grad.Data.AsSpan().SequenceEqual(pb.Grad.Data), $"{name}: gradient of {n}");
+        Assert.Contains(a.Layers[0].Weight.Grad.Data, v => v != 0);
+    }
+
     [Fact]
     public void SameSeedGivesBitwiseIdenticalResults()
     {
