@@ -60,7 +60,18 @@ public sealed class InvariantPooling
         var y = new Tensor(x.Batch, FeatureCount);
         int c = Channels;
         if (_max && (_argmax == null || _argmax.Length != x.Batch * MaxFeatureCount)) _argmax = new int[x.Batch * MaxFeatureCount];
-        for (int n = 0; n < x.Batch; n++)
+        // Networks are independent (each writes its own row): in parallel for large batches, same result.
+        if (x.Batch >= ParallelBatch) System.Threading.Tasks.Parallel.For(0, x.Batch, n => ForwardNetwork(n, x, y));
+        else for (int n = 0; n < x.Batch; n++) ForwardNetwork(n, x, y);
+        return y;
+    }
+
+    /// <summary>Batches from this size on are pooled on all cores (a pure streaming pass over the activations).</summary>
+    private const int ParallelBatch = 16;
+
+    private void ForwardNetwork(int n, WeightSpaceBatch x, Tensor y)
+    {
+        int c = Channels;
         {
             int maxBase = 0;
             for (int t = 0; t < _space.Tensors.Count; t++)
@@ -100,7 +111,6 @@ public sealed class InvariantPooling
                 maxBase += width;
             }
         }
-        return y;
     }
 
     /// <summary>Max-pooled features per network (0 for mean pooling).</summary>
@@ -112,7 +122,14 @@ public sealed class InvariantPooling
         if (_max && (_argmax == null || _argmax.Length != batch * MaxFeatureCount))
             throw new InvalidOperationException("Backward of max pooling needs the forward of the same batch first.");
         if (_grad == null || _grad.Batch != batch) _grad = new WeightSpaceBatch(_space, batch, c);
-        for (int n = 0; n < batch; n++)
+        if (batch >= ParallelBatch) System.Threading.Tasks.Parallel.For(0, batch, n => BackwardNetwork(n, gradOutput, _grad));
+        else for (int n = 0; n < batch; n++) BackwardNetwork(n, gradOutput, _grad);
+        return _grad;
+    }
+
+    private void BackwardNetwork(int n, Tensor gradOutput, WeightSpaceBatch grad)
+    {
+        int c = Channels;
         {
             int maxBase = 0;
             for (int t = 0; t < _space.Tensors.Count; t++)
@@ -120,7 +137,7 @@ public sealed class InvariantPooling
                 var wt = _space.Tensors[t];
                 int width = wt.FixedSize * c;
                 var gs = gradOutput.Data.AsSpan(n * FeatureCount + _featureOffset[t], (_mean && _max ? 2 : 1) * width);
-                var gx = _grad.Tensors[t].Data.AsSpan(n * wt.Size * c, wt.Size * c);
+                var gx = grad.Tensors[t].Data.AsSpan(n * wt.Size * c, wt.Size * c);
                 var map = _fixedIndex[t];
                 if (_mean)
                 {
@@ -141,6 +158,5 @@ public sealed class InvariantPooling
                 maxBase += width;
             }
         }
-        return _grad;
     }
 }

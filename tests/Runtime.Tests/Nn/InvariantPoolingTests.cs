@@ -127,3 +127,82 @@ public class InvariantPoolingTests
     public void UnknownPoolingIsRejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new InvariantPooling(ReferenceMlp.Space(2, 3, 1), 1, (HeadPooling)9));
 }
+
+/// <summary>Large batches run on all cores: the result must be the one each network gets alone.</summary>
+public class ParallelPassTests
+{
+    private static WeightSpaceBatch RandomBatch(int batch, int channels, ulong seed)
+    {
+        var space = ReferenceMlp.Space(2, 7, 6, 3);
+        var x = new WeightSpaceBatch(space, batch, channels);
+        var rng = new Rng(seed);
+        foreach (var t in x.Tensors) for (int i = 0; i < t.Data.Length; i++) t.Data[i] = (float)rng.Normal();
+        return x;
+    }
+
+    private static WeightSpaceBatch One(WeightSpaceBatch x, int n)
+    {
+        var one = new WeightSpaceBatch(x.Space, 1, x.Channels);
+        for (int t = 0; t < x.Tensors.Length; t++)
+        {
+            int size = one.Tensors[t].Data.Length;
+            Array.Copy(x.Tensors[t].Data, n * size, one.Tensors[t].Data, 0, size);
+        }
+        return one;
+    }
+
+    [Theory]
+    [InlineData(HeadPooling.Mean)]
+    [InlineData(HeadPooling.Max)]
+    [InlineData(HeadPooling.MeanAndMax)]
+    public void PoolingABatchEqualsPoolingEachNetworkAlone(HeadPooling pooling)
+    {
+        var x = RandomBatch(37, 5, 3); // ≥ 16: the parallel path
+        var pool = new InvariantPooling(x.Space, 5, pooling);
+        var y = pool.Forward(x).Data.ToArray();
+        var g = new Tensor(Enumerable.Range(0, 37 * pool.FeatureCount).Select(i => (float)Math.Sin(i)).ToArray(), 37, pool.FeatureCount);
+        var gx = pool.Backward(g);
+        var gxAll = gx.Tensors.Select(t => t.Data.ToArray()).ToArray();
+        for (int n = 0; n < 37; n += 9)
+        {
+            var single = new InvariantPooling(x.Space, 5, pooling);
+            var yn = single.Forward(One(x, n)).Data;
+            Assert.Equal(y.AsSpan(n * pool.FeatureCount, pool.FeatureCount).ToArray(), yn);
+            var gn = single.Backward(new Tensor(g.Data.AsSpan(n * pool.FeatureCount, pool.FeatureCount).ToArray(), 1, pool.FeatureCount));
+            for (int t = 0; t < gxAll.Length; t++)
+            {
+                int size = gn.Tensors[t].Data.Length;
+                Assert.Equal(gxAll[t].AsSpan(n * size, size).ToArray(), gn.Tensors[t].Data);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(global::LayerCompiler.Activation.ReLU)]
+    [InlineData(global::LayerCompiler.Activation.GELU)]
+    public void ActivationOfALargeBatchEqualsTheElementwiseFunction(global::LayerCompiler.Activation kind)
+    {
+        var x = RandomBatch(300, 16, 4); // 300 × 107 × 16 values: many parallel pieces
+        var act = new WeightSpaceActivation(kind);
+        var y = act.Forward(x);
+        var g = RandomBatch(300, 16, 5);
+        var gx = act.Backward(g);
+        for (int t = 0; t < x.Tensors.Length; t++)
+        {
+            var ey = new float[x.Tensors[t].Data.Length];
+            var eg = new float[ey.Length];
+            if (kind == global::LayerCompiler.Activation.ReLU)
+            {
+                LayerCompiler.Runtime.Nn.Activations.ReluForward(x.Tensors[t].Data, ey);
+                LayerCompiler.Runtime.Nn.Activations.ReluBackward(x.Tensors[t].Data, g.Tensors[t].Data, eg);
+            }
+            else
+            {
+                LayerCompiler.Runtime.Nn.Activations.GeluForward(x.Tensors[t].Data, ey);
+                LayerCompiler.Runtime.Nn.Activations.GeluBackward(x.Tensors[t].Data, g.Tensors[t].Data, eg);
+            }
+            Assert.Equal(ey, y.Tensors[t].Data);
+            Assert.Equal(eg, gx.Tensors[t].Data);
+        }
+    }
+}
