@@ -58,3 +58,10 @@ public partial class ReferenceClassifier { }
 /// <summary>The other training kernels on the device: GELU, no norm, a hidden head layer.</summary>
 [EquivariantModel(typeof(Siren32), Channels = new[] { 16, 16 }, Activation = Activation.GELU, Outputs = 10, HeadHidden = 32)]
 public partial class GeluHeadClassifier { }
+
+/// <summary>The sample's head (samples/InrClassifier): max pooling, and mean-and-max with norm, on the device.</summary>
+[EquivariantModel(typeof(Siren32), Channels = new[] { 16, 16, 16 }, Outputs = 10, Pooling = HeadPooling.Max)]
+public partial class MaxPoolClassifier { }
+
+[EquivariantModel(typeof(Siren32), Channels = new[] { 16, 16 }, Outputs = 10, Normalize = true, Pooling = HeadPooling.MeanAndMax)]
+public partial class MeanMaxPoolClassifier { }

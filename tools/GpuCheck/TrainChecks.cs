@@ -29,6 +29,10 @@ public static class TrainChecks
         r.AddCheck("train-step-gelu", "CudaTrainer vs the CPU model: GELU, hidden head layer, clipping 1.0, label smoothing 0.1 (SIREN 2→32→32→1 space, 16 channels), batch 64, 5 steps",
             c => StepCheck(c, "gelu", s => new GeluHeadClassifier(s), GeluHeadClassifier.CudaSources.ForChannels,
                 new CudaTrainerOptions { MaxBatch = 64, ClipGradNorm = 1f, LabelSmoothing = 0.1f }, 5));
+        r.AddCheck("train-step-maxpool", "CudaTrainer vs the CPU model: max-pooling head (the sample's quick model: 3 × 16 channels), batch 64, 5 steps",
+            c => StepCheck(c, "maxpool", s => new MaxPoolClassifier(s), MaxPoolClassifier.CudaSources.ForChannels, new CudaTrainerOptions { MaxBatch = 64 }, 5));
+        r.AddCheck("train-step-meanmax", "CudaTrainer vs the CPU model: mean-and-max pooling head with EquivariantNorm (2 × 16 channels), batch 64, 5 steps",
+            c => StepCheck(c, "meanmax", s => new MeanMaxPoolClassifier(s), MeanMaxPoolClassifier.CudaSources.ForChannels, new CudaTrainerOptions { MaxBatch = 64 }, 5));
         r.AddBenchmark("train-throughput", $"Training on the device: reference classifier (5 × 32 channels, norm, SIREN 2→32→32→1 space), batch {ReferenceBatch}, AdamW + AMSGrad: " +
             "training steps/s and networks/s (batch upload and loss read included), per-kernel times of one step, and the CPU trainer's steps/s",
             Throughput);
