@@ -58,7 +58,6 @@ public sealed class InvariantPooling
     public Tensor Forward(WeightSpaceBatch x)
     {
         var y = new Tensor(x.Batch, FeatureCount);
-        int c = Channels;
         if (_max && (_argmax == null || _argmax.Length != x.Batch * MaxFeatureCount)) _argmax = new int[x.Batch * MaxFeatureCount];
         // Networks are independent (each writes its own row): in parallel for large batches, same result.
         if (x.Batch >= ParallelBatch) System.Threading.Tasks.Parallel.For(0, x.Batch, n => ForwardNetwork(n, x, y));
@@ -72,44 +71,42 @@ public sealed class InvariantPooling
     private void ForwardNetwork(int n, WeightSpaceBatch x, Tensor y)
     {
         int c = Channels;
+        int maxBase = 0;
+        for (int t = 0; t < _space.Tensors.Count; t++)
         {
-            int maxBase = 0;
-            for (int t = 0; t < _space.Tensors.Count; t++)
+            var wt = _space.Tensors[t];
+            int width = wt.FixedSize * c;
+            var xs = x.Tensors[t].Data.AsSpan(n * wt.Size * c, wt.Size * c);
+            var ys = y.Data.AsSpan(n * FeatureCount + _featureOffset[t], (_mean && _max ? 2 : 1) * width);
+            var map = _fixedIndex[t];
+            if (_mean)
             {
-                var wt = _space.Tensors[t];
-                int width = wt.FixedSize * c;
-                var xs = x.Tensors[t].Data.AsSpan(n * wt.Size * c, wt.Size * c);
-                var ys = y.Data.AsSpan(n * FeatureCount + _featureOffset[t], (_mean && _max ? 2 : 1) * width);
-                var map = _fixedIndex[t];
-                if (_mean)
+                var mean = ys.Slice(0, width);
+                float scale = (float)wt.FixedSize / wt.Size; // 1 / (grid positions)
+                for (int e = 0; e < wt.Size; e++)
                 {
-                    var mean = ys.Slice(0, width);
-                    float scale = (float)wt.FixedSize / wt.Size; // 1 / (grid positions)
-                    for (int e = 0; e < wt.Size; e++)
-                    {
-                        int o = map[e] * c;
-                        for (int ch = 0; ch < c; ch++) mean[o + ch] += xs[e * c + ch];
-                    }
-                    for (int i = 0; i < width; i++) mean[i] *= scale;
+                    int o = map[e] * c;
+                    for (int ch = 0; ch < c; ch++) mean[o + ch] += xs[e * c + ch];
                 }
-                if (_max)
-                {
-                    var max = ys.Slice(_mean ? width : 0, width);
-                    var arg = _argmax.AsSpan(n * MaxFeatureCount + maxBase, width);
-                    max.Fill(float.NegativeInfinity);
-                    arg.Fill(-1);
-                    for (int e = 0; e < wt.Size; e++)
-                    {
-                        int o = map[e] * c;
-                        for (int ch = 0; ch < c; ch++)
-                        {
-                            float v = xs[e * c + ch];
-                            if (v > max[o + ch] || arg[o + ch] < 0) { max[o + ch] = v; arg[o + ch] = e; }
-                        }
-                    }
-                }
-                maxBase += width;
+                for (int i = 0; i < width; i++) mean[i] *= scale;
             }
+            if (_max)
+            {
+                var max = ys.Slice(_mean ? width : 0, width);
+                var arg = _argmax.AsSpan(n * MaxFeatureCount + maxBase, width);
+                max.Fill(float.NegativeInfinity);
+                arg.Fill(-1);
+                for (int e = 0; e < wt.Size; e++)
+                {
+                    int o = map[e] * c;
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        float v = xs[e * c + ch];
+                        if (v > max[o + ch] || arg[o + ch] < 0) { max[o + ch] = v; arg[o + ch] = e; }
+                    }
+                }
+            }
+            maxBase += width;
         }
     }
 
@@ -130,33 +127,31 @@ public sealed class InvariantPooling
     private void BackwardNetwork(int n, Tensor gradOutput, WeightSpaceBatch grad)
     {
         int c = Channels;
+        int maxBase = 0;
+        for (int t = 0; t < _space.Tensors.Count; t++)
         {
-            int maxBase = 0;
-            for (int t = 0; t < _space.Tensors.Count; t++)
+            var wt = _space.Tensors[t];
+            int width = wt.FixedSize * c;
+            var gs = gradOutput.Data.AsSpan(n * FeatureCount + _featureOffset[t], (_mean && _max ? 2 : 1) * width);
+            var gx = grad.Tensors[t].Data.AsSpan(n * wt.Size * c, wt.Size * c);
+            var map = _fixedIndex[t];
+            if (_mean)
             {
-                var wt = _space.Tensors[t];
-                int width = wt.FixedSize * c;
-                var gs = gradOutput.Data.AsSpan(n * FeatureCount + _featureOffset[t], (_mean && _max ? 2 : 1) * width);
-                var gx = grad.Tensors[t].Data.AsSpan(n * wt.Size * c, wt.Size * c);
-                var map = _fixedIndex[t];
-                if (_mean)
+                float scale = (float)wt.FixedSize / wt.Size;
+                for (int e = 0; e < wt.Size; e++)
                 {
-                    float scale = (float)wt.FixedSize / wt.Size;
-                    for (int e = 0; e < wt.Size; e++)
-                    {
-                        int o = map[e] * c;
-                        for (int ch = 0; ch < c; ch++) gx[e * c + ch] = gs[o + ch] * scale;
-                    }
+                    int o = map[e] * c;
+                    for (int ch = 0; ch < c; ch++) gx[e * c + ch] = gs[o + ch] * scale;
                 }
-                else gx.Clear();
-                if (_max)
-                {
-                    var gmax = gs.Slice(_mean ? width : 0, width);
-                    var arg = _argmax.AsSpan(n * MaxFeatureCount + maxBase, width);
-                    for (int i = 0; i < width; i++) gx[arg[i] * c + i % c] += gmax[i];
-                }
-                maxBase += width;
             }
+            else gx.Clear();
+            if (_max)
+            {
+                var gmax = gs.Slice(_mean ? width : 0, width);
+                var arg = _argmax.AsSpan(n * MaxFeatureCount + maxBase, width);
+                for (int i = 0; i < width; i++) gx[arg[i] * c + i % c] += gmax[i];
+            }
+            maxBase += width;
         }
     }
 }
