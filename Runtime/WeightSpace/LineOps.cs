@@ -14,6 +14,7 @@ namespace LayerCompiler.Runtime.WeightSpace;
 public static class LineOps
 {
     /// <summary>dst[r·dstStride + c] = init[c] + (lineTerm.IsEmpty ? 0 : lineTerm[r·ltStride + c]) for r &lt; rows, c &lt; init.Length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Broadcast(ReadOnlySpan<float> init, ReadOnlySpan<float> lineTerm, int ltStride, Span<float> dst, int dstStride, int rows)
     {
         int cols = init.Length;
@@ -29,6 +30,7 @@ public static class LineOps
     /// dst[r, :] += scale · src[r, :] · W for r &lt; rows, with W row-major [inWidth × outWidth],
     /// src rows of inWidth at stride srcStride, dst rows of outWidth at stride dstStride.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MixAdd(ReadOnlySpan<float> src, int srcStride, ReadOnlySpan<float> w, int inWidth, int outWidth,
         Span<float> dst, int dstStride, int rows, float scale = 1f)
     {
@@ -41,6 +43,7 @@ public static class LineOps
     /// dst[r, :] = init + lineTerm[r, :] + scale · src[r, :] · W: the broadcast terms folded into the
     /// GEMM's store, so a line is written once (<paramref name="lineTerm"/> may be empty).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MixAssign(ReadOnlySpan<float> init, ReadOnlySpan<float> lineTerm, int ltStride,
         ReadOnlySpan<float> src, int srcStride, ReadOnlySpan<float> w, int inWidth, int outWidth,
         Span<float> dst, int dstStride, int rows, float scale = 1f)
@@ -83,6 +86,7 @@ public static class LineOps
         return b.HasLine ? v + Unsafe.Add(ref b.Line, r * b.LineStride + c) : v;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Mix(ReadOnlySpan<float> src, int srcStride, ReadOnlySpan<float> w, int inWidth, int outWidth,
         Span<float> dst, int dstStride, int rows, float scale, Base plan)
     {
@@ -107,6 +111,7 @@ public static class LineOps
     // chains needed; 4 × 32 blocks had exactly 8 and ran at ~55–70% of peak, 8 × 32 at ~95%).
     // Then 4 × 32 and 1 × 32 for the remaining rows. The per-element summation order is the same in
     // every block shape, so results do not depend on the blocking.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block512x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale, ref Base b)
     {
         var sc = Vector512.Create(scale);
@@ -225,6 +230,7 @@ public static class LineOps
         Vector512.FusedMultiplyAdd(a1, sc, b1).StoreUnsafe(ref d, 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block512x1(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale, ref Base b)
     {
         var sc = Vector512.Create(scale);
@@ -240,6 +246,7 @@ public static class LineOps
     }
 
     // 2 rows × 16 columns per step with 256-bit vectors (4 accumulators).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block256x2(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int c, float scale, ref Base b)
     {
         var sc = Vector256.Create(scale);
@@ -309,6 +316,7 @@ public static class LineOps
         Vector256.FusedMultiplyAdd(a1, sc, b1).StoreUnsafe(ref d, 8);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scalar(ref float s0, int ss, ref float w0, int k, int n, ref float d0, int ds, int rows, int cStart, float scale, ref Base b)
     {
         for (int r = 0; r < rows; r++)
@@ -324,6 +332,7 @@ public static class LineOps
     /// One read of a [rows × cols × wide] tensor: rowSums[r] += Σ_c x[r, c], colSums[c] += Σ_r x[r, c]
     /// (either may be empty), each a wide vector. Rows are summed in order, as the per-entry loop did.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sums2D(ReadOnlySpan<float> x, int rows, int cols, int wide, Span<float> rowSums, Span<float> colSums)
     {
         ref float x0 = ref MemoryMarshal.GetReference(x);
@@ -397,6 +406,7 @@ public static class LineOps
     /// dW[i, c] += Σ_r src[r·srcStride + i] · g[r·gStride + c] (i &lt; inWidth, c &lt; outWidth): the weight
     /// gradient of a line, accumulated in registers and written once per line.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void OuterAdd(ReadOnlySpan<float> src, int srcStride, ReadOnlySpan<float> g, int gStride, int rows,
         int inWidth, int outWidth, Span<float> dw)
     {
