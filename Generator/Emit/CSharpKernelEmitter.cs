@@ -235,11 +235,9 @@ namespace LayerCompiler.Generator.Emit
                 w.Line($"{prefix}{t}_{m}.Clear();");
             }
             string ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
+            string line = "global::LayerCompiler.Runtime.WeightSpace.LineOps";
             if (v.PermSizes.Length == 1)
-            {
-                using (w.Block($"for (int p0 = 0; p0 < {I(v.PermSizes[0])}; p0++)"))
-                    w.Line($"{ops}.Add({src}{t}.Slice(p0 * {I(wide)}, {I(wide)}), {prefix}{t}_0);");
-            }
+                w.Line($"{line}.SumRows({src}{t}, {I(v.PermSizes[0])}, {prefix}{t}_0);");
             else
             {
                 bool row = masks.Contains(1), col = masks.Contains(2), tot = masks.Contains(0);
@@ -250,15 +248,12 @@ namespace LayerCompiler.Generator.Emit
                     if (tot)
                     {
                         int by = row ? 0 : 1; string from = row ? $"{prefix}{t}_1" : $"{prefix}{t}_2";
-                        using (w.Block($"for (int p{by} = 0; p{by} < {I(v.PermSizes[by])}; p{by}++)"))
-                            w.Line($"{ops}.Add({from}.Slice(p{by} * {I(wide)}, {I(wide)}), {prefix}{t}_0);");
+                        w.Line($"{line}.SumRows({from}, {I(v.PermSizes[by])}, {prefix}{t}_0);");
                     }
                 }
                 else
                 {
-                    using (w.Block($"for (int p0 = 0; p0 < {I(v.PermSizes[0])}; p0++)"))
-                    using (w.Block($"for (int p1 = 0; p1 < {I(v.PermSizes[1])}; p1++)"))
-                        w.Line($"{ops}.Add({src}{t}.Slice((p0 * {I(v.PermSizes[1])} + p1) * {I(wide)}, {I(wide)}), {prefix}{t}_0);");
+                    w.Line($"{line}.SumRows({src}{t}, {I(v.PermSizes[0] * v.PermSizes[1])}, {prefix}{t}_0);");
                 }
             }
             if (mean)

@@ -115,6 +115,17 @@ public sealed record MachineCeilings(double BandwidthGBs, double FmaGFlops, stri
         };
     }
 
+    /// <summary>
+    /// The FMA peak right now (GFLOP/s, median of a short burst of runs with the widest accelerated
+    /// vector): for pairing with a measurement taken just after it on a machine whose speed drifts.
+    /// </summary>
+    public static double FmaPeakNow(double seconds, int threads)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads));
+        bool wide = Vector512.IsHardwareAccelerated;
+        return MeasureFma(Math.Max(seconds, 0.02), threads, wide, out _).Median;
+    }
+
     public override string ToString() =>
         $"bandwidth {BandwidthGBs:F1} GB/s ({BandwidthKernel}; copy {Copy}, copy-nt {CopyNonTemporal}, triad {Triad}); FMA peak {FmaGFlops:F1} GFLOP/s " +
         $"(V256 {Fma256}, V512 {Fma512}); {Isa}; {Threads} threads, arrays {ArrayBytes >> 20} MB";

@@ -136,6 +136,40 @@ public class LineOpsTests
         Assert.Equal(colSums, onlyCols);
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(32, 32)]
+    [InlineData(32, 64)]
+    [InlineData(7, 96)]
+    [InlineData(32, 130)]
+    [InlineData(1024, 32)]
+    [InlineData(5, 23)]
+    [InlineData(3, 8)]
+    [InlineData(0, 17)]
+    public void SumRowsIsBitwiseTheRowByRowSumAndKeepsExistingValues(int rows, int wide)
+    {
+        var src = Random(rows * wide + 5, rows * 31 + wide);
+        var start = Random(wide, 7);
+        // The per-row vector add the generated statistics used before: dst += row, rows in order.
+        var expected = (float[])start.Clone();
+        for (int r = 0; r < rows; r++) FusedOps.Add(src.AsSpan(r * wide, wide), expected);
+        var actual = (float[])start.Clone();
+        LineOps.SumRows(src, rows, actual);
+        for (int c = 0; c < wide; c++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[c]) == BitConverter.SingleToInt32Bits(actual[c]), $"column {c}: {expected[c]} vs {actual[c]}");
+        // And against float64 (the summation is a plain sum).
+        for (int c = 0; c < wide; c++)
+        {
+            double e = start[c];
+            for (int r = 0; r < rows; r++) e += src[r * wide + c];
+            Close(e, actual[c], Math.Sqrt(rows + 1) * 4, $"column {c}");
+        }
+    }
+
+    [Fact]
+    public void SumRowsRejectsAShortSource() =>
+        Assert.Throws<ArgumentException>(() => LineOps.SumRows(new float[10], 3, new float[4]));
+
     [Fact]
     public void BlockingDoesNotChangeAnyRowsResult()
     {
