@@ -176,8 +176,32 @@ public static class QuickBench
             Directory.CreateDirectory(o.OutDirectory);
             File.WriteAllLines(Path.Combine(o.OutDirectory, "quick.jsonl"), results.Select(r => JsonSerializer.Serialize(r)));
             File.WriteAllText(Path.Combine(o.OutDirectory, "quick.md"), md.ToString());
+            // Which code produced these figures (a stale commit.txt from another run would mislead).
+            File.WriteAllText(Path.Combine(o.OutDirectory, "commit.txt"), CommitDescription() + "\n");
         }
         return 0;
+    }
+
+    /// <summary>`git describe`-like: the short commit, "+ local changes" when the tree is dirty, or "unknown" outside a checkout.</summary>
+    private static string CommitDescription()
+    {
+        static string? Git(string args)
+        {
+            try
+            {
+                var psi = new ProcessStartInfo("git", args) { RedirectStandardOutput = true, RedirectStandardError = true };
+                using var p = Process.Start(psi);
+                if (p == null) return null;
+                string outText = p.StandardOutput.ReadToEnd();
+                p.WaitForExit();
+                return p.ExitCode == 0 ? outText.Trim() : null;
+            }
+            catch (Exception) { return null; }
+        }
+        string? head = Git("rev-parse --short HEAD");
+        if (head == null) return "unknown (not a git checkout)";
+        string? status = Git("status --porcelain --untracked-files=no");
+        return string.IsNullOrEmpty(status) ? head : head + " + local changes";
     }
 
     private static string FormatSpread(Spread? s) => s is Spread v ? v.ToString() : "—";
