@@ -12,19 +12,46 @@ if (args.Length > 0 && args[0] == "bdn")
     return 0;
 }
 var rest = args.Length > 0 && args[0] == "quick" ? args[1..] : args;
+const string Usage = "Use: quick [--reps N] [--no-torch] [--no-interpreted] [--out DIR] [--ceiling-seconds S] [--paired-rounds N], or bdn [BenchmarkDotNet arguments].";
 var options = new QuickBench.Options();
 for (int i = 0; i < rest.Length; i++)
 {
-    switch (rest[i])
+    string name = rest[i];
+    // The value after an option, or null (and a message) when it is missing.
+    string? Value()
     {
-        case "--reps": options = options with { Reps = int.Parse(rest[++i]) }; break;
+        if (i + 1 < rest.Length && !rest[i + 1].StartsWith("--", StringComparison.Ordinal)) return rest[++i];
+        Console.Error.WriteLine($"error: {name} needs a value. {Usage}");
+        return null;
+    }
+    int? Count(int min)
+    {
+        string? v = Value();
+        if (v == null) return null;
+        if (int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= min) return n;
+        Console.Error.WriteLine($"error: {name} takes a whole number ≥ {min}, got '{v}'.");
+        return null;
+    }
+    switch (name)
+    {
+        case "--reps": { if (Count(1) is not int n) return 2; options = options with { Reps = n }; break; }
+        case "--paired-rounds": { if (Count(0) is not int n) return 2; options = options with { PairedRounds = n }; break; }
         case "--no-torch": options = options with { Torch = false }; break;
         case "--no-interpreted": options = options with { Interpreted = false }; break;
-        case "--out": options = options with { OutDirectory = rest[++i] }; break;
-        case "--paired-rounds": options = options with { PairedRounds = int.Parse(rest[++i]) }; break;
-        case "--ceiling-seconds": options = options with { CeilingSeconds = double.Parse(rest[++i], System.Globalization.CultureInfo.InvariantCulture) }; break;
+        case "--out": { if (Value() is not string d) return 2; options = options with { OutDirectory = d }; break; }
+        case "--ceiling-seconds":
+        {
+            if (Value() is not string v) return 2;
+            if (!double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double sec) || !(sec > 0) || double.IsInfinity(sec))
+            {
+                Console.Error.WriteLine($"error: --ceiling-seconds takes a positive number of seconds, got '{v}'.");
+                return 2;
+            }
+            options = options with { CeilingSeconds = sec };
+            break;
+        }
         default:
-            Console.Error.WriteLine($"Unknown argument '{rest[i]}'. Use: quick [--reps N] [--no-torch] [--no-interpreted] [--out DIR] [--ceiling-seconds S] [--paired-rounds N], or bdn [BenchmarkDotNet arguments].");
+            Console.Error.WriteLine($"error: unknown argument '{name}'. {Usage}");
             return 2;
     }
 }
