@@ -51,11 +51,11 @@ namespace LayerCompiler.Generator.Emit
                 _w.Line();
                 // Compiled fully optimized on first call: tiered compilation's PGO build of these loops measured 7–12 % slower.
                 _w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
-                using (_w.Block("protected override void ForwardNetwork(int n, float[] w, float[] b, global::LayerCompiler.Runtime.Tensor[] x, global::LayerCompiler.Runtime.Tensor[] y, float[] s)"))
+                using (_w.Block("protected override void ForwardNetwork(int n, float[] w, float[] b, global::LayerCompiler.Runtime.Tensor[] x, global::LayerCompiler.Runtime.Tensor[] y, float[] s, bool relu)"))
                     _w.Lines(fwd.ToString().TrimEnd('\n'));
                 _w.Line();
                 _w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
-                using (_w.Block("protected override void BackwardNetwork(int n, float[] w, global::LayerCompiler.Runtime.Tensor[] x, global::LayerCompiler.Runtime.Tensor[] gy, global::LayerCompiler.Runtime.Tensor[]? gx, float[] gw, float[] gb, float[] s)"))
+                using (_w.Block("protected override void BackwardNetwork(int n, float[] w, global::LayerCompiler.Runtime.Tensor[] x, global::LayerCompiler.Runtime.Tensor[] gy, global::LayerCompiler.Runtime.Tensor[]? gx, float[] gw, float[] gb, float[] s, bool reluMaskInput)"))
                     _w.Lines(bwd.ToString().TrimEnd('\n'));
                 if (PrefetchParts > 0)
                 {
@@ -342,6 +342,7 @@ namespace LayerCompiler.Generator.Emit
                     else w.Line("a.Clear();");
                     foreach (var l in full)
                         w.Line($"{ops}.MixAdd({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), a{Scale(l)});");
+                    EmitFusedRelu(w, transposed, "a", $"xs{t}.Slice(0, {I(wide)})");
                     EmitStore(w, d, dstChannels, $"out{t}");
                     w.Close();
                     continue;
@@ -391,6 +392,7 @@ namespace LayerCompiler.Generator.Emit
                     else
                         w.Line($"{line}.MixAdd({baseExpr}, {I(stride)}, {wspan}, {I(inW)}, {I(outW)}, lineOut, {I(wide)}, {I(n)}{Scale(l)});");
                 }
+                EmitFusedRelu(w, transposed, "lineOut", $"xs{t}.Slice(({lineStart}) * {I(wide)}, {I((long)n * wide)})");
                 if (fusedGrads != null)
                     foreach (var l in fusedGrads.Where(l => l.Dst == t)) EmitWeightGradientLine(w, l, last);
                 if (!d.Trailing)
@@ -404,6 +406,18 @@ namespace LayerCompiler.Generator.Emit
                 CloseLoops(w, outer);
                 w.Close();
             }
+        }
+
+        /// <summary>
+        /// A fused ReLU on a finished line (still in cache): in the forward, ReLU of the output; in the
+        /// backward, the input gradient zeroed where this layer's input (the previous ReLU's output, same
+        /// [grid, wide] layout) is ≤ 0. The activation's own functions, so bitwise the unfused results.
+        /// </summary>
+        private static void EmitFusedRelu(IndentedWriter w, bool backward, string line, string inputLine)
+        {
+            const string act = "global::LayerCompiler.Runtime.Nn.Activations";
+            if (!backward) w.Line($"if (relu) {act}.ReluForward({line}, {line});");
+            else w.Line($"if (reluMaskInput) {act}.ReluBackward({inputLine}, {line}, {line});");
         }
 
         /// <summary>

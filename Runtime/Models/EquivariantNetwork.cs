@@ -64,27 +64,52 @@ public class EquivariantNetwork : Module
         if (Head != null) yield return ("head", Head);
     }
 
+    /// <summary>
+    /// Whether ReLUs are fused into the layers' passes where possible (default): the activation right after
+    /// a generated layer (no normalization between) runs in the layer's store, and its backward in the next
+    /// layer's input-gradient store. Bitwise the same results as the separate activation; off, every
+    /// activation is its own pass over the batch (kept for comparison and tests).
+    /// </summary>
+    public bool FuseActivations { get; set; } = true;
+
+    /// <summary>How many of the activations currently run inside the layers' passes (0 when the activation is not ReLU, with normalization, or with kernels that cannot fuse).</summary>
+    public int FusedActivationCount => Enumerable.Range(0, Config.Channels.Length).Count(Fused);
+
+    /// <summary>Whether activation i runs inside layer i's forward (and the next layer's backward, when there is one).</summary>
+    private bool Fused(int i) => FuseActivations && Config.Activation == Activation.ReLU && !Config.Normalize
+        && Layers[i].CanFuseRelu && (i + 1 >= Layers.Count || Layers[i + 1].CanFuseRelu);
+
     private WeightSpaceBatch Trunk(WeightSpaceBatch x)
     {
         CheckInput(x);
         for (int i = 0; i < Config.Channels.Length; i++)
         {
-            x = Layers[i].Forward(x);
+            bool fused = Fused(i);
+            x = Layers[i].Forward(x, relu: fused);
             if (Config.Normalize) x = Norms[i].Forward(x);
-            x = _activations[i].Forward(x);
+            if (fused) _activations[i].RecordFusedRelu(x);
+            else x = _activations[i].Forward(x);
         }
         return x;
     }
 
-    private WeightSpaceBatch? TrunkBackward(WeightSpaceBatch g, bool needInputGradient)
+    /// <summary>
+    /// Backward through the trunk. <paramref name="throughLastActivation"/>: <paramref name="g"/> already went
+    /// through the last activation (the equivariant head layer applied its ReLU mask).
+    /// </summary>
+    private WeightSpaceBatch? TrunkBackward(WeightSpaceBatch g, bool needInputGradient, bool throughLastActivation = false)
     {
+        bool through = throughLastActivation;
         for (int i = Config.Channels.Length - 1; i >= 0; i--)
         {
-            g = _activations[i].Backward(g);
+            if (!through) g = _activations[i].Backward(g);
             if (Config.Normalize) g = Norms[i].Backward(g);
-            var gi = Layers[i].Backward(g, needInputGradient || i > 0);
+            // The previous activation's backward runs in this layer's input-gradient store when it was fused.
+            bool maskInput = i > 0 && Fused(i - 1);
+            var gi = Layers[i].Backward(g, needInputGradient || i > 0, maskInput);
             if (i == 0) return gi;
             g = gi!;
+            through = maskInput;
         }
         return g;
     }
@@ -131,8 +156,9 @@ public class EquivariantNetwork : Module
     public WeightSpaceBatch BackwardEquivariant(WeightSpaceBatch gradOutput)
     {
         if (Head != null) throw new InvalidOperationException("This model has an invariant head; call Backward.");
-        var g = Layers[^1].Backward(gradOutput, true)!;
-        return TrunkBackward(g, true)!;
+        bool mask = Config.Channels.Length > 0 && Fused(Config.Channels.Length - 1);
+        var g = Layers[^1].Backward(gradOutput, true, reluMaskInput: mask)!;
+        return TrunkBackward(g, true, throughLastActivation: mask)!;
     }
 
     private void CheckInput(WeightSpaceBatch x)

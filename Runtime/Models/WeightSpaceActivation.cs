@@ -30,6 +30,16 @@ public sealed class WeightSpaceActivation : Module
         return y;
     }
 
+    /// <summary>
+    /// Records <paramref name="reluOutput"/>, the output of a ReLU that a layer applied in its own pass, as this
+    /// activation's input for <see cref="Backward"/>: ReLU(z) ≤ 0 exactly where z ≤ 0, so the backward is the same.
+    /// </summary>
+    public void RecordFusedRelu(WeightSpaceBatch reluOutput)
+    {
+        if (Kind != Activation.ReLU) throw new InvalidOperationException($"Only a ReLU can be fused into a layer, not {Kind}.");
+        _input = reluOutput;
+    }
+
     public WeightSpaceBatch Backward(WeightSpaceBatch gradOutput)
     {
         if (Kind == Activation.None) return gradOutput;

@@ -11,7 +11,7 @@ namespace LayerCompiler.Runtime.WeightSpace;
 /// networks summed in order, whatever the thread count). The generated subclass supplies the
 /// per-network forward and backward, specialized to the declared shapes.
 /// </summary>
-public abstract class FusedKernel : IEquivariantKernel
+public abstract class FusedKernel : IReluFusingKernel
 {
     /// <summary>Networks per gradient chunk: the unit of the deterministic reduction.</summary>
     public const int ChunkSize = 8;
@@ -29,10 +29,11 @@ public abstract class FusedKernel : IEquivariantKernel
         _backwardScratch = backwardScratch;
     }
 
-    protected abstract void ForwardNetwork(int n, float[] w, float[] b, Tensor[] x, Tensor[] y, float[] scratch);
+    /// <summary>Per-network forward; with <paramref name="relu"/>, ReLU applied to each finished output line.</summary>
+    protected abstract void ForwardNetwork(int n, float[] w, float[] b, Tensor[] x, Tensor[] y, float[] scratch, bool relu);
 
-    /// <summary>Per-network backward. <paramref name="wT"/> holds each term's matrix transposed ([cols × rows] at the term's offset).</summary>
-    protected abstract void BackwardNetwork(int n, float[] wT, Tensor[] x, Tensor[] gy, Tensor[]? gx, float[] gw, float[] gb, float[] scratch);
+    /// <summary>Per-network backward. <paramref name="wT"/> holds each term's matrix transposed ([cols × rows] at the term's offset). With <paramref name="reluMaskInput"/>, each finished input-gradient line is zeroed where the input is ≤ 0.</summary>
+    protected abstract void BackwardNetwork(int n, float[] wT, Tensor[] x, Tensor[] gy, Tensor[]? gx, float[] gw, float[] gb, float[] scratch, bool reluMaskInput);
 
     private float[] _transposed = Array.Empty<float>();
 
@@ -47,7 +48,10 @@ public abstract class FusedKernel : IEquivariantKernel
         return _transposed;
     }
 
-    public void Forward(float[] weights, float[] bias, WeightSpaceBatch input, WeightSpaceBatch output)
+    public void Forward(float[] weights, float[] bias, WeightSpaceBatch input, WeightSpaceBatch output) =>
+        Forward(weights, bias, input, output, relu: false);
+
+    public void Forward(float[] weights, float[] bias, WeightSpaceBatch input, WeightSpaceBatch output, bool relu)
     {
         CheckParameters(weights, bias);
         CheckBatch(input, Plan.InChannels, nameof(input));
@@ -58,13 +62,17 @@ public abstract class FusedKernel : IEquivariantKernel
         Parallel.For(0, chunks, () => Rent(_forwardScratch), (chunk, _, scratch) =>
         {
             int end = Math.Min(input.Batch, (chunk + 1) * ChunkSize);
-            for (int n = chunk * ChunkSize; n < end; n++) ForwardNetwork(n, weights, bias, x, y, scratch);
+            for (int n = chunk * ChunkSize; n < end; n++) ForwardNetwork(n, weights, bias, x, y, scratch, relu);
             return scratch;
         }, _scratchPool.Add);
     }
 
     public void Backward(float[] weights, WeightSpaceBatch input, WeightSpaceBatch gradOutput,
-        WeightSpaceBatch? gradInput, float[] gradWeights, float[] gradBias)
+        WeightSpaceBatch? gradInput, float[] gradWeights, float[] gradBias) =>
+        Backward(weights, input, gradOutput, gradInput, gradWeights, gradBias, reluMaskInput: false);
+
+    public void Backward(float[] weights, WeightSpaceBatch input, WeightSpaceBatch gradOutput,
+        WeightSpaceBatch? gradInput, float[] gradWeights, float[] gradBias, bool reluMaskInput)
     {
         if (weights.Length != Plan.WeightCount) throw new ArgumentException($"Expected {Plan.WeightCount} weights, got {weights.Length}.");
         if (gradWeights.Length != Plan.WeightCount || gradBias.Length != Plan.BiasCount)
@@ -81,7 +89,7 @@ public abstract class FusedKernel : IEquivariantKernel
             var gw = _chunkGradW[chunk]; var gb = _chunkGradB[chunk];
             Array.Clear(gw); Array.Clear(gb);
             int end = Math.Min(input.Batch, (chunk + 1) * ChunkSize);
-            for (int n = chunk * ChunkSize; n < end; n++) BackwardNetwork(n, wT, x, gy, gx, gw, gb, scratch);
+            for (int n = chunk * ChunkSize; n < end; n++) BackwardNetwork(n, wT, x, gy, gx, gw, gb, scratch, reluMaskInput);
             return scratch;
         }, _scratchPool.Add);
         // Fixed order: bitwise identical for any number of threads.

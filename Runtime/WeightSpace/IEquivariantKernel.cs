@@ -22,3 +22,23 @@ public interface IEquivariantKernel
     void Backward(float[] weights, WeightSpaceBatch input, WeightSpaceBatch gradOutput,
         WeightSpaceBatch? gradInput, float[] gradWeights, float[] gradBias);
 }
+
+/// <summary>
+/// A kernel that can fuse a ReLU into its passes: the forward applies ReLU to each output line while it
+/// is in cache (no separate activation pass over the batch), and the backward zeroes the input gradient
+/// where its input is ≤ 0: the gradient through the ReLU that produced that input (for y = ReLU(z),
+/// y ≤ 0 exactly where z ≤ 0, the convention of <see cref="Nn.Activations.ReluBackward"/>). Both use the
+/// same elementwise functions as the separate activation, so results are bitwise those of the unfused path.
+/// </summary>
+public interface IReluFusingKernel : IEquivariantKernel
+{
+    /// <summary>As <see cref="IEquivariantKernel.Forward"/>, then ReLU on the output when <paramref name="relu"/>.</summary>
+    void Forward(float[] weights, float[] bias, WeightSpaceBatch input, WeightSpaceBatch output, bool relu);
+
+    /// <summary>
+    /// As <see cref="IEquivariantKernel.Backward"/>; with <paramref name="reluMaskInput"/> the input gradient
+    /// is zero wherever the input is ≤ 0 (parameter gradients are unchanged).
+    /// </summary>
+    void Backward(float[] weights, WeightSpaceBatch input, WeightSpaceBatch gradOutput,
+        WeightSpaceBatch? gradInput, float[] gradWeights, float[] gradBias, bool reluMaskInput);
+}

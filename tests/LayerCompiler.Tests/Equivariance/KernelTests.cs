@@ -105,6 +105,55 @@ public class KernelTests
         Assert.Contains(gw1, v => v != 0);
     }
 
+    /// <summary>
+    /// A ReLU fused into the kernel: the forward equals the separate activation applied to the plain
+    /// forward, and the masked backward equals the separate activation's backward applied to the plain input
+    /// gradient (using the layer's input as the ReLU's output), bitwise; parameter gradients are unchanged.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void FusedReluIsBitwiseTheSeparateActivation(Case c)
+    {
+        var (gen, _, w, b) = Make(c, 17);
+        var k = Assert.IsAssignableFrom<IReluFusingKernel>(gen);
+        var space = gen.Plan.Space;
+        var x = TestUtil.Random(space, 10, c.Cin, 18);
+        var y = new WeightSpaceBatch(space, 10, c.Cout);
+        var yFused = new WeightSpaceBatch(space, 10, c.Cout);
+        k.Forward(w, b, x, y, relu: false);
+        k.Forward(w, b, x, yFused, relu: true);
+        bool anyNegative = false;
+        for (int t = 0; t < y.Tensors.Length; t++)
+        {
+            var expected = new float[y.Tensors[t].Length];
+            Runtime.Nn.Activations.ReluForward(y.Tensors[t].Data, expected);
+            Assert.Equal(expected, yFused.Tensors[t].Data);
+            anyNegative |= y.Tensors[t].Data.Any(v => v < 0);
+        }
+        Assert.True(anyNegative, "the test input must exercise the ReLU");
+
+        // Backward: the layer's input is the output of a ReLU (as in a model), so the mask has zeros.
+        var xr = new WeightSpaceBatch(space, 10, c.Cin);
+        for (int t = 0; t < x.Tensors.Length; t++) Runtime.Nn.Activations.ReluForward(x.Tensors[t].Data, xr.Tensors[t].Data);
+        var gy = TestUtil.Random(space, 10, c.Cout, 19);
+        var gx = new WeightSpaceBatch(space, 10, c.Cin); var gxFused = new WeightSpaceBatch(space, 10, c.Cin);
+        var gw1 = new float[w.Length]; var gw2 = new float[w.Length];
+        var gb1 = new float[gen.Plan.BiasCount]; var gb2 = new float[gen.Plan.BiasCount];
+        k.Backward(w, xr, gy, gx, gw1, gb1, reluMaskInput: false);
+        k.Backward(w, xr, gy, gxFused, gw2, gb2, reluMaskInput: true);
+        Assert.Equal(gw1, gw2);
+        Assert.Equal(gb1, gb2);
+        int zeroed = 0;
+        for (int t = 0; t < gx.Tensors.Length; t++)
+        {
+            var expected = new float[gx.Tensors[t].Length];
+            Runtime.Nn.Activations.ReluBackward(xr.Tensors[t].Data, gx.Tensors[t].Data, expected);
+            Assert.Equal(expected, gxFused.Tensors[t].Data);
+            for (int i = 0; i < expected.Length; i++) if (expected[i] == 0 && gx.Tensors[t].Data[i] != 0) zeroed++;
+        }
+        Assert.True(zeroed > 0, "the mask must zero some of the input gradient");
+    }
+
     public static IEnumerable<object[]> SmallCases() => Cases().Where(o => ((Case)o[0]).Space().Dimension <= 120);
 
     /// <summary>

@@ -109,6 +109,52 @@ public class ModelTests
         Assert.Contains(a.Layers[0].Weight.Grad.Data, v => v != 0);
     }
 
+    /// <summary>
+    /// ReLU fused into the layers (the default) against every activation as its own pass: logits, input
+    /// gradients and every parameter gradient bitwise equal, through Backward and BackwardParameters.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(InvariantModels))]
+    public void FusedActivationsAreBitwiseTheSeparatePasses(string name, Func<EquivariantNetwork> make)
+    {
+        var fused = make(); var plain = make(); plain.FuseActivations = false;
+        bool reluOnly = fused.Config.Activation == Activation.ReLU && !fused.Config.Normalize;
+        Assert.Equal(reluOnly ? fused.Config.Channels.Length : 0, fused.FusedActivationCount);
+        Assert.Equal(0, plain.FusedActivationCount);
+        var x = TestUtil.Random(fused.Space, 9, 1, 41);
+        var g = new Tensor(TestUtil.RandomVector(9 * fused.Config.Outputs, 42), 9, fused.Config.Outputs);
+        for (int pass = 0; pass < 2; pass++)
+        {
+            Assert.Equal(plain.Forward(x).Data.ToArray(), fused.Forward(x).Data.ToArray());
+            if (pass == 0)
+            {
+                var ga = fused.Backward(g); var gb = plain.Backward(g);
+                for (int t = 0; t < ga.Tensors.Length; t++) Assert.True(ga.Tensors[t].Data.AsSpan().SequenceEqual(gb.Tensors[t].Data), $"{name}: input gradient of tensor {t}");
+            }
+            else { fused.BackwardParameters(g); plain.BackwardParameters(g); }
+            foreach (var ((n, pa), (_, pb)) in fused.NamedParameters().Zip(plain.NamedParameters()))
+                Assert.True(pa.Grad.Data.AsSpan().SequenceEqual(pb.Grad.Data), $"{name}: gradient of {n} (pass {pass})");
+            fused.ZeroGrad(); plain.ZeroGrad();
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(EquivariantModels))]
+    public void FusedActivationsAreBitwiseTheSeparatePassesWithAnEquivariantHead(string name, Func<EquivariantNetwork> make)
+    {
+        var fused = make(); var plain = make(); plain.FuseActivations = false;
+        bool reluOnly = fused.Config.Activation == Activation.ReLU && !fused.Config.Normalize;
+        Assert.Equal(reluOnly ? fused.Config.Channels.Length : 0, fused.FusedActivationCount);
+        var x = TestUtil.Random(fused.Space, 6, 1, 43);
+        var ya = fused.ForwardEquivariant(x); var yb = plain.ForwardEquivariant(x);
+        for (int t = 0; t < ya.Tensors.Length; t++) Assert.True(ya.Tensors[t].Data.AsSpan().SequenceEqual(yb.Tensors[t].Data), $"{name}: output tensor {t}");
+        var g = TestUtil.Random(fused.Space, 6, fused.Config.Outputs, 44);
+        var ga = fused.BackwardEquivariant(g); var gb = plain.BackwardEquivariant(g);
+        for (int t = 0; t < ga.Tensors.Length; t++) Assert.True(ga.Tensors[t].Data.AsSpan().SequenceEqual(gb.Tensors[t].Data), $"{name}: input gradient of tensor {t}");
+        foreach (var ((n, pa), (_, pb)) in fused.NamedParameters().Zip(plain.NamedParameters()))
+            Assert.True(pa.Grad.Data.AsSpan().SequenceEqual(pb.Grad.Data), $"{name}: gradient of {n}");
+    }
+
     [Fact]
     public void SameSeedGivesBitwiseIdenticalResults()
     {
