@@ -65,30 +65,34 @@ public class EquivariantNetwork : Module
     }
 
     /// <summary>
-    /// Whether ReLUs are fused into the layers' passes where possible (default): the activation right after
+    /// Whether ReLUs are fused into the passes before them where possible (default): the activation right after
     /// a generated layer (no normalization between) runs in the layer's store, and its backward in the next
-    /// layer's input-gradient store. Bitwise the same results as the separate activation; off, every
-    /// activation is its own pass over the batch (kept for comparison and tests).
+    /// layer's input-gradient store; the activation after an <see cref="EquivariantNorm"/> runs inside the
+    /// normalization's pass, forward and backward. Bitwise the same results as the separate activation; off,
+    /// every activation is its own pass over the batch (kept for comparison and tests).
     /// </summary>
     public bool FuseActivations { get; set; } = true;
 
-    /// <summary>How many of the activations currently run inside the layers' passes (0 when the activation is not ReLU, with normalization, or with kernels that cannot fuse).</summary>
-    public int FusedActivationCount => Enumerable.Range(0, Config.Channels.Length).Count(Fused);
+    /// <summary>How many of the activations currently run inside another pass (0 when the activation is not ReLU, or with layer kernels that cannot fuse and no normalization).</summary>
+    public int FusedActivationCount => Enumerable.Range(0, Config.Channels.Length).Count(i => Fused(i) || FusedIntoNorm(i));
 
     /// <summary>Whether activation i runs inside layer i's forward (and the next layer's backward, when there is one).</summary>
     private bool Fused(int i) => FuseActivations && Config.Activation == Activation.ReLU && !Config.Normalize
         && Layers[i].CanFuseRelu && (i + 1 >= Layers.Count || Layers[i + 1].CanFuseRelu);
+
+    /// <summary>Whether activation i runs inside normalization i (forward and backward).</summary>
+    private bool FusedIntoNorm(int i) => FuseActivations && Config.Activation == Activation.ReLU && Config.Normalize;
 
     private WeightSpaceBatch Trunk(WeightSpaceBatch x)
     {
         CheckInput(x);
         for (int i = 0; i < Config.Channels.Length; i++)
         {
-            bool fused = Fused(i);
+            bool fused = Fused(i), inNorm = FusedIntoNorm(i);
             x = Layers[i].Forward(x, relu: fused);
-            if (Config.Normalize) x = Norms[i].Forward(x);
+            if (Config.Normalize) x = Norms[i].Forward(x, relu: inNorm);
             if (fused) _activations[i].RecordFusedRelu(x);
-            else x = _activations[i].Forward(x);
+            else if (!inNorm) x = _activations[i].Forward(x);
         }
         return x;
     }
@@ -102,7 +106,8 @@ public class EquivariantNetwork : Module
         bool through = throughLastActivation;
         for (int i = Config.Channels.Length - 1; i >= 0; i--)
         {
-            if (!through) g = _activations[i].Backward(g);
+            // A ReLU fused into the normalization is differentiated by the normalization's backward.
+            if (!through && !FusedIntoNorm(i)) g = _activations[i].Backward(g);
             if (Config.Normalize) g = Norms[i].Backward(g);
             // The previous activation's backward runs in this layer's input-gradient store when it was fused.
             bool maskInput = i > 0 && Fused(i - 1);

@@ -94,6 +94,13 @@ public partial class Depth2Classifier { }
 [EquivariantModel(typeof(Mlp5), Channels = new[] { 2, 3 }, Outputs = 2, Head = HeadKind.Equivariant)]
 public partial class Depth5Editor { }
 
+/// <summary>Normalization then ReLU (fused into the normalization by default); 8 channels (vector path) and 13 (vector + scalar tail).</summary>
+[EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 8, 13 }, Outputs = 10, Normalize = true, Pooling = HeadPooling.Max)]
+public partial class SirenNormClassifier { }
+
+[EquivariantModel(typeof(Mlp5), Channels = new[] { 3, 9 }, Outputs = 2, Head = HeadKind.Equivariant, Normalize = true)]
+public partial class Depth5NormEditor { }
+
 [EquivariantModel(typeof(Mlp5), Symmetry = Symmetry.AllNeuron, Channels = new[] { 2 }, Outputs = 4)]
 public partial class Depth5AllClassifier { }
 
