@@ -33,6 +33,7 @@ public sealed class EquivariantNorm : Module
     private WeightSpaceBatch? _input, _output, _grad;
     private float[] _mean = Array.Empty<float>(), _invStd = Array.Empty<float>();
     private bool _relu;
+    private double[,] _partW = new double[0, 0], _partB = new double[0, 0];
 
     public EquivariantNorm(int tensors, int channels)
     {
@@ -102,7 +103,7 @@ public sealed class EquivariantNorm : Module
     private struct False : IFlag { public static bool On => false; }
 
     /// <summary>y = x̂·w + b (ReLU'd when <typeparamref name="TRelu"/>), x̂ = (x − mean)·inv, row by row (entries are rows of c channels).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Normalize<TRelu>(ReadOnlySpan<float> xs, Span<float> ys, int count, int c,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> inv, ReadOnlySpan<float> wt, ReadOnlySpan<float> bt) where TRelu : struct, IFlag
     {
@@ -132,7 +133,7 @@ public sealed class EquivariantNorm : Module
     }
 
     /// <summary>sum[ch] = Σ_e x[e·c + ch], sq[ch] = Σ_e x² (in double, entries in order, per channel).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void ChannelSums(ReadOnlySpan<float> xs, int count, int c, Span<double> sum, Span<double> sq)
     {
         if (xs.Length < count * c) throw new ArgumentException("ChannelSums: span shorter than count × c.");
@@ -201,9 +202,14 @@ public sealed class EquivariantNorm : Module
         if (_grad == null || _grad.Batch != batch || !ReferenceEquals(_grad.Space, x.Space)) _grad = new WeightSpaceBatch(x.Space, batch, c);
         var g = _grad;
         bool relu = _relu;
-        // Per-network partial parameter gradients, summed in network order (deterministic).
-        var partW = new double[batch, _tensors * c];
-        var partB = new double[batch, _tensors * c];
+        // Per-network partial parameter gradients, summed in network order (deterministic). Every entry is written
+        // below, so the buffers are reused from step to step (fresh ones cost page faults of ~1 MB each per step).
+        if (_partW.GetLength(0) != batch || _partW.GetLength(1) != _tensors * c)
+        {
+            _partW = new double[batch, _tensors * c];
+            _partB = new double[batch, _tensors * c];
+        }
+        var partW = _partW; var partB = _partB;
         Parallel.For(0, batch, n =>
         {
             Span<double> pw = stackalloc double[c];
@@ -248,7 +254,7 @@ public sealed class EquivariantNorm : Module
     /// (8 × c floats) stay in L1 while each channel vector goes over them, and one widening per block instead of per entry
     /// keeps the pass near memory speed.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void GradientSums<TRelu>(ReadOnlySpan<float> xs, ReadOnlySpan<float> gys, int count, int c,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> inv, ReadOnlySpan<float> wt, ReadOnlySpan<float> bt, Span<double> pw, Span<double> pb)
         where TRelu : struct, IFlag
@@ -299,7 +305,7 @@ public sealed class EquivariantNorm : Module
     }
 
     /// <summary>gx = ((ĝ·w − a) − x̂·k)·invStd per entry, in float, row by row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void InputGradient<TRelu>(ReadOnlySpan<float> xs, ReadOnlySpan<float> gys, Span<float> gxs, int count, int c,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> inv, ReadOnlySpan<float> wt, ReadOnlySpan<float> bt, ReadOnlySpan<float> a, ReadOnlySpan<float> k)
         where TRelu : struct, IFlag

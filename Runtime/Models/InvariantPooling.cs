@@ -1,4 +1,6 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using LayerCompiler.Runtime.WeightSpace;
 
 namespace LayerCompiler.Runtime.Models;
@@ -68,6 +70,11 @@ public sealed class InvariantPooling
     /// <summary>Batches from this size on are pooled on all cores (a pure streaming pass over the activations).</summary>
     private const int ParallelBatch = 16;
 
+    // Called once per network per step: fully optimized from the first call (tiered compilation would run the
+    // first hundreds of networks in unoptimized code with on-stack replacement, several times slower), and never
+    // inlined: inlined into the parallel loop's lambda, its profile-guided tier-1 code measured 4× slower
+    // (pooling the reference model's batch: 18.7 ms against 4.0 ms with DOTNET_TieredPGO=0).
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void ForwardNetwork(int n, WeightSpaceBatch x, Tensor y)
     {
         int c = Channels;
@@ -85,8 +92,11 @@ public sealed class InvariantPooling
                 float scale = (float)wt.FixedSize / wt.Size; // 1 / (grid positions)
                 for (int e = 0; e < wt.Size; e++)
                 {
-                    int o = map[e] * c;
-                    for (int ch = 0; ch < c; ch++) mean[o + ch] += xs[e * c + ch];
+                    int o = map[e] * c, ch = 0;
+                    if (Vector256.IsHardwareAccelerated)
+                        for (; ch + 8 <= c; ch += 8)
+                            (Vector256.Create(mean.Slice(o + ch, 8)) + Vector256.Create(xs.Slice(e * c + ch, 8))).CopyTo(mean.Slice(o + ch, 8));
+                    for (; ch < c; ch++) mean[o + ch] += xs[e * c + ch];
                 }
                 for (int i = 0; i < width; i++) mean[i] *= scale;
             }
@@ -98,8 +108,22 @@ public sealed class InvariantPooling
                 arg.Fill(-1);
                 for (int e = 0; e < wt.Size; e++)
                 {
-                    int o = map[e] * c;
-                    for (int ch = 0; ch < c; ch++)
+                    int o = map[e] * c, ch = 0;
+                    if (Vector256.IsHardwareAccelerated)
+                    {
+                        // The scalar rule below, eight channels at a time (so NaN and -∞ inputs behave the same).
+                        var ev = Vector256.Create(e);
+                        for (; ch + 8 <= c; ch += 8)
+                        {
+                            var v = Vector256.Create(xs.Slice(e * c + ch, 8));
+                            var m = Vector256.Create((ReadOnlySpan<float>)max.Slice(o + ch, 8));
+                            var a = Vector256.Create((ReadOnlySpan<int>)arg.Slice(o + ch, 8));
+                            var take = Vector256.GreaterThan(v, m).AsInt32() | Vector256.LessThan(a, Vector256<int>.Zero);
+                            Vector256.ConditionalSelect(take.AsSingle(), v, m).CopyTo(max.Slice(o + ch, 8));
+                            Vector256.ConditionalSelect(take, ev, a).CopyTo(arg.Slice(o + ch, 8));
+                        }
+                    }
+                    for (; ch < c; ch++)
                     {
                         float v = xs[e * c + ch];
                         if (v > max[o + ch] || arg[o + ch] < 0) { max[o + ch] = v; arg[o + ch] = e; }
@@ -124,6 +148,7 @@ public sealed class InvariantPooling
         return _grad;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void BackwardNetwork(int n, Tensor gradOutput, WeightSpaceBatch grad)
     {
         int c = Channels;

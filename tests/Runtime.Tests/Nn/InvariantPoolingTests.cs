@@ -123,6 +123,100 @@ public class InvariantPoolingTests
         Assert.All(gx.Tensors.SelectMany(t => t.Data), v => Assert.True(v == 0f || v == 1f));
     }
 
+    /// <summary>
+    /// The scalar rule, written out: per tensor, the mean as adds in entry order then one scale; the maximum as
+    /// "take v when v &gt; max or nothing taken yet", remembering the first entry that holds it.
+    /// </summary>
+    private static (float[] Features, int[][] Argmax) ScalarRule(WeightSpaceBatch x, InvariantPooling pool)
+    {
+        int c = x.Channels;
+        bool mean = pool.Pooling != HeadPooling.Max, max = pool.Pooling != HeadPooling.Mean;
+        var y = new List<float>();
+        var args = new List<int[]>();
+        for (int n = 0; n < x.Batch; n++)
+            foreach (var wt in x.Space.Tensors)
+            {
+                int width = wt.FixedSize * c;
+                var map = new int[wt.Size];
+                var idx = new int[wt.Axes.Length];
+                for (int e = 0; e < wt.Size; e++)
+                {
+                    int r = e;
+                    for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
+                    foreach (int a in wt.FixedAxes) map[e] = map[e] * wt.Axes[a].Size + idx[a];
+                }
+                var xs = x.Tensors[wt.Index].Data.AsSpan(n * wt.Size * c, wt.Size * c);
+                if (mean)
+                {
+                    var m = new float[width];
+                    for (int e = 0; e < wt.Size; e++) for (int ch = 0; ch < c; ch++) m[map[e] * c + ch] += xs[e * c + ch];
+                    float scale = (float)wt.FixedSize / wt.Size;
+                    for (int i = 0; i < width; i++) m[i] *= scale;
+                    y.AddRange(m);
+                }
+                if (max)
+                {
+                    var m = new float[width]; var arg = new int[width];
+                    Array.Fill(m, float.NegativeInfinity); Array.Fill(arg, -1);
+                    for (int e = 0; e < wt.Size; e++)
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            int o = map[e] * c + ch; float v = xs[e * c + ch];
+                            if (v > m[o] || arg[o] < 0) { m[o] = v; arg[o] = e; }
+                        }
+                    y.AddRange(m); args.Add(arg);
+                }
+            }
+        return (y.ToArray(), args.ToArray());
+    }
+
+    /// <summary>
+    /// The vectorized pooling (8 channels at a time) is bitwise the scalar rule, ties, NaN and infinities included,
+    /// and its gradient goes where the scalar rule's argmax says.
+    /// </summary>
+    [Theory]
+    [InlineData(HeadPooling.Mean, 8)]
+    [InlineData(HeadPooling.Max, 8)]
+    [InlineData(HeadPooling.MeanAndMax, 13)]   // 8 + a scalar tail of 5
+    [InlineData(HeadPooling.Max, 32)]
+    public void VectorizedPoolingIsBitwiseTheScalarRule(HeadPooling pooling, int channels)
+    {
+        var space = ReferenceMlp.Space(2, 5, 4, 3);
+        var x = new WeightSpaceBatch(space, 3, channels);
+        var rng = new Rng(12);
+        float[] special = { float.NaN, float.NegativeInfinity, float.PositiveInfinity, 0.25f, 0.25f, -0f, 0f };
+        foreach (var t in x.Tensors)
+            for (int i = 0; i < t.Data.Length; i++)
+                // Few distinct values (many ties) and some special ones.
+                t.Data[i] = rng.NextDouble() < 0.05 ? special[rng.NextInt(special.Length)] : MathF.Round((float)rng.Normal() * 2) / 2;
+        var pool = new InvariantPooling(space, channels, pooling);
+        var y = pool.Forward(x);
+        var (expected, argmax) = ScalarRule(x, pool);
+        Assert.Equal(expected.Length, y.Data.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(y.Data[i]), $"feature {i}: {y.Data[i]} vs {expected[i]}");
+        if (pooling == HeadPooling.Mean) return;
+        // Backward of a gradient that marks each max feature: it lands on the scalar rule's argmax entry.
+        var g = new Tensor(y.Shape[0], y.Shape[1]);
+        for (int i = 0; i < g.Data.Length; i++) g.Data[i] = i + 1;
+        var gx = pool.Backward(g);
+        int k = 0;
+        for (int n = 0; n < x.Batch; n++)
+            foreach (var wt in space.Tensors)
+            {
+                int width = wt.FixedSize * channels;
+                int featureStart = Enumerable.Range(0, n).Sum(_ => pool.FeatureCount) + space.Tensors.Take(wt.Index).Sum(u => u.FixedSize * channels * (pooling == HeadPooling.MeanAndMax ? 2 : 1))
+                    + (pooling == HeadPooling.MeanAndMax ? width : 0);
+                var arg = argmax[k++];
+                for (int i = 0; i < width; i++)
+                {
+                    float got = gx.Tensors[wt.Index].Data[(n * wt.Size + arg[i]) * channels + i % channels];
+                    float mean = pooling == HeadPooling.MeanAndMax ? g.Data[featureStart - width + i] * ((float)wt.FixedSize / wt.Size) : 0;
+                    Assert.Equal(g.Data[featureStart + i] + mean, got);
+                }
+            }
+    }
+
     [Fact]
     public void UnknownPoolingIsRejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new InvariantPooling(ReferenceMlp.Space(2, 3, 1), 1, (HeadPooling)9));
