@@ -111,6 +111,7 @@ public sealed class CudaTrainer : IDisposable
     private readonly (string Name, Parameter Parameter, long Offset)[] _params;
     private readonly long _paramWords;
     private readonly int _entries, _tensors, _features, _groups, _classes, _activation, _poolMode;
+    private readonly bool _normRelu;
     private readonly LayerState[] _layers;
     private readonly HeadOp[] _head;
     private readonly int _kZero, _kActF, _kActB, _kNormF, _kNormB, _kNormG, _kPoolF, _kPoolB, _kGemm, _kBiasG, _kXent, _kSumSq, _kClip, _kAdam;
@@ -158,6 +159,8 @@ public sealed class CudaTrainer : IDisposable
                 Activation.GELU => CudaTrainingKernels.GeluCode,
                 _ => -1,
             };
+            // A ReLU after a normalization runs inside the normalization's kernels (as on the CPU).
+            _normRelu = config.Normalize && config.Activation == Activation.ReLU;
 
             // ---- parameters: one flat vector in NamedParameters order, each parameter at a 256-byte boundary.
             var named = model.NamedParameters().ToList();
@@ -270,7 +273,8 @@ public sealed class CudaTrainer : IDisposable
                     L.ActIn = _dev.Allocate(words);
                 }
                 else L.ActIn = L.Out = _dev.Allocate(words);
-                L.Output = _activation < 0 ? L.ActIn : _dev.Allocate(words);
+                // With the ReLU fused into the normalization, the normalization writes the layer's output itself.
+                L.Output = _activation < 0 || _normRelu ? L.ActIn : _dev.Allocate(words);
             }
             if (config.Normalize)
             {
@@ -436,9 +440,9 @@ public sealed class CudaTrainer : IDisposable
             RunLayer(L, CudaLayerPass.Forward, n, x, -1, _bParams, L.W, _bParams, L.B, L.Out, -1, -1, -1, -1);
             if (cfg.Normalize)
                 Launch(_kNormF, (long)n * _tensors, TrainingArg.I(n), TrainingArg.I(_tensors), TrainingArg.I(L.Cout), TrainingArg.P(_bNormMeta),
-                    TrainingArg.P(L.Out), TrainingArg.P(_bParams, L.NormW), TrainingArg.P(_bParams, L.NormB),
+                    TrainingArg.P(L.Out), TrainingArg.P(_bParams, L.NormW), TrainingArg.P(_bParams, L.NormB), TrainingArg.I(_normRelu ? 1 : 0),
                     TrainingArg.P(L.Xhat), TrainingArg.P(L.ActIn), TrainingArg.P(L.InvStd));
-            if (_activation >= 0)
+            if (_activation >= 0 && !_normRelu)
             {
                 long count = (long)n * _entries * L.Cout;
                 Launch(_kActF, CudaTrainingKernels.ElementwiseBlocks(count), TrainingArg.I((int)count), TrainingArg.I(_activation), TrainingArg.P(L.ActIn), TrainingArg.P(L.Output));
@@ -498,12 +502,13 @@ public sealed class CudaTrainer : IDisposable
         {
             var L = _layers[i];
             long count = (long)n * _entries * L.Cout;
-            if (_activation >= 0)
+            if (_activation >= 0 && !_normRelu)
                 Launch(_kActB, CudaTrainingKernels.ElementwiseBlocks(count), TrainingArg.I((int)count), TrainingArg.I(_activation), TrainingArg.P(L.ActIn), TrainingArg.P(ga), TrainingArg.P(ga));
             if (cfg.Normalize)
             {
                 Launch(_kNormB, (long)n * _tensors, TrainingArg.I(n), TrainingArg.I(_tensors), TrainingArg.I(L.Cout), TrainingArg.P(_bNormMeta),
-                    TrainingArg.P(L.Xhat), TrainingArg.P(_bParams, L.NormW), TrainingArg.P(L.InvStd), TrainingArg.P(ga), TrainingArg.P(ga),
+                    TrainingArg.P(L.Xhat), TrainingArg.P(_bParams, L.NormW), TrainingArg.P(L.InvStd), TrainingArg.I(_normRelu ? 1 : 0), TrainingArg.P(L.Output),
+                    TrainingArg.P(ga), TrainingArg.P(ga),
                     TrainingArg.P(_bPartW), TrainingArg.P(_bPartB));
                 int tc = _tensors * L.Cout;
                 Launch(_kNormG, CudaTrainingKernels.ElementwiseBlocks(tc), TrainingArg.I(n), TrainingArg.I(tc), TrainingArg.P(_bPartW), TrainingArg.P(_bPartB),

@@ -126,9 +126,10 @@ extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_act_bwd(int n, int
 // as [batch, entries_t, C]; meta = [entries_0 .. entries_{T-1}, first entry of each tensor (prefix sums)].
 // One block per (network n, tensor t) = blockIdx.x = n·T + t. Per channel: mean and variance over the entries in
 // double (each thread sums a strided share, the shares are added in lane order), invStd = (float)(1/√(var + 1e-5f));
-// xhat = (x − (float)mean)·invStd, y = xhat·w[t, c] + b[t, c]; invstd[(n·T + t)·C + c] kept for the backward pass.
+// xhat = (x − (float)mean)·invStd, y = xhat·w[t, c] + b[t, c], then y ≤ 0 → 0 when relu is set (the ReLU fused into the
+// normalization, as EquivariantNorm.Forward(x, relu: true)); invstd[(n·T + t)·C + c] kept for the backward pass.
 extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_norm_fwd(int batch, int tensors, int C, const int* meta,
-    const float* x, const float* w, const float* b, float* xhat, float* y, float* invstd)
+    const float* x, const float* w, const float* b, int relu, float* xhat, float* y, float* invstd)
 {
     __shared__ double s1[LCT_THREADS], s2[LCT_THREADS];
     __shared__ float smean[LCT_THREADS], sinv[LCT_THREADS];
@@ -175,7 +176,8 @@ extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_norm_fwd(int batch
                 const long long i = base + (long long)e * C + c0 + c;
                 const float h = (x[i] - mean) * inv;
                 xhat[i] = h;
-                y[i] = h * wt + bt;
+                const float z = h * wt + bt;
+                y[i] = relu && z <= 0.0f ? 0.0f : z;
             }
         }
         __syncthreads();
@@ -184,10 +186,11 @@ extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_norm_fwd(int batch
 
 // EquivariantNorm backward: gx = invStd·(gh − Σgh/count − xhat·Σ(gh·xhat)/count) with gh = gy·w (double sums), and per
 // network the parameter-gradient partials partW[(n·T + t)·C + c] = (float)Σ gy·xhat, partB = (float)Σ gy (double sums),
-// which lct_norm_param_grad adds over networks in order. Grid and layout as lct_norm_fwd. gx may be gy (each element is
-// read before its own thread writes it, after every sum is complete).
+// which lct_norm_param_grad adds over networks in order. Grid and layout as lct_norm_fwd. With relu set, gy is first
+// zeroed where the forward's output y is ≤ 0 (the fused ReLU's backward). gx may be gy (each element is read before its
+// own thread writes it, after every sum is complete).
 extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_norm_bwd(int batch, int tensors, int C, const int* meta,
-    const float* xhat, const float* w, const float* invstd, const float* gy, float* gx, float* partW, float* partB)
+    const float* xhat, const float* w, const float* invstd, int relu, const float* y, const float* gy, float* gx, float* partW, float* partB)
 {
     __shared__ double s1[LCT_THREADS], s2[LCT_THREADS], s3[LCT_THREADS], s4[LCT_THREADS];
     __shared__ double ssg[LCT_THREADS], ssgh[LCT_THREADS];
@@ -207,7 +210,7 @@ extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_norm_bwd(int batch
             for (int e = k; e < size; e += lanes)
             {
                 const long long i = base + (long long)e * C + c0 + c;
-                const float gv = gy[i], h = xhat[i];
+                const float gv = relu && y[i] <= 0.0f ? 0.0f : gy[i], h = xhat[i];
                 const double gh = (double)(gv * wt);
                 sg += gh;
                 sgh += gh * (double)h;
@@ -238,7 +241,8 @@ extern "C" __global__ void __launch_bounds__(LCT_THREADS) lct_norm_bwd(int batch
             for (int e = k; e < size; e += lanes)
             {
                 const long long i = base + (long long)e * C + c0 + c;
-                const double gh = (double)(gy[i] * wt);
+                const float gv = relu && y[i] <= 0.0f ? 0.0f : gy[i];
+                const double gh = (double)(gv * wt);
                 gx[i] = (float)(inv * (gh - msg / size - (double)xhat[i] * msgh / size));
             }
         }

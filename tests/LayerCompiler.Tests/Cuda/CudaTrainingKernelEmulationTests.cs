@@ -85,9 +85,11 @@ public class CudaTrainingKernelEmulationTests(ITestOutputHelper output)
 
     public static IEnumerable<object[]> NormCases() => new[]
     {
-        new object[] { "2-4-4-1 hidden", 3 },
-        new object[] { "2-4-4-1 hidden", 300 },   // more channels than threads: two channel passes per block
-        new object[] { "cnn all-neuron", 5 },
+        new object[] { "2-4-4-1 hidden", 3, false },
+        new object[] { "2-4-4-1 hidden", 300, false },   // more channels than threads: two channel passes per block
+        new object[] { "cnn all-neuron", 5, false },
+        new object[] { "2-4-4-1 hidden", 3, true },      // the ReLU fused into the normalization
+        new object[] { "cnn all-neuron", 5, true },
     };
 
     private static WS Space(string name) => name switch
@@ -101,7 +103,7 @@ public class CudaTrainingKernelEmulationTests(ITestOutputHelper output)
 
     [HostCompilerTheory]
     [MemberData(nameof(NormCases))]
-    public void NormForwardAndBackwardMatchEquivariantNorm(string spaceName, int channels)
+    public void NormForwardAndBackwardMatchEquivariantNorm(string spaceName, int channels, bool relu)
     {
         var space = Space(spaceName);
         int tensors = space.Tensors.Count, batch = 3, tc = tensors * channels;
@@ -115,7 +117,8 @@ public class CudaTrainingKernelEmulationTests(ITestOutputHelper output)
         var gb0 = TestUtil.RandomVector(tc, 8);
         gw0.CopyTo(norm.Weight.Grad.Data);
         gb0.CopyTo(norm.Bias.Grad.Data);
-        var y = norm.Forward(x).Flatten();
+        var y = norm.Forward(x, relu).Flatten();
+        if (relu) Assert.Contains(y, v => v == 0);
         var gx = norm.Backward(gy).Flatten();
 
         long len = x.Length;
@@ -127,9 +130,9 @@ public class CudaTrainingKernelEmulationTests(ITestOutputHelper output)
         };
         Emu.RunGeneric(Exe, buffers, new[]
         {
-            L(CudaTrainingKernels.NormForward, batch * tensors, I(batch), I(tensors), I(channels), B(0), B(1), B(2), B(3), B(4), B(5), B(6)),
+            L(CudaTrainingKernels.NormForward, batch * tensors, I(batch), I(tensors), I(channels), B(0), B(1), B(2), B(3), I(relu ? 1 : 0), B(4), B(5), B(6)),
             // In place: gx overwrites gy (buffer 7), as the trainer runs it.
-            L(CudaTrainingKernels.NormBackward, batch * tensors, I(batch), I(tensors), I(channels), B(0), B(4), B(2), B(6), B(7), B(7), B(8), B(9)),
+            L(CudaTrainingKernels.NormBackward, batch * tensors, I(batch), I(tensors), I(channels), B(0), B(4), B(2), B(6), I(relu ? 1 : 0), B(5), B(7), B(7), B(8), B(9)),
             L(CudaTrainingKernels.NormParameterGradient, CudaTrainingKernels.ElementwiseBlocks(tc), I(batch), I(tc), B(8), B(9), B(10), B(11)),
         });
         Check("forward", buffers[5].Floats(), y);
