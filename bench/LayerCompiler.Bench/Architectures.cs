@@ -23,3 +23,7 @@ public partial class Siren32 { }
 /// <summary>The reference classifier: 5 equivariant layers of 32 channels, invariant head, 10 classes.</summary>
 [EquivariantModel(typeof(Siren32), Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10)]
 public partial class ReferenceClassifier { }
+
+/// <summary>The normalized reference classifier (samples/InrClassifier `--full`): 5 × 32 channels, EquivariantNorm after every layer, max pooling.</summary>
+[EquivariantModel(typeof(Siren32), Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10, Normalize = true, Pooling = HeadPooling.Max)]
+public partial class ReferenceClassifierNorm { }
