@@ -106,8 +106,9 @@ public class EquivariantNetwork : Module
         bool through = throughLastActivation;
         for (int i = Config.Channels.Length - 1; i >= 0; i--)
         {
-            // A ReLU fused into the normalization is differentiated by the normalization's backward.
-            if (!through && !FusedIntoNorm(i)) g = _activations[i].Backward(g);
+            // A ReLU the normalization applied in its forward is differentiated by the normalization's backward
+            // (asked of the norm, not of FuseActivations, which may have changed since the forward).
+            if (!through && !(Config.Normalize && Norms[i].AppliedRelu)) g = _activations[i].Backward(g);
             if (Config.Normalize) g = Norms[i].Backward(g);
             // The previous activation's backward runs in this layer's input-gradient store when it was fused.
             bool maskInput = i > 0 && Fused(i - 1);

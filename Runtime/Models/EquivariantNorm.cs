@@ -45,6 +45,9 @@ public sealed class EquivariantNorm : Module
 
     protected override IEnumerable<(string, Parameter)> OwnParameters() => new[] { ("weight", Weight), ("bias", Bias) };
 
+    /// <summary>Whether the last <see cref="Forward(WeightSpaceBatch, bool)"/> applied the ReLU (so <see cref="Backward"/> differentiates it too).</summary>
+    public bool AppliedRelu => _relu;
+
     /// <summary>The normalization alone. The input must not change before <see cref="Backward"/> (it is read again there).</summary>
     public WeightSpaceBatch Forward(WeightSpaceBatch x) => Forward(x, relu: false);
 

@@ -141,6 +141,27 @@ public class ModelTests
         }
     }
 
+    /// <summary>
+    /// FuseActivations switched between a forward and its backward: the backward follows what the forward did
+    /// (a normalization that applied the ReLU differentiates it; one that did not leaves it to the activation).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SwitchingFusionBetweenForwardAndBackwardKeepsTheGradients(bool fusedForward)
+    {
+        var switched = new SirenNormClassifier(11) { FuseActivations = fusedForward };
+        var plain = new SirenNormClassifier(11) { FuseActivations = false };
+        var x = TestUtil.Random(switched.Space, 5, 1, 45);
+        var g = new Tensor(TestUtil.RandomVector(5 * switched.Config.Outputs, 46), 5, switched.Config.Outputs);
+        Assert.Equal(plain.Forward(x).Data.ToArray(), switched.Forward(x).Data.ToArray());
+        switched.FuseActivations = !fusedForward;
+        var ga = switched.Backward(g); var gb = plain.Backward(g);
+        for (int t = 0; t < ga.Tensors.Length; t++) Assert.True(ga.Tensors[t].Data.AsSpan().SequenceEqual(gb.Tensors[t].Data), $"input gradient of tensor {t}");
+        foreach (var ((n, pa), (_, pb)) in switched.NamedParameters().Zip(plain.NamedParameters()))
+            Assert.True(pa.Grad.Data.AsSpan().SequenceEqual(pb.Grad.Data), $"gradient of {n}");
+    }
+
     [Theory]
     [MemberData(nameof(EquivariantModels))]
     public void FusedActivationsAreBitwiseTheSeparatePassesWithAnEquivariantHead(string name, Func<EquivariantNetwork> make)
