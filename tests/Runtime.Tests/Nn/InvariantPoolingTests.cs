@@ -205,7 +205,7 @@ public class InvariantPoolingTests
             foreach (var wt in space.Tensors)
             {
                 int width = wt.FixedSize * channels;
-                int featureStart = Enumerable.Range(0, n).Sum(_ => pool.FeatureCount) + space.Tensors.Take(wt.Index).Sum(u => u.FixedSize * channels * (pooling == HeadPooling.MeanAndMax ? 2 : 1))
+                int featureStart = n * pool.FeatureCount + space.Tensors.Take(wt.Index).Sum(u => u.FixedSize * channels * (pooling == HeadPooling.MeanAndMax ? 2 : 1))
                     + (pooling == HeadPooling.MeanAndMax ? width : 0);
                 var arg = argmax[k++];
                 for (int i = 0; i < width; i++)
