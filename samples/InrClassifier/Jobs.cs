@@ -131,11 +131,12 @@ internal static class Jobs
         Ui.Step(string.Create(CultureInfo.InvariantCulture,
             $"Fitting {count} INRs × {steps} steps, {(threads > 0 ? threads : Environment.ProcessorCount)} thread(s), {repeats} timed runs after a warm-up ({Environment.ProcessorCount} logical CPUs)"));
         var rates = new List<double>();
+        InrFitResult[] fitted = [];
         for (int run = 0; run <= repeats; run++)
         {
             var parameters = (float[])init.Clone();
             var sw = Stopwatch.StartNew();
-            fit.FitMany(parameters, targets, count, threads);
+            fitted = fit.FitMany(parameters, targets, count, threads);
             double rate = (double)count * steps / sw.Elapsed.TotalSeconds;
             if (run > 0) rates.Add(rate);
             Ui.Info(string.Create(CultureInfo.InvariantCulture, $"  {(run == 0 ? "warm-up" : $"run {run}")}: {sw.Elapsed.TotalSeconds:F2} s, {rate:F0} INR-steps/s"));
@@ -143,6 +144,11 @@ internal static class Jobs
         rates.Sort();
         Ui.Good(string.Create(CultureInfo.InvariantCulture,
             $"INR-steps/s: min {rates[0]:F0} / median {rates[rates.Count / 2]:F0} / max {rates[^1]:F0}  (one step = forward + backward over 784 points + Adam, SIREN 2-32-32-1)"));
+        // The fit itself, so other implementations of the same problem (bench/torch_reference/inr_fit.py) can be
+        // checked against it: every run starts from the same initialization, so this is each run's result.
+        var psnr = fitted.Select(f => f.Psnr).Order().ToArray();
+        Ui.Info(string.Create(CultureInfo.InvariantCulture,
+            $"PSNR of the {count} fitted INRs after {steps} steps: mean {psnr.Average():F2} dB, 5th percentile {psnr[(int)(0.05 * (psnr.Length - 1))]:F2} dB"));
     }
 
     public static void Render(string zoo, string split, int count, int size, int columns, string output)

@@ -119,6 +119,12 @@ public class ZooTests
 
         Assert.Contains("run 2:", result.Output);
         Assert.Matches(@"INR-steps/s: min \d+ / median \d+ / max \d+", result.Output);
+        // The fit's quality, for comparing implementations of the same problem: a finite PSNR per INR
+        // (images in [0, 1] against an initial output near 0.5 give a few dB after 3 steps, not 0 and not ∞).
+        var psnr = System.Text.RegularExpressions.Regex.Match(result.Output, @"PSNR of the 2 fitted INRs after 3 steps: mean (\d+\.\d+) dB, 5th percentile (\d+\.\d+) dB");
+        Assert.True(psnr.Success, result.Output);
+        double mean = double.Parse(psnr.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(mean, 1.0, 30.0);
     }
 
     [Fact]
