@@ -113,7 +113,8 @@ namespace LayerCompiler.Generator
 
         private static LocationInfo? ModelLocation(EquivariantModelInfo model) => model.AttributeLocation;
 
-        /// <summary>The generator must never throw: an unexpected failure becomes LC0099 on the type.</summary>
+        /// <summary>The generator must never throw: an unexpected failure becomes LC0099 naming the type (without a location: the
+        /// failure is in the generator, not in the declaration).</summary>
         private static void Guarded(SourceProductionContext spc, Model.TypeInfo type, Action emit)
         {
             try { emit(); }

@@ -23,7 +23,7 @@ the same problem: compare with `zoo bench`'s PSNR line on the same images).
 Examples:
   /usr/bin/python3 bench/torch_reference/inr_fit.py --selftest
   /usr/bin/python3 bench/torch_reference/inr_fit.py --count 256 --steps 300 --repeats 5
-  python3 bench/torch_reference/inr_fit.py --device cuda --count 16384 --steps 1000 --repeats 3
+  python3 bench/torch_reference/inr_fit.py --device cuda --synthetic --count 16384 --steps 1000 --repeats 3
 """
 
 from __future__ import annotations
@@ -59,6 +59,15 @@ def load_images(data_dir: str, count: int) -> torch.Tensor:
             sys.exit(f"inr_fit: --count {count} exceeds the {n} training images")
         raw = f.read(count * rows * cols)
     return torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(count, rows * cols).float() / 255.0
+
+
+def smooth_images(count: int, points: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """[count, P] smooth images in [0, 1] on the grid, 0.5 + 0.4 sin(a x + phi) cos(b y) (gpu-check's targets, for a
+    machine without the dataset; throughput does not depend on what is fitted)."""
+    r = torch.rand(count, 3, generator=generator, dtype=torch.float64)
+    a, b, phi = 1 + 3 * r[:, :1], 1 + 3 * r[:, 1:2], 6.28 * r[:, 2:]
+    x, y = points[:, 0].double().unsqueeze(0), points[:, 1].double().unsqueeze(0)
+    return (0.5 + 0.4 * torch.sin(a * x + phi) * torch.cos(b * y)).float()
 
 
 def image_grid(height: int = 28, width: int = 28) -> torch.Tensor:
@@ -146,6 +155,8 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--impl", choices=["eager", "compile"], default="eager")
     ap.add_argument("--data", default=DEFAULT_DATA, help="directory of the Fashion-MNIST .gz files")
+    ap.add_argument("--synthetic", action="store_true",
+                    help="fit smooth synthetic images instead of Fashion-MNIST (machines without the dataset)")
     ap.add_argument("--seed", type=int, default=0, help="initialization seed")
     ap.add_argument("--out", help="also append the JSON line to this file")
     ap.add_argument("--selftest", action="store_true")
@@ -168,8 +179,10 @@ def main(argv=None):
             sys.exit(f"inr_fit: --impl compile needs PyTorch >= 2 (this is {torch.__version__})")
         loss_fn = torch.compile(per_inr_mse)
 
-    targets = load_images(a.data, a.count).to(device)
-    points = image_grid().to(device)
+    points = image_grid()
+    targets = (smooth_images(a.count, points, torch.Generator().manual_seed(a.seed + 1)) if a.synthetic
+               else load_images(a.data, a.count)).to(device)
+    points = points.to(device)
     init = [p.to(device) for p in init_params(a.count, a.width, torch.Generator().manual_seed(a.seed))]
 
     rates, seconds, params = [], [], None
@@ -192,7 +205,7 @@ def main(argv=None):
         "bench": "inr_fit", "impl": a.impl, "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
         "torch": torch.__version__, "threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "count": a.count, "steps": a.steps, "width": a.width, "repeats": a.repeats,
+        "targets": "synthetic" if a.synthetic else "fashion-mnist", "count": a.count, "steps": a.steps, "width": a.width, "repeats": a.repeats,
         "inr_steps_per_s": {"min": round(rates[0], 1), "median": round(statistics.median(rates), 1), "max": round(rates[-1], 1)},
         "inrs_per_s_median": round(statistics.median(rates) / a.steps, 3),
         "seconds_median": round(statistics.median(seconds), 4),

@@ -3,6 +3,7 @@ using LayerCompiler;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime.Losses;
 
 // 1. Declare the input network's architecture: a SIREN 2→32→32→1 (one INR per image).
 [InputNetwork(Activation = InputActivation.Sine, Omega0 = 30f, OutputOffset = 0.5f)]
@@ -40,7 +41,13 @@ public static class Program
         Console.WriteLine($"logits[0] = [{string.Join(", ", logits.Data.Take(10).Select(v => v.ToString("F4")))}]");
         Console.WriteLine($"max |f(x) − f(g·x)| under a random hidden-neuron permutation: {maxDiff:E2} (the permutation moved weights by up to {moved:F3})");
 
-        // 5. The input network itself runs too (generated): evaluate the 4 INRs on 3 points.
+        // 5. Backward: a loss on the logits, parameter gradients accumulated in .Grad, d loss / d weights returned.
+        var (loss, gradLogits) = new SoftmaxCrossEntropy().Compute(logits, labels: new[] { 0, 3, 1, 7 });
+        var gradWeights = model.Backward(gradLogits);
+        double gradNorm = Math.Sqrt(model.Parameters().Sum(p => p.Grad.Data.Sum(g => (double)g * g)));
+        Console.WriteLine($"cross-entropy {loss:F4}; parameter gradient norm {gradNorm:E3}; d loss / d weights for {gradWeights.Batch} networks");
+
+        // 6. The input network itself runs too (generated): evaluate the 4 INRs on 3 points.
         var net = new Siren.Network();
         var output = new float[4 * 3];
         net.Forward(weights, new float[] { -1f, -1f, 0f, 0f, 1f, 1f }, 3, output);

@@ -37,6 +37,12 @@ public class DiagnosticTests
     [Fact] public void LC0002_NonPositiveKernel() =>
         Expect("LC0002", "[InputNetwork] [[|Conv2d(1, 3, 0, 3)|]] [Dense(3, 1)] public partial class Bad { }", "kernel height = 0");
 
+    [Fact] public void LC0002_NonPositiveOmega0() =>
+        Expect("LC0002", "[InputNetwork(Activation = InputActivation.Sine, [|Omega0 = -1f|])] [Dense(2, 3)] public partial class Bad { }", "Omega0");
+
+    [Fact] public void LC0002_NonFiniteOmega0() =>
+        Expect("LC0002", "[InputNetwork([|Omega0 = float.NaN|])] [Dense(2, 3)] public partial class Bad { }", "Omega0");
+
     [Fact] public void LC0003_DimensionsDoNotChain() =>
         Expect("LC0003", "[InputNetwork] [Dense(2, 3)] [[|Dense(4, 1)|]] public partial class Bad { }", "Layer 2 takes 4 inputs but layer 1 produces 3");
 
@@ -89,6 +95,12 @@ public class DiagnosticTests
 
     [Fact] public void LC0012_UndefinedPooling() =>
         Expect("LC0012", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, [|Pooling = (HeadPooling)5|])] public partial class Bad { }", "Mean, Max, MeanAndMax");
+
+    [Fact] public void LC0012_UndefinedInputActivation() =>
+        Expect("LC0012", "[InputNetwork([|Activation = (InputActivation)9|])] [Dense(2, 3)] public partial class Bad { }", "ReLU, Sine, Tanh");
+
+    [Fact] public void LC0012_NonFiniteOutputOffset() =>
+        Expect("LC0012", "[InputNetwork([|OutputOffset = float.PositiveInfinity|])] [Dense(2, 3)] public partial class Bad { }", "a finite float");
 
     [Fact] public void LC0013_GenericType() =>
         Expect("LC0013", "[InputNetwork] [Dense(2, 3)] public partial class [|Bad|]<T> { }", "is generic");
