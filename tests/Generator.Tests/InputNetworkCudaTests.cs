@@ -50,6 +50,7 @@ public class InputNetworkCudaTests
         Assert.Contains("public const bool Supported = true;", file);
         var source = Source(file);
         Assert.DoesNotContain("#include", source);
+        Assert.DoesNotMatch(@"\batomic[A-Z]\w*\s*\(", source);   // deterministic: fixed-order reductions, no atomics
         foreach (var k in Kernels)
             Assert.Matches($"extern \"C\" __global__ void __launch_bounds__\\(LC_INR_THREADS\\) {k}\\(", source);
     }

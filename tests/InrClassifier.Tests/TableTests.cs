@@ -20,8 +20,10 @@ public class TableTests
         var runs = json.RootElement.GetProperty("runs").EnumerateArray().ToArray();
         Assert.Equal(4, runs.Length);
         Assert.Equal(new[] { "stats", "stats", "mlp", "mlp" }, runs.Select(r => r.GetProperty("Model").GetString()).ToArray());
-        // The summary is the mean and sample standard deviation of the runs' test accuracies.
-        foreach (var summary in json.RootElement.GetProperty("summary").EnumerateArray())
+        // The summary is the mean and sample standard deviation of the runs' test accuracies, one row per model.
+        var summaries = json.RootElement.GetProperty("summary").EnumerateArray().ToArray();
+        Assert.Equal(new[] { "mlp", "stats" }, summaries.Select(x => x.GetProperty("Model").GetString()).Order().ToArray());
+        foreach (var summary in summaries)
         {
             string model = summary.GetProperty("Model").GetString()!;
             var acc = runs.Where(r => r.GetProperty("Model").GetString() == model).Select(r => r.GetProperty("TestAccuracy").GetDouble()).ToArray();

@@ -13,15 +13,6 @@ public partial class SirenWide { }
 [EquivariantModel(typeof(SmallCnn), Channels = new[] { 32, 32 }, Outputs = 10)]
 public partial class CnnWide { }
 
-/// <summary>A theory that needs the host C++ compiler; skipped with the reason where there is none.</summary>
-public sealed class HostCompilerTheoryAttribute : TheoryAttribute
-{
-    public HostCompilerTheoryAttribute()
-    {
-        if (CudaEmulator.HostCompiler == null) Skip = CudaEmulator.MissingReason;
-    }
-}
-
 /// <summary>
 /// The generated CUDA C, compiled as C++ and run on the CPU emulator (tests/Shared/CudaEmulation), against the
 /// generated C# kernel: forward, input gradient and parameter gradients, launched exactly as the runtime launches
@@ -104,7 +95,8 @@ public class CudaEmulationTests
     [InlineData(70)]
     public void EmulatedGradientsAreDeterministicAndBatchSizesWork(int batch)
     {
-        // Batches that are not multiples of the chunk sizes, twice: the parameter gradients must be bitwise equal.
+        // Batches that are not multiples of the chunk sizes, twice, the second time with blocks and threads in a
+        // shuffled order (as a GPU may schedule them): the gradients must be bitwise equal.
         var space = SirenClassifierAll.CreateWeightSpace();
         var plan = new LayerPlan(space, 1, 4);
         var layer = SirenClassifierAll.CudaSources.ForChannels(1, 4);
@@ -117,7 +109,8 @@ public class CudaEmulationTests
             new float[plan.WeightCount], new float[plan.BiasCount], layer.ScratchFloats(batch),
             Launches(layer, CudaLayerPass.ParameterGradient, batch).Concat(Launches(layer, CudaLayerPass.InputGradient, batch)));
         var (gx1, gw1, gb1) = Once();
-        var (gx2, gw2, gb2) = Once();
+        float[] gx2, gw2, gb2;
+        using (CudaEmulator.Schedule(0x5eed + (ulong)batch)) (gx2, gw2, gb2) = Once();
         Assert.Equal(gw1, gw2);
         Assert.Equal(gb1, gb2);
         Assert.Equal(gx1, gx2);
@@ -126,5 +119,60 @@ public class CudaEmulationTests
         cpu.Backward(w, x, gy, null, gwCpu, gbCpu);
         Assert.True(TestUtil.RelativeError(gw1, gwCpu) < 1e-5, $"weight gradient: relative error {TestUtil.RelativeError(gw1, gwCpu)}");
         Assert.True(TestUtil.RelativeError(gb1, gbCpu) < 1e-5, $"bias gradient: relative error {TestUtil.RelativeError(gb1, gbCpu)}");
+    }
+}
+
+/// <summary>
+/// The emulator's shuffled schedule (CudaEmulator.Schedule), which the determinism tests use for their second run: it
+/// must change the outcome of order-dependent kernels, or those tests could not fail.
+/// </summary>
+public class CudaEmulatorScheduleTests
+{
+    private const string Racy = @"
+extern ""C"" __global__ void last_block_wins(float* out)
+{
+    if (threadIdx.x == 0) out[0] = (float)blockIdx.x;      // a race between blocks: the last to run wins
+}
+extern ""C"" __global__ void no_barrier(float* out)
+{
+    __shared__ float s[64];
+    s[threadIdx.x] = (float)(100 * blockIdx.x + threadIdx.x);
+    if (threadIdx.x == 5) out[blockIdx.x] = s[40];         // reads another thread's write without __syncthreads
+    __syncthreads();
+}
+extern ""C"" __global__ void with_barrier(float* out)
+{
+    __shared__ float s[64];
+    s[threadIdx.x] = (float)(100 * blockIdx.x + threadIdx.x);
+    __syncthreads();
+    if (threadIdx.x == 5) out[blockIdx.x] = s[40];
+}";
+
+    private static float[] Run(string exe, string kernel, int blocks)
+    {
+        var buffers = new[] { CudaEmulator.Buffer.Of(new float[blocks]) };
+        CudaEmulator.RunGeneric(exe, buffers, new[] { new CudaEmulator.KernelLaunch(kernel, blocks, 64, new[] { CudaEmulator.Arg.B(0) }) });
+        return buffers[0].Floats();
+    }
+
+    [HostCompilerFact]
+    public void AShuffledScheduleExposesRacesAndKeepsCorrectKernelsEqual()
+    {
+        string exe = CudaEmulator.BuildGeneric(Racy, new[] { "last_block_wins", "no_barrier", "with_barrier" });
+        const int blocks = 64;
+        static int Current(float[] o) => o.Select((v, b) => v == 100 * b + 40 ? 1 : 0).Sum();   // blocks that read this block's s[40]
+        // Index order: the last block is 63; thread 40 has not written when thread 5 reads (threads run in order).
+        Assert.Equal(63f, Run(exe, "last_block_wins", blocks)[0]);
+        Assert.Equal(0, Current(Run(exe, "no_barrier", blocks)));
+        var correct = Run(exe, "with_barrier", blocks);
+        Assert.Equal(blocks, Current(correct));
+
+        using (CudaEmulator.Schedule(0x5eed))
+        {
+            Assert.NotEqual(63f, Run(exe, "last_block_wins", blocks)[0]);            // another block ran last
+            int current = Current(Run(exe, "no_barrier", blocks));
+            Assert.InRange(current, 1, blocks - 1);                                  // thread 40 ran first in some blocks only
+            Assert.Equal(correct, Run(exe, "with_barrier", blocks));                 // a correct kernel does not change
+        }
     }
 }

@@ -46,10 +46,9 @@ public class CudaTrainingKernelEmulationTests(ITestOutputHelper output)
         Assert.DoesNotMatch(@"\batomic[A-Z]\w*\s*\(", CudaTrainingKernels.Source);   // deterministic: no atomics
     }
 
-    [Fact]
+    [DeviceCompilerFact]
     public void TheSourceCompilesForTheDeviceWithClang()
     {
-        if (Emu.DeviceCompiler == null) { output.WriteLine(Emu.MissingClangReason); return; }
         var (messages, ptx) = Emu.DeviceCheck(CudaTrainingKernels.Source);
         Assert.Equal("", messages);
         foreach (var k in CudaTrainingKernels.KernelNames) Assert.Contains($".entry {k}(", ptx);

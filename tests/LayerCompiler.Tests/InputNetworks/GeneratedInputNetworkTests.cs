@@ -15,8 +15,20 @@ public class GeneratedInputNetworkTests
         ("tanh 3-4-4-2", () => new TanhNet.Network(), 1.0),
     }.Select(x => new object[] { x.Item1, x.Item2, x.Item3 });
 
-    /// <summary>Float64 evaluation of network n at one point.</summary>
-    private static double[] Run(IInputNetwork net, double[][] w, double[] x)
+    /// <summary>
+    /// What Architectures.cs declares for each network, typed in again here: the float64 reference uses these, not
+    /// the generated class's own Activation / Omega0 / OutputOffset (a generator that misread an attribute would
+    /// otherwise check itself against its own mistake).
+    /// </summary>
+    private static readonly Dictionary<string, (InputActivation Activation, double Omega0, double Offset)> Declared = new()
+    {
+        ["SIREN 2-32-32-1 (ω0 = 30, +0.5)"] = (InputActivation.Sine, 30, 0.5),
+        ["ReLU depth 5, one layer without bias"] = (InputActivation.ReLU, 30, 0),
+        ["tanh 3-4-4-2"] = (InputActivation.Tanh, 30, 0),
+    };
+
+    /// <summary>Float64 evaluation of network n at one point, with the declared activation, ω0 and output offset.</summary>
+    private static double[] Run(IInputNetwork net, double[][] w, double[] x, (InputActivation Activation, double Omega0, double Offset) d0)
     {
         var space = net.Space; var h = x; int t = 0;
         for (int l = 0; l < space.Depth; l++)
@@ -28,8 +40,8 @@ public class GeneratedInputNetworkTests
             for (int o = 0; o < d.Out; o++) { z[o] = b?[o] ?? 0; for (int i = 0; i < d.In; i++) z[o] += W[o * d.In + i] * h[i]; }
             if (l < space.Depth - 1)
                 for (int o = 0; o < d.Out; o++)
-                    z[o] = net.Activation switch { InputActivation.Sine => Math.Sin(net.Omega0 * z[o]), InputActivation.Tanh => Math.Tanh(z[o]), _ => Math.Max(0, z[o]) };
-            else for (int o = 0; o < d.Out; o++) z[o] += net.OutputOffset;
+                    z[o] = d0.Activation switch { InputActivation.Sine => Math.Sin(d0.Omega0 * z[o]), InputActivation.Tanh => Math.Tanh(z[o]), _ => Math.Max(0, z[o]) };
+            else for (int o = 0; o < d.Out; o++) z[o] += d0.Offset;
             h = z;
         }
         return h;
@@ -64,7 +76,7 @@ public class GeneratedInputNetworkTests
         for (int n = 0; n < batch; n++)
             for (int p = 0; p < points; p++)
             {
-                var r = Run(net, Weights(w, n), x.Skip(p * net.InputWidth).Take(net.InputWidth).Select(v => (double)v).ToArray());
+                var r = Run(net, Weights(w, n), x.Skip(p * net.InputWidth).Take(net.InputWidth).Select(v => (double)v).ToArray(), Declared[name]);
                 for (int o = 0; o < r.Length; o++)
                     Assert.True(Math.Abs(r[o] - y[(n * points + p) * net.OutputWidth + o]) < 1e-4 * (1 + Math.Abs(r[o])), $"{name}: n={n} p={p} o={o}");
             }
@@ -89,7 +101,7 @@ public class GeneratedInputNetworkTests
                 double s = 0;
                 for (int p = 0; p < points; p++)
                 {
-                    var y = Run(net, wd, x.Skip(p * net.InputWidth).Take(net.InputWidth).Select(v => (double)v).ToArray());
+                    var y = Run(net, wd, x.Skip(p * net.InputWidth).Take(net.InputWidth).Select(v => (double)v).ToArray(), Declared[name]);
                     for (int o = 0; o < y.Length; o++) s += y[o] * r[(n * points + p) * net.OutputWidth + o];
                 }
                 return s;

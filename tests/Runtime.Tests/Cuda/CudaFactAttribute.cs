@@ -14,6 +14,15 @@ public sealed class CudaFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A [Fact] about the behaviour without a usable CUDA device; skipped where CUDA works (the GPU tests cover that case).</summary>
+public sealed class NoCudaFactAttribute : FactAttribute
+{
+    public NoCudaFactAttribute()
+    {
+        if (CudaAvailability.IsAvailable) Skip = "CUDA works on this machine: this test is about machines without it.";
+    }
+}
+
 /// <summary>Probes once per test process; keeps the probed device open so later Opens reuse a live primary context.</summary>
 internal static class CudaAvailability
 {

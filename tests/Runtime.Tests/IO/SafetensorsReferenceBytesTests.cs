@@ -43,11 +43,17 @@ public class SafetensorsReferenceBytesTests
         return b.ToArray();
     }
 
+    /// <summary>The hand-built fixture itself says what the comment above says (a typo in it would mislead every test).</summary>
     [Fact]
     public void ReferenceIsWellFormedByConstruction()
     {
-        Assert.Equal(72, Reference.Length);
-        Assert.Equal(0, 64 % 8);
+        ulong n = BitConverter.ToUInt64(Reference, 0);
+        Assert.Equal(56UL, n);
+        Assert.Equal(0UL, (8 + n) % 8);                                     // data start 8-byte aligned
+        string header = System.Text.Encoding.UTF8.GetString(Reference, 8, (int)n);
+        Assert.Equal("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}  ", header);
+        Assert.Equal(8 + (int)n + 8, Reference.Length);                     // the header, then 2 floats
+        Assert.Equal(new[] { 1.0f, -2.0f }, new[] { BitConverter.ToSingle(Reference, 64), BitConverter.ToSingle(Reference, 68) });
     }
 
     [Fact]

@@ -262,12 +262,20 @@ public class MlpInputNetworkTests
     }
 }
 
+/// <summary>A fact about the Vector256 code path; skipped where Vector256 is not hardware-accelerated (e.g. DOTNET_EnableAVX2=0).</summary>
+public sealed class Vector256FactAttribute : FactAttribute
+{
+    public Vector256FactAttribute()
+    {
+        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) Skip = "Vector256 is not hardware-accelerated on this machine or configuration.";
+    }
+}
+
 public class FastSinCosTests
 {
-    [Fact]
+    [Vector256Fact]
     public void VectorSinCosMatchesMathWithinAFewUlps()
     {
-        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return;
         var rng = new Rng(1);
         double worst = 0;
         for (int k = 0; k < 20000; k++)

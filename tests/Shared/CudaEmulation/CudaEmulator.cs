@@ -45,9 +45,30 @@ public static class CudaEmulator
         return Convert.ToHexStringLower(bytes)[..24];
     }
 
+    private static readonly AsyncLocal<ulong> ScheduleSeed = new();
+
+    /// <summary>
+    /// Until disposed, emulated kernels launched from this flow run blocks, and the threads of each barrier phase, in an
+    /// order drawn from <paramref name="seed"/> (cuda_emu.h, LC_EMU_SCHEDULE) instead of index order. Comparing a run
+    /// under a schedule with one in index order checks that results do not depend on the order of blocks or threads.
+    /// </summary>
+    public static IDisposable Schedule(ulong seed)
+    {
+        if (seed == 0) throw new ArgumentOutOfRangeException(nameof(seed), "Schedule 0 is index order; pass a non-zero seed.");
+        ulong previous = ScheduleSeed.Value;
+        ScheduleSeed.Value = seed;
+        return new Restore(() => ScheduleSeed.Value = previous);
+    }
+
+    private sealed class Restore(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
+
     private static (int Code, string Output) Exec(string file, string args, string? workDir = null, int timeoutMs = 600_000)
     {
         var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workDir ?? "" };
+        psi.Environment["LC_EMU_SCHEDULE"] = ScheduleSeed.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

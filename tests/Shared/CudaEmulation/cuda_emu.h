@@ -3,12 +3,18 @@
 // generated code. Blocks run one after another; the threads of a block are fibers (ucontext) that switch at
 // __syncthreads, so static __shared__ memory and barriers behave as on the device (given block-uniform barriers,
 // which is what CUDA requires too). Warp intrinsics are not provided: generated kernels do not use them.
+// Order: blocks in index order and, between two barriers, threads in index order, unless the environment variable
+// LC_EMU_SCHEDULE is a non-zero seed: then blocks run in a seeded random order and the threads of each barrier phase
+// in a fresh random order. A kernel whose results depend on that order (a race between blocks, or between threads
+// without a barrier) gives different results under different schedules, as it could on a GPU.
 #pragma once
 #include <ucontext.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <numeric>
+#include <utility>
 #include <vector>
 
 struct lc_emu_dim3 { unsigned x = 1, y = 1, z = 1; };
@@ -38,6 +44,27 @@ static int current = -1;
 static std::function<void()> body;
 static long long barriers = 0;
 
+// The schedule's random numbers (xorshift64*); state 0 = index order.
+static unsigned long long schedule = 0;
+static bool scheduleRead = false;
+static void readSchedule()
+{
+    if (scheduleRead) return;
+    scheduleRead = true;
+    const char* e = std::getenv("LC_EMU_SCHEDULE");
+    schedule = e ? std::strtoull(e, nullptr, 10) : 0;
+}
+static void shuffle(std::vector<unsigned>& v)
+{
+    if (schedule == 0) return;
+    for (size_t i = v.size(); i > 1; --i)
+    {
+        schedule ^= schedule >> 12; schedule ^= schedule << 25; schedule ^= schedule >> 27;
+        size_t j = (size_t)((schedule * 2685821657736338717ULL) % i);
+        std::swap(v[i - 1], v[j]);
+    }
+}
+
 static void entry()
 {
     body();
@@ -52,7 +79,11 @@ void launch(K kernel, unsigned grid, unsigned block, A... args)
     blockDim.x = block;
     if (fibers.size() < block) fibers.resize(block);
     body = [&] { kernel(args...); };
-    for (unsigned b = 0; b < grid; ++b)
+    readSchedule();
+    std::vector<unsigned> blocks(grid), threads(block);
+    std::iota(blocks.begin(), blocks.end(), 0u);
+    shuffle(blocks);
+    for (unsigned b : blocks)
     {
         blockIdx.x = b;
         for (unsigned t = 0; t < block; ++t)
@@ -70,7 +101,9 @@ void launch(K kernel, unsigned grid, unsigned block, A... args)
         while (live)
         {
             live = false;
-            for (unsigned t = 0; t < block; ++t)
+            std::iota(threads.begin(), threads.end(), 0u);
+            shuffle(threads);
+            for (unsigned t : threads)
             {
                 if (fibers[t].done) continue;
                 current = (int)t;
