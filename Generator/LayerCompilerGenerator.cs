@@ -49,8 +49,14 @@ namespace LayerCompiler.Generator
                 context.RegisterSourceOutput(stray, static (spc, d) => Report(spc, d!));
             }
 
-            context.RegisterSourceOutput(architectures, static (spc, arch) => EmitArchitecture(spc, arch));
-            context.RegisterSourceOutput(resolved, static (spc, model) => EmitModel(spc, model));
+            // Every generated file's name prefix, so that types whose names differ only in case (hint names are
+            // compared ignoring case) get distinct files instead of crashing the generator.
+            var hints = architectures.Select(static (a, _) => a.Type.HintPrefix).Collect()
+                .Combine(models.Select(static (m, _) => m.Type.HintPrefix).Collect())
+                .Select(static (p, _) => p.Left.Concat(p.Right).ToEquatableArray());
+
+            context.RegisterSourceOutput(architectures.Combine(hints), static (spc, p) => EmitArchitecture(spc, p.Left, p.Right));
+            context.RegisterSourceOutput(resolved.Combine(hints), static (spc, p) => EmitModel(spc, p.Left, p.Right));
         }
 
         private static DiagnosticInfo? StrayLayer(GeneratorAttributeSyntaxContext ctx)
@@ -76,17 +82,33 @@ namespace LayerCompiler.Generator
             spc.ReportDiagnostic(Diagnostic.Create(descriptor, d.Location?.ToLocation() ?? Location.None, d.Arguments.Cast<object>().ToArray()));
         }
 
-        private static void EmitArchitecture(SourceProductionContext spc, ArchitectureInfo arch)
+        /// <summary>
+        /// The file-name prefix of a type's generated sources: its hint prefix, plus a hash of the exact prefix when
+        /// another type's prefix differs from it only in case (Roslyn compares hint names ignoring case).
+        /// </summary>
+        internal static string UniqueHint(string prefix, EquatableArray<string> all)
+        {
+            bool clash = false;
+            foreach (var other in all)
+                if (!string.Equals(other, prefix, StringComparison.Ordinal) && string.Equals(other, prefix, StringComparison.OrdinalIgnoreCase)) clash = true;
+            if (!clash) return prefix;
+            uint h = 2166136261;                                      // FNV-1a: stable across runs and platforms
+            foreach (char c in prefix) { h ^= c; h *= 16777619; }
+            return prefix + "." + h.ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        private static void EmitArchitecture(SourceProductionContext spc, ArchitectureInfo arch, EquatableArray<string> hints)
         {
             foreach (var d in arch.Diagnostics) Report(spc, d);
             if (arch.Diagnostics.Count > 0) return;
-            Guarded(spc, arch.Type, () => spc.AddSource(arch.Type.HintPrefix + ".g.cs", SourceEmitter.EmitArchitecture(arch)));
+            string hint = UniqueHint(arch.Type.HintPrefix, hints);
+            Guarded(spc, arch.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitArchitecture(arch)));
             // Dense input networks also get their CUDA C (batched forward, MSE weight gradient, fused INR fitting).
             if (InputNetworkEmitter.Supports(arch))
-                Guarded(spc, arch.Type, () => spc.AddSource(arch.Type.HintPrefix + ".Cuda.g.cs", CudaInputNetworkEmitter.EmitArchitecture(arch)));
+                Guarded(spc, arch.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaInputNetworkEmitter.EmitArchitecture(arch)));
         }
 
-        private static void EmitModel(SourceProductionContext spc, EquivariantModelInfo model)
+        private static void EmitModel(SourceProductionContext spc, EquivariantModelInfo model, EquatableArray<string> hints)
         {
             foreach (var d in model.Diagnostics) Report(spc, d);
             var arch = model.Architecture;
@@ -107,8 +129,23 @@ namespace LayerCompiler.Generator
                     return;
                 }
             }
-            Guarded(spc, model.Type, () => spc.AddSource(model.Type.HintPrefix + ".g.cs", SourceEmitter.EmitModel(model, arch)));
-            Guarded(spc, model.Type, () => spc.AddSource(model.Type.HintPrefix + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
+            // The invariant head: Linear(features → HeadHidden) → Linear(HeadHidden → Outputs), or Linear(features → Outputs).
+            if ((HeadKind)model.Head == HeadKind.Invariant && model.Channels.Count > 0)
+            {
+                long features = Basis.InvariantFeaturesPerChannel(space) * model.Channels[model.Channels.Count - 1] * ((HeadPooling)model.Pooling == HeadPooling.MeanAndMax ? 2 : 1);
+                long head = model.HeadHidden > 0
+                    ? features * model.HeadHidden + model.HeadHidden + (long)model.HeadHidden * model.Outputs + model.Outputs
+                    : features * model.Outputs + model.Outputs;
+                if (head > int.MaxValue)
+                {
+                    Report(spc, Parser.Diag(Descriptors.TooManyParameters, ModelLocation(model),
+                        $"The invariant head ({features} pooled features{(model.HeadHidden > 0 ? $" → {model.HeadHidden}" : "")} → {model.Outputs} outputs) has {head} parameters, more than {int.MaxValue}"));
+                    return;
+                }
+            }
+            string hint = UniqueHint(model.Type.HintPrefix, hints);
+            Guarded(spc, model.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitModel(model, arch)));
+            Guarded(spc, model.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
         }
 
         private static LocationInfo? ModelLocation(EquivariantModelInfo model) => model.AttributeLocation;

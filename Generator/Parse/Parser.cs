@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
@@ -160,13 +161,25 @@ namespace LayerCompiler.Generator.Parse
                 if (i > 0 && layers[i - 1].Out != l.In && l.In > 0 && layers[i - 1].Out > 0)
                     diags.Add(Diag(Descriptors.DimensionsDoNotChain, l.Location, (i + 1).ToString(), l.In.ToString(), i.ToString(), layers[i - 1].Out.ToString()));
             }
-            // Tensor sizes must fit in int (per network, one channel).
+            // Tensor sizes must fit in int (per network, one channel), and so must the whole network's parameter count
+            // (its flat parameter vector is indexed by int).
+            long total = 0;
+            bool reported = false;
             for (int i = 0; i < layers.Count; i++)
             {
                 var l = layers[i];
                 long size = (long)l.In * l.Out * l.KernelH * l.KernelW;
                 if (size > int.MaxValue)
+                {
                     diags.Add(Diag(Descriptors.TooManyParameters, l.Location, $"Layer {i + 1} has {size} weights, more than {int.MaxValue}"));
+                    reported = true;
+                }
+                total += Math.Max(0, size) + (l.Bias ? Math.Max(0, (long)l.Out) : 0);
+                if (total > int.MaxValue && !reported)
+                {
+                    diags.Add(Diag(Descriptors.TooManyParameters, l.Location, $"Layers 1 to {i + 1} have {total} weights and biases together, more than {int.MaxValue}"));
+                    reported = true;
+                }
             }
         }
 
@@ -181,6 +194,11 @@ namespace LayerCompiler.Generator.Parse
                 {
                     var loc = t.DeclaringSyntaxReferences[0].GetSyntax() is TypeDeclarationSyntax d ? LocationInfo.From(d.Identifier.GetLocation()) : LocationInfo.From(t.Locations.FirstOrDefault());
                     diags.Add(Diag(Descriptors.NotPartial, loc, t.Name));
+                    return;
+                }
+                if (SyntaxFacts.GetKeywordKind(t.Name) != SyntaxKind.None)
+                {
+                    diags.Add(Diag(Descriptors.UnsupportedType, LocationInfo.From(t.Locations.FirstOrDefault()), t.Name, $"is named with the C# keyword '{t.Name}' (written @{t.Name}); give the type another name"));
                     return;
                 }
                 if (t.IsGenericType)

@@ -239,6 +239,10 @@ public static class Checkpoint
             else problems.Add($"malformed 'best_metric' '{bs}'");
         }
         int? bestEpoch = md.ContainsKey("best_epoch") ? ParseInt(md, "best_epoch", problems) : null;
+        if (epoch < 0) problems.Add($"'epoch' is {epoch}, below 0");
+        if (step < 0) problems.Add($"'step' is {step}, below 0");
+        if (bestEpoch is int be && (be < 0 || be > epoch)) problems.Add($"'best_epoch' is {be}, outside [0, epoch {epoch}]");
+        if (best is double bm && double.IsNaN(bm)) problems.Add("'best_metric' is NaN");
         ulong? seed = null;
         if (md.TryGetValue("seed", out var ss))
         {

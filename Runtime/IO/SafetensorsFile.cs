@@ -333,7 +333,18 @@ public sealed class SafetensorsFile
 
         using (doc)
         {
-            var root = doc.RootElement;
+            try { return FromHeader(doc.RootElement, header, data); }
+            catch (InvalidOperationException ex)
+            {
+                // JsonElement.GetString throws this for an escaped lone surrogate ("\ud800"): valid JSON, not valid text.
+                throw new SafetensorsFormatException($"header holds a string that is not valid Unicode (an escaped lone surrogate): {ex.Message}", ex);
+            }
+        }
+    }
+
+    private static SafetensorsFile FromHeader(JsonElement root, byte[] header, byte[] data)
+    {
+        {
             if (root.ValueKind != JsonValueKind.Object)
                 throw new SafetensorsFormatException($"header must be a JSON object, but is {Describe(root.ValueKind)}");
 

@@ -95,6 +95,20 @@ public static class SafetensorsWriter
         }
     }
 
+    /// <summary>
+    /// Rejects strings with a lone UTF-16 surrogate: they have no UTF-8 form, so the header would hold an escape the
+    /// reader (ours and the reference implementation) rejects, and the file could not be read back.
+    /// </summary>
+    private static void RequireText(string s, string what)
+    {
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) { i++; continue; }
+            if (char.IsSurrogate(s[i]))
+                throw new ArgumentException($"{what} holds a lone UTF-16 surrogate (U+{(int)s[i]:X4} at index {i}): it is not valid Unicode text and cannot be written.");
+        }
+    }
+
     private static byte[] BuildHeader(List<Item> items, IReadOnlyDictionary<string, string>? metadata)
     {
         var buffer = new ArrayBufferWriter<byte>();
@@ -110,6 +124,7 @@ public static class SafetensorsWriter
                 foreach (var (k, v) in pairs)
                 {
                     if (v is null) throw new ArgumentException($"Metadata value for '{k}' is null; safetensors metadata values must be strings.", nameof(metadata));
+                    RequireText(k, "A metadata key"); RequireText(v, $"The metadata value of '{k}'");
                     json.WriteString(k, v);
                 }
                 json.WriteEndObject();
@@ -119,6 +134,7 @@ public static class SafetensorsWriter
             {
                 if (item.Name == MetadataKey)
                     throw new ArgumentException($"'{MetadataKey}' is reserved for metadata and cannot name a tensor.");
+                RequireText(item.Name, "A tensor name");
                 json.WriteStartObject(item.Name);
                 json.WriteString("dtype", SafetensorsDTypes.ToJsonName(item.DType));
                 json.WriteStartArray("shape");

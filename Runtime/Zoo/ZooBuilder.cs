@@ -120,7 +120,7 @@ public sealed class ZooBuilder
     public ZooBuildResult Build(IProgress<ZooProgress>? progress = null, CancellationToken cancellation = default)
     {
         string dir = _options.Directory;
-        Directory.CreateDirectory(dir);
+        OutputPaths.CreateDirectory(dir, "The zoo directory");
         string manifestPath = Path.Combine(dir, ZooFormat.ManifestFile);
         if (File.Exists(manifestPath))
         {

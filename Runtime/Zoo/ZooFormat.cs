@@ -96,19 +96,24 @@ public sealed record ZooArchitecture(int[] Widths, bool[] Biases, InputActivatio
     public static ZooArchitecture FromMetadata(IReadOnlyDictionary<string, string> meta, string source)
     {
         string Get(string key) => meta.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"{source}: metadata has no '{key}'.");
-        try
+        // Each value parsed on its own, so that a damaged one is named.
+        T Parse<T>(string key, Func<string, T> parse, string expected)
         {
-            var widths = Get("arch.widths").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-            var biases = Get("arch.biases").Split(',').Select(s => s == "1").ToArray();
-            if (widths.Length < 2 || biases.Length != widths.Length - 1 || widths.Any(w => w <= 0))
-                throw new InvalidDataException($"{source}: arch.widths '{Get("arch.widths")}' / arch.biases '{Get("arch.biases")}' do not describe a dense network.");
-            var act = Enum.Parse<InputActivation>(Get("arch.activation"));
-            float omega = float.Parse(Get("arch.omega0"), CultureInfo.InvariantCulture);
-            float offset = float.Parse(Get("arch.output_offset"), CultureInfo.InvariantCulture);
-            return new ZooArchitecture(widths, biases, act, omega, offset);
+            string text = Get(key);
+            try { return parse(text); }
+            catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+            {
+                throw new InvalidDataException($"{source}: malformed architecture metadata: '{key}' is '{text}', not {expected}.", e);
+            }
         }
-        catch (FormatException e) { throw new InvalidDataException($"{source}: malformed architecture metadata ({e.Message}).", e); }
-        catch (ArgumentException e) { throw new InvalidDataException($"{source}: malformed architecture metadata ({e.Message}).", e); }
+        var widths = Parse("arch.widths", t => t.Split(',').Select(s => int.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture)).ToArray(), "a comma-separated list of positive integers");
+        var biases = Get("arch.biases").Split(',').Select(s => s == "1").ToArray();
+        if (widths.Length < 2 || biases.Length != widths.Length - 1 || widths.Any(w => w <= 0))
+            throw new InvalidDataException($"{source}: arch.widths '{Get("arch.widths")}' / arch.biases '{Get("arch.biases")}' do not describe a dense network.");
+        var act = Parse("arch.activation", t => Enum.Parse<InputActivation>(t), $"one of {string.Join(", ", Enum.GetNames<InputActivation>())}");
+        float omega = Parse("arch.omega0", t => float.Parse(t, NumberStyles.Float, CultureInfo.InvariantCulture), "a number");
+        float offset = Parse("arch.output_offset", t => float.Parse(t, NumberStyles.Float, CultureInfo.InvariantCulture), "a number");
+        return new ZooArchitecture(widths, biases, act, omega, offset);
     }
 
     public bool Equals(ZooArchitecture? other) => other is not null && Widths.SequenceEqual(other.Widths) && Biases.SequenceEqual(other.Biases) &&

@@ -55,6 +55,20 @@ public sealed class ZooManifest
         Identity = new SortedDictionary<string, string>(identity.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal);
         Splits = splits;
         Architecture = ZooArchitecture.FromMetadata(Identity, ZooFormat.ManifestFile);
+        // The numbers of the identity, parsed once here so that a damaged zoo.json fails on opening, naming the key.
+        ClassCount = Number(ZooFormat.ClassesKey, "0", 0, int.MaxValue);
+        TargetWidth = Number(ZooFormat.TargetWidthKey, "0", 0, int.MaxValue);
+        ShardSize = Identity.ContainsKey(ZooFormat.ShardSizeKey) ? Number(ZooFormat.ShardSizeKey, "0", 1, int.MaxValue) : 0;
+        if (Identity.TryGetValue(ZooFormat.SeedKey, out var seed) && !ulong.TryParse(seed, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            throw new InvalidDataException($"{ZooFormat.ManifestFile}: '{ZooFormat.SeedKey}' is '{seed}', not a non-negative integer.");
+    }
+
+    private int Number(string key, string fallback, int min, int max)
+    {
+        string text = Identity.GetValueOrDefault(key, fallback);
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int v) || v < min || v > max)
+            throw new InvalidDataException($"{ZooFormat.ManifestFile}: '{key}' is '{text}', not an integer in [{min}, {max}].");
+        return v;
     }
 
     public IReadOnlyDictionary<string, string> Identity { get; }
@@ -63,11 +77,11 @@ public sealed class ZooManifest
 
     public bool Complete => Splits.All(s => s.Complete);
     public string TaskName => Identity.TryGetValue("task.name", out var n) ? n : "?";
-    public int ClassCount => int.Parse(Identity.GetValueOrDefault(ZooFormat.ClassesKey, "0"), CultureInfo.InvariantCulture);
-    public int TargetWidth => int.Parse(Identity.GetValueOrDefault(ZooFormat.TargetWidthKey, "0"), CultureInfo.InvariantCulture);
+    public int ClassCount { get; }
+    public int TargetWidth { get; }
     public string IndexTensorName => Identity.GetValueOrDefault(ZooFormat.IndexTensorKey, ZooFormat.ImageIndexTensor);
     public ulong Seed => ulong.Parse(Identity[ZooFormat.SeedKey], CultureInfo.InvariantCulture);
-    public int ShardSize => int.Parse(Identity[ZooFormat.ShardSizeKey], CultureInfo.InvariantCulture);
+    public int ShardSize { get; }
 
     public ZooSplitInfo Split(string name)
     {

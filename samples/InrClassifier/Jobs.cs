@@ -156,11 +156,11 @@ internal static class Jobs
         var reader = ZooReader.Open(zoo);
         var info = reader.Manifest.Split(split);
         if (count <= 0) throw new ArgumentException($"--count must be positive, got {count}.");
+        if (size <= 0 || size > 4096) throw new ArgumentException($"--size must be between 1 and 4096 pixels, got {size}.");
         var data = reader.Load(split, limit: count);
         var net = reader.CreateNetwork();
         if (net.InputWidth != 2 || net.OutputWidth != 1) throw new ArgumentException($"Only image zoos can be rendered; this zoo's INRs map {net.InputWidth} → {net.OutputWidth}.");
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(output));
-        if (dir != null) Directory.CreateDirectory(dir);
+        LayerCompiler.Runtime.IO.OutputPaths.CreateParentOf(output, "--out");
         InrRenderer.WriteGrid(output, net, data.Weights, Enumerable.Range(0, data.Count).ToArray(), size, columns);
         Ui.Good(string.Create(CultureInfo.InvariantCulture,
             $"Wrote {output}: {data.Count} of {info.Count} {split} INRs at {size}×{size}, mean PSNR of those {data.Psnr.Average(p => (double)p):F2} dB"));
@@ -183,7 +183,7 @@ internal static class Jobs
         model.SetData(train); model.SetData(val); model.SetData(test);
         Ui.Info(string.Create(CultureInfo.InvariantCulture,
             $"  data: {train.Count} train / {val.Count} validation / {test.Count} test INRs, loaded and normalized in {sw.Elapsed.TotalSeconds:F1} s"));
-        Directory.CreateDirectory(outDir);
+        LayerCompiler.Runtime.IO.OutputPaths.CreateDirectory(outDir, "--out");
         options = options with { CheckpointPath = Path.Combine(outDir, "training-checkpoint.safetensors") };
         Ui.Step(string.Create(CultureInfo.InvariantCulture,
             $"Training {options.Epochs} epochs, batch {options.BatchSize}, AdamW lr {options.LearningRate:G3} wd {options.WeightDecay:G3}{(options.AmsGrad ? " amsgrad" : "")}, {(options.Cosine ? "warmup-cosine" : "constant")} schedule, augmentation: {options.AugmentationName}"));

@@ -16,6 +16,7 @@ using LayerCompiler.Runtime.Zoo;
 
 var seedOption = new Option<ulong>("--seed") { Description = "Random seed (zoo: INR initialization; train: model init and batch order).", DefaultValueFactory = _ => 0 };
 var threadsOption = new Option<int>("--threads") { Description = "Worker threads for fitting INRs (-1 = all cores).", DefaultValueFactory = _ => -1 };
+threadsOption.Validators.Add(r => { if (r.GetValueOrDefault<int>() is int t && (t == 0 || t < -1)) r.AddError($"--threads must be -1 (all cores) or positive, got {t}."); });
 var dataOption = new Option<string?>("--data") { Description = $"Directory with the Fashion-MNIST IDX .gz files (default {LayerCompiler.Runtime.Data.FashionMnist.DefaultDirectory})." };
 var fullOption = new Option<bool>("--full") { Description = "Use the full protocol (all 70,000 images, 1000 fitting steps; reference model and training). Takes hours on a CPU." };
 
@@ -194,7 +195,7 @@ static int MainJob(string work, bool full, ulong seed, int threads, string? data
     Ui.Good(string.Create(CultureInfo.InvariantCulture, $"Achieved PSNR (train INRs): mean {trainStats.PsnrMean:F2} dB, 5th percentile {trainStats.PsnrP5:F2} dB"));
 
     string runDir = Path.Combine(work, full ? "run-full" : "run-quick");
-    Directory.CreateDirectory(runDir);
+    LayerCompiler.Runtime.IO.OutputPaths.CreateDirectory(runDir, "--work");
     Jobs.Render(zooDir, "test", 64, 28, 8, Path.Combine(runDir, "test-inrs.png"));
 
     var options = TrainingDefaults(full, null, null, null, 5e-4, seed, null);
@@ -203,7 +204,8 @@ static int MainJob(string work, bool full, ulong seed, int threads, string? data
     return 0;
 }
 
-// Known failures become one clear line and exit code 1; anything else is a bug and keeps its stack trace.
+// Known failures become one clear line and exit code 1 (bad arguments, bad files, and the file system's own errors:
+// a full disk, a read-only directory, an output path that is a file); anything else is a bug and keeps its stack trace.
 static int Run(Func<int> body)
 {
     try { return body(); }
@@ -212,7 +214,7 @@ static int Run(Func<int> body)
         Ui.Warn("Interrupted. Finished zoo shards and the last finished training epoch are kept: run the same command again to resume.");
         return 130;
     }
-    catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
+    catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException
         or InvalidOperationException or SafetensorsFormatException or UnauthorizedAccessException)
     {
         // ArgumentException appends " (Parameter 'x')" and ArgumentOutOfRangeException a second line "Actual value was v.":

@@ -39,7 +39,7 @@ internal static class ResultsTable
     /// <summary>Writes results.md and results.json (atomically) into <paramref name="directory"/>.</summary>
     public static void Write(string directory, string zoo, bool full, IReadOnlyList<Run> runs)
     {
-        Directory.CreateDirectory(directory);
+        LayerCompiler.Runtime.IO.OutputPaths.CreateDirectory(directory, "--out");
         var manifest = ZooReader.Open(zoo).Manifest;
         var trainStats = manifest.Split("train").Stats;
         var md = new StringBuilder();

@@ -76,6 +76,34 @@ public class DiagnosticTests
     [Fact] public void LC0009_LayerParametersOverflow() =>
         Expect("LC0009", Arch + "[[|EquivariantModel(typeof(Net), Channels = new[] { 60000, 60000 }, Outputs = 1)|]] public partial class Bad { }", "more than 2147483647");
 
+    [Fact] public void LC0009_NetworkParametersOverflow() =>
+        Expect("LC0009", "[InputNetwork] [Dense(2, 46340)] [[|Dense(46340, 46340)|]] [Dense(46340, 1)] public partial class Bad { }", "Layers 1 to 2 have 2147580960 weights and biases");
+
+    [Fact] public void LC0009_HeadParametersOverflow() =>
+        Expect("LC0009", Arch + "[[|EquivariantModel(typeof(Net), Channels = new[] { 4 }, Outputs = int.MaxValue, HeadHidden = 2)|]] public partial class Bad { }", "The invariant head");
+
+    [Fact] public void LC0013_KeywordName() =>
+        Expect("LC0013", "[InputNetwork] [Dense(2, 3)] public partial class [|@class|] { }", "C# keyword");
+
+    /// <summary>Hint names are compared ignoring case: two types whose names differ only in case still get their own files.</summary>
+    [Fact]
+    public void TypesWhoseNamesDifferOnlyInCaseGetDistinctFiles()
+    {
+        var source = GeneratorHarness.Usings + "[InputNetwork] [Dense(2, 3)] [Dense(3, 1)] public partial class Net { } " +
+                     "[InputNetwork] [Dense(2, 4)] [Dense(4, 1)] public partial class NET { } " +
+                     "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial class M { } " +
+                     "[EquivariantModel(typeof(NET), Channels = new[] { 2 }, Outputs = 1)] public partial class m { }";
+        var result = GeneratorHarness.Run(source);
+        Assert.Empty(result.Run.Diagnostics);
+        Assert.Null(result.Run.Results.Single().Exception);
+        var hints = result.Run.Results.Single().GeneratedSources.Select(g => g.HintName).ToList();
+        Assert.Equal(hints.Count, hints.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        Assert.Contains(hints, h => h.StartsWith("Net.", StringComparison.Ordinal) && h.EndsWith(".g.cs", StringComparison.Ordinal));   // still readable
+        Assert.Contains(hints, h => h.StartsWith("NET.", StringComparison.Ordinal));
+        Assert.Equal(8, hints.Count);                                  // 2 architectures × (C#, CUDA), 2 models × (C#, CUDA)
+        Assert.Empty(result.Output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+    }
+
     [Fact] public void LC0010_LayerWithoutInputNetwork() =>
         Expect("LC0010", "[[|Dense(2, 3)|]] public partial class Bad { }", "add [InputNetwork]");
 

@@ -136,4 +136,34 @@ public class ErrorTests
         File.WriteAllBytes(checkpoint, File.ReadAllBytes(checkpoint)[..5000]);
         Fails(1, "Delete it to start this run from scratch.", Workspace.TrainArguments(run)).ShouldFail(1, $"Cannot resume from '{checkpoint}'");
     }
+    /// <summary>A checkpoint whose training history is missing (here: its key renamed in place) is not resumed from.</summary>
+    [Fact]
+    public void Train_CheckpointWithoutItsHistory_SaysHowToStartOver()
+    {
+        string run = Workspace.CopyOf(Workspace.TrainedRun, "no-history");
+        string checkpoint = Path.Combine(run, "training-checkpoint.safetensors");
+        byte[] bytes = File.ReadAllBytes(checkpoint);
+        byte[] key = System.Text.Encoding.ASCII.GetBytes("\"user.history\"");
+        int at = bytes.AsSpan().IndexOf(key);
+        Assert.True(at > 0, "the checkpoint has no user.history metadata");
+        System.Text.Encoding.ASCII.GetBytes("\"user.hist0ry\"").CopyTo(bytes, at);   // same length: the file stays valid
+        File.WriteAllBytes(checkpoint, bytes);
+        Fails(1, "it has no training history (metadata 'user.history'). Delete it to start this run from scratch.", Workspace.TrainArguments(run));
+    }
+
+    // ------------------------------------------------------------------ output paths
+
+    [Fact]
+    public void Train_OutputThatIsAFile_IsOneLineAndTheFileIsKept()
+    {
+        string file = Path.Combine(Workspace.NewDirectory("out-file"), "afile");
+        File.WriteAllText(file, "keep");
+        Fails(1, $"--out '{file}' is a file, not a directory.", "train", "--zoo", Workspace.Zoo, "--epochs", "1", "--out", file);
+        Assert.Equal("keep", File.ReadAllText(file));
+    }
+
+    [Fact]
+    public void Render_OutputThatIsADirectory_IsOneLine() =>
+        Fails(1, "is a directory; give a file name", "zoo", "render", "--zoo", Workspace.Zoo, "--out", Workspace.NewDirectory("render-dir"));
 }
+

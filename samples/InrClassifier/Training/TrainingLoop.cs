@@ -32,7 +32,7 @@ internal sealed record TrainOptions(int Epochs, int BatchSize, float LearningRat
         if (Epochs <= 0) throw new ArgumentException($"--epochs must be positive, got {Epochs}.");
         if (BatchSize <= 0) throw new ArgumentException($"--batch must be positive, got {BatchSize}.");
         if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentException($"--lr must be positive, got {LearningRate}.");
-        if (!(WeightDecay >= 0)) throw new ArgumentException($"--wd must be >= 0, got {WeightDecay}.");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"--wd must be finite and >= 0, got {WeightDecay}.");
     }
 }
 
@@ -100,7 +100,7 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
             var contents = Resumable(path, () => LayerCompiler.Runtime.IO.Checkpoint.Load(path, module, optimizer));
             var bestState = contents.ExtraWithPrefix(BestPrefix);
             best = bestState.Count > 0 ? bestState : null;
-            history = JsonSerializer.Deserialize<List<EpochRecord>>(contents.Info.Custom["history"]) ?? new List<EpochRecord>();
+            history = Resumable(path, () => ReadHistory(contents));
             bestEpoch = contents.Info.BestEpoch ?? 0;
             bestAccuracy = contents.Info.BestMetric ?? double.NegativeInfinity;
             startEpoch = contents.Info.Epoch + 1;
@@ -149,8 +149,21 @@ internal sealed class MinimalTrainingLoop : ITrainingLoop
         return new TrainOutcome(history, bestEpoch, sw.Elapsed.TotalSeconds, startEpoch - 1);
     }
 
+    /// <summary>The per-epoch history saved with the checkpoint: one record per finished epoch.</summary>
+    private static List<EpochRecord> ReadHistory(CheckpointContents contents)
+    {
+        if (!contents.Info.Custom.TryGetValue("history", out var json))
+            throw new InvalidDataException("it has no training history (metadata 'user.history')");
+        List<EpochRecord>? history;
+        try { history = JsonSerializer.Deserialize<List<EpochRecord>>(json); }
+        catch (JsonException e) { throw new InvalidDataException($"its training history (metadata 'user.history') is not valid JSON ({e.Message})", e); }
+        if (history == null || history.Count != contents.Info.Epoch)
+            throw new InvalidDataException($"its training history has {history?.Count ?? 0} epochs but the checkpoint is at epoch {contents.Info.Epoch}");
+        return history;
+    }
+
     /// <summary>Reads the training checkpoint; a damaged one (e.g. cut short by a full disk) fails saying what to do.</summary>
-    private static CheckpointContents Resumable(string path, Func<CheckpointContents> read)
+    private static T Resumable<T>(string path, Func<T> read)
     {
         try { return read(); }
         catch (Exception e) when (e is SafetensorsFormatException or InvalidDataException)

@@ -34,6 +34,8 @@ public class SafetensorsMalformedTests
         { "invalid UTF-8", File(new byte[] { (byte)'{', (byte)'"', 0xFF, (byte)'"', (byte)':', (byte)'1', (byte)'}' }), "header is not valid UTF-8 (bad byte 0xFF at header offset 2)", null },
         { "truncated UTF-8 sequence", File(new byte[] { (byte)'{', (byte)'}', 0xE2, 0x82 }), "not valid UTF-8", null },
         { "invalid JSON", File("{\"a\": {"), "header is not well-formed JSON", null },
+        { "lone surrogate in a tensor name", File("{\"\\ud800\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4), "header holds a string that is not valid Unicode (an escaped lone surrogate)", null },
+        { "lone surrogate in a metadata value", File("{\"__metadata__\":{\"k\":\"a\\udc00\"}}"), "not valid Unicode (an escaped lone surrogate)", null },
         { "trailing garbage after JSON", File("{} x"), "header is not well-formed JSON", null },
         { "header is an array", File("[1, 2]"), "header must be a JSON object, but is an array", null },
         { "header is a string", File("\"hi\""), "header must be a JSON object, but is a string", null },

@@ -237,4 +237,18 @@ public class SafetensorsRoundTripTests
         Assert.Throws<ArgumentException>(() => new SafetensorsRawTensor(SafetensorsDType.U8, new[] { -1 }, new byte[0]));
         Assert.Throws<ArgumentException>(() => SafetensorsWriter.Serialize(new Dictionary<string, Tensor>(), new Dictionary<string, string> { ["k"] = null! }));
     }
+    /// <summary>Strings without a UTF-8 form (a lone surrogate) are refused when writing, so no file is written that cannot be read back.</summary>
+    [Fact]
+    public void NamesAndMetadataThatAreNotValidUnicodeAreRefused()
+    {
+        var t = new Tensor(new float[] { 1f }, 1);
+        var e1 = Assert.Throws<ArgumentException>(() => SafetensorsWriter.Serialize(new Dictionary<string, Tensor> { ["w\ud800"] = t }));
+        Assert.Contains("A tensor name holds a lone UTF-16 surrogate (U+D800 at index 1)", e1.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => SafetensorsWriter.Serialize(new Dictionary<string, Tensor> { ["w"] = t }, new Dictionary<string, string> { ["k"] = "\udc00" }));
+        Assert.Contains("metadata value of 'k'", e2.Message);
+        // A proper pair (an emoji) is text and round-trips.
+        var ok = SafetensorsFile.Parse(SafetensorsWriter.Serialize(new Dictionary<string, Tensor> { ["w\ud83d\ude00"] = t }));
+        Assert.Equal("w\ud83d\ude00", ok.Entries.Single().Name);
+    }
 }
+

@@ -267,4 +267,30 @@ public class CheckpointTests
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
     }
+    /// <summary>Counters out of range (a hand-edited or damaged file) are rejected by name, not resumed from.</summary>
+    [Theory]
+    [InlineData(-5, 0L, null, "'epoch' is -5")]
+    [InlineData(3, -1L, null, "'step' is -1")]
+    [InlineData(3, 0L, 4, "'best_epoch' is 4")]
+    public void OutOfRangeCountersAreRejected(int epoch, long step, int? bestEpoch, string expected)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("ckpt.safetensors");
+        var net = Mlp(1);
+        Checkpoint.Save(path, net, new AdamW(net.Parameters(), 1e-3f), new CheckpointInfo { Epoch = epoch, Step = step, BestEpoch = bestEpoch, BestMetric = 0.5 });
+        var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Read(path));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void ANaNBestMetricIsRejected()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("ckpt.safetensors");
+        var net = Mlp(1);
+        Checkpoint.Save(path, net, null, new CheckpointInfo { Epoch = 2, BestEpoch = 1, BestMetric = double.NaN });
+        Assert.Contains("'best_metric' is NaN", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(path)).Message);
+    }
 }
+

@@ -325,6 +325,29 @@ public class ZooTests
         Assert.Contains("not valid JSON", e5.Message);
     }
 
+    /// <summary>A damaged number in zoo.json fails when the zoo is opened, naming the key (not later, as a FormatException).</summary>
+    [Theory]
+    [InlineData("labels.classes", "ten")]
+    [InlineData("labels.classes", "-3")]
+    [InlineData("shard_size", "0")]
+    [InlineData("shard_size", "99999999999")]
+    [InlineData("seed", "-1")]
+    [InlineData("arch.widths", "2,32,99999999999,1")]
+    public void ADamagedNumberInTheManifestIsReportedByKey(string key, string value)
+    {
+        using var dir = new TempDirectory();
+        new ZooBuilder(Task(), Siren(), Options(dir.Path) with { Splits = new[] { "test" } }).Build();
+        string manifest = Path.Combine(dir.Path, "zoo.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))!;
+        var identity = json["identity"]!.AsObject();
+        Assert.True(identity.ContainsKey(key), $"zoo.json has no identity key '{key}': {identity.ToJsonString()}");
+        identity[key] = value;
+        File.WriteAllText(manifest, json.ToJsonString());
+        var e = Assert.Throws<InvalidDataException>(() => ZooReader.Open(dir.Path));
+        Assert.Contains(key, e.Message);
+        Assert.Contains("zoo.json", e.Message);
+    }
+
     [Fact]
     public void BuildingIntoAZooWithOtherSettingsIsRefused()
     {
