@@ -70,6 +70,13 @@ public sealed class ZooBuilder
         _splits = (options.Splits ?? task.SplitNames).ToList();
         foreach (var s in _splits) { task.CheckSplit(s); ZooFormat.CheckSplitName(s); }
         if (_splits.Distinct().Count() != _splits.Count) throw new ArgumentException("A split is listed twice.", nameof(options));
+        // A limit above every split would silently build the whole corpus (hours, for a typo): that must be asked for.
+        if (options.PerSplitLimit is int limit && _splits.Count > 0 && _splits.All(sp => task.Count(sp) < limit))
+        {
+            string largest = _splits.OrderByDescending(task.Count).First();
+            throw new ArgumentException($"The per-split limit {limit} (--per-split) is larger than every split (the largest, '{largest}', has {task.Count(largest)} items): " +
+                "it would build the whole corpus; ask for that with no limit (--full) instead.", nameof(options));
+        }
         _identity = BuildIdentity();
     }
 
@@ -122,9 +129,9 @@ public sealed class ZooBuilder
         string dir = _options.Directory;
         OutputPaths.CreateDirectory(dir, "The zoo directory");
         string manifestPath = Path.Combine(dir, ZooFormat.ManifestFile);
+        ZooManifest? existing = null;
         if (File.Exists(manifestPath))
         {
-            ZooManifest existing;
             try { existing = ZooManifest.Load(manifestPath); }
             catch (InvalidDataException e) { throw new InvalidOperationException($"'{dir}' holds an unreadable zoo manifest ({e.Message}); delete the directory or pick another one.", e); }
             var diffs = ZooManifest.Differences(_identity, existing.Identity);
@@ -135,7 +142,11 @@ public sealed class ZooBuilder
 
         var plans = _splits.Select(s => (Split: s, Count: PlannedCount(s), Shards: Plan(s))).ToList();
         int total = plans.Sum(p => p.Count);
-        var splitInfos = plans.Select(p => new ZooSplitInfo(p.Split, p.Count, false, p.Shards, null)).ToList();
+        // Splits the existing manifest (same identity, checked above) records as complete keep that record until they
+        // are checked again below, so re-running a finished build never marks it incomplete on disk: each save then
+        // writes the same bytes, which ZooManifest.Save skips.
+        var splitInfos = plans.Select(p => existing?.Splits.FirstOrDefault(e => e.Name == p.Split && e.Complete && e.Count == p.Count)
+            ?? new ZooSplitInfo(p.Split, p.Count, false, p.Shards, null)).ToList();
         new ZooManifest(_identity, splitInfos).Save(manifestPath);
 
         var sw = Stopwatch.StartNew();
@@ -168,6 +179,7 @@ public sealed class ZooBuilder
         {
             var (split, count, shards) = plans[si];
             Directory.CreateDirectory(Path.Combine(dir, split));
+            int fittedBefore = fittedShards;
             var psnr = new List<float>(count);
             var stepList = new List<long>(count);
             double splitSeconds = 0;
@@ -208,7 +220,12 @@ public sealed class ZooBuilder
                 psnr.AddRange(results.Select(r => (float)r.Psnr)); stepList.AddRange(results.Select(r => (long)r.Steps));
                 Report(split, $"wrote {sh.File}", true);
             }
-            splitInfos[si] = new ZooSplitInfo(split, count, true, shards, ZooSplitStats.From(psnr, stepList, _options.Fit.StopMse, splitSeconds));
+            // Every shard reused: the recorded statistics stand (recomputing them from the shards' rounded per-shard
+            // times would change the throughput figures in the last digits and rewrite zoo.json for nothing).
+            var recorded = existing?.Splits.FirstOrDefault(e => e.Name == split && e.Complete && e.Count == count);
+            splitInfos[si] = fittedShards == fittedBefore && recorded != null
+                ? recorded
+                : new ZooSplitInfo(split, count, true, shards, ZooSplitStats.From(psnr, stepList, _options.Fit.StopMse, splitSeconds));
             new ZooManifest(_identity, splitInfos).Save(manifestPath);
         }
         var manifest = new ZooManifest(_identity, splitInfos);

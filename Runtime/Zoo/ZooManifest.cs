@@ -89,7 +89,20 @@ public sealed class ZooManifest
         throw new ArgumentException($"The zoo has no split '{name}'; it has {string.Join(", ", Splits.Select(s => s.Name))}.", nameof(name));
     }
 
-    public void Save(string path) => AtomicFile.WriteAllBytes(path, ToJson());
+    /// <summary>Writes zoo.json atomically; a file that already says the same (read and written again, it gives these
+    /// bytes) is left alone, so re-running a finished build rewrites nothing and works on read-only media.</summary>
+    public void Save(string path)
+    {
+        var bytes = ToJson();
+        if (File.Exists(path))
+        {
+            byte[]? current = null;
+            try { current = Load(path).ToJson(); }
+            catch (Exception e) when (e is InvalidDataException or IOException) { }   // unreadable: overwrite it
+            if (current != null && current.AsSpan().SequenceEqual(bytes)) return;
+        }
+        AtomicFile.WriteAllBytes(path, bytes);
+    }
 
     public byte[] ToJson()
     {

@@ -50,6 +50,8 @@ public sealed class ZooReader
     public static ZooReader Open(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        if (File.Exists(directory))
+            throw new ArgumentException($"'{directory}' is a file; a zoo is a directory (the one `zoo build --out DIR` wrote, holding {ZooFormat.ManifestFile}).");
         if (!System.IO.Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Zoo directory '{directory}' does not exist. Build a zoo first (ZooBuilder, or the sample's `zoo build --out {directory}`).");
         string manifest = Path.Combine(directory, ZooFormat.ManifestFile);

@@ -48,7 +48,11 @@ build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.
     if (r.GetValue(shardOption) <= 0) throw new ArgumentException($"--shard-size must be positive, got {r.GetValue(shardOption)}.");
     bool sine = r.GetValue(taskOption) == "sine-waves";
     var fit = sine ? InrFitSettings.SineWaveProtocol : InrFitSettings.FashionMnistProtocol;
-    if (r.GetValue(stepsOption) is int steps) fit = fit with { MaxSteps = steps };
+    if (r.GetValue(stepsOption) is int steps)
+    {
+        if (steps <= 0) throw new ArgumentException($"--steps must be positive, got {steps} (a zoo of unfitted INRs would classify nothing).");
+        fit = fit with { MaxSteps = steps };
+    }
     if (r.GetValue(fitLrOption) is float lr) fit = fit with { LearningRate = lr };
     var plan = new ZooPlan(full ? "full protocol" : $"first {perSplit} per split", null, perSplit, fit, r.GetValue(shardOption));
     if (sine)

@@ -53,6 +53,26 @@ public class ErrorTests
     // ------------------------------------------------------------------ zoo build options
 
     [Fact]
+    public void ZooBuild_PerSplitAboveEverySplit_IsRejectedInsteadOfBuildingEverything() =>
+        Fails(1, "is larger than every split", "zoo", "build", "--per-split", "999999999", "--out", Path.Combine(Workspace.NewDirectory("huge"), "zoo"), "--data", Workspace.DataDirectory);
+
+    [Fact]
+    public void ZooBuild_ZeroSteps_IsRejected() =>
+        Fails(1, "--steps must be positive, got 0", "zoo", "build", "--per-split", "2", "--steps", "0", "--out", Path.Combine(Workspace.NewDirectory("steps0"), "zoo"), "--data", Workspace.DataDirectory);
+
+    [Fact]
+    public void Train_ZooThatIsAFile_SaysAZooIsADirectory()
+    {
+        string file = Path.Combine(Workspace.NewDirectory("zoo-file"), "zoo.json");
+        File.WriteAllText(file, "{}");
+        Fails(1, "is a file; a zoo is a directory", "train", "--zoo", file, "--epochs", "1", "--out", Workspace.NewDirectory("zoo-file-out"));
+    }
+
+    [Fact]
+    public void Eval_CheckpointThatIsADirectory_SaysWhichFileToGive() =>
+        Fails(1, "is a directory; give the model file", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Workspace.NewDirectory("ckpt-dir"));
+
+    [Fact]
     public void ZooBuild_WithoutPerSplitOrFull_IsRejected() =>
         Fails(1, "exactly one of --per-split N", "zoo", "build", "--out", Path.Combine(Workspace.NewDirectory("nosize"), "zoo"), "--data", Workspace.DataDirectory);
 

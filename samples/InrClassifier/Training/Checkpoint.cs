@@ -28,6 +28,7 @@ internal static class Checkpoint
     /// <summary>Rebuilds the classifier saved at <paramref name="path"/>. Errors say what is wrong with the file.</summary>
     public static (Classifier Model, IReadOnlyDictionary<string, string> Metadata) Load(string path)
     {
+        if (Directory.Exists(path)) throw new ArgumentException($"Checkpoint '{path}' is a directory; give the model file (DIR/model.safetensors).");
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist. Train one with `train --out DIR` (it writes DIR/model.safetensors).", path);
         SafetensorsFile file;
         try { file = SafetensorsFile.Read(path); }

@@ -239,9 +239,17 @@ public class ZooTests
         Assert.Contains(messages, m => m.Contains("rebuilding test/shard-00002.safetensors") && m.Contains("unreadable"));
         Assert.Equal(before, ZooReader.Open(dir.Path).Load("train").Weights.Flatten());
 
+        // Re-running a finished build reads every shard and writes nothing, zoo.json included (it is never marked
+        // incomplete on the way, and read-only media would do).
+        string manifest = Path.Combine(dir.Path, "zoo.json");
+        var manifestBytes = File.ReadAllBytes(manifest);
+        var manifestTime = new DateTime(2001, 2, 3, 4, 5, 6, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(manifest, manifestTime);
         var third = new ZooBuilder(Task(), net, Options(dir.Path)).Build();
         Assert.Equal(0, third.FittedShards);
         Assert.Equal(9, third.ReusedShards);
+        Assert.Equal(manifestBytes, File.ReadAllBytes(manifest));
+        Assert.Equal(manifestTime, File.GetLastWriteTimeUtc(manifest));
     }
 
     [Fact]
