@@ -98,7 +98,8 @@ public sealed class ZooManifest
         {
             byte[]? current = null;
             try { current = Load(path).ToJson(); }
-            catch (Exception e) when (e is InvalidDataException or IOException) { }   // unreadable: overwrite it
+            catch (IOException) { }               // unreadable: overwrite it
+            catch (InvalidDataException) { }      // damaged: overwrite it
             if (current != null && current.AsSpan().SequenceEqual(bytes)) return;
         }
         AtomicFile.WriteAllBytes(path, bytes);
