@@ -110,6 +110,12 @@ public sealed class ZooReader
             {
                 var wt = zooSpace.Tensors[t];
                 var src = file.GetFloat32(wt.Name).Data;
+                // A NaN or ∞ weight (a damaged file, or an INR whose fit diverged) would only surface later as a NaN
+                // training loss with the wrong advice; name it here.
+                int bad = Array.FindIndex(src, 0, take * wt.Size, v => !float.IsFinite(v));
+                if (bad >= 0)
+                    throw new InvalidDataException($"Shard '{path}': INR {sh.First + bad / wt.Size} of split '{split}' has a non-finite weight ({src[bad]} in {wt.Name}); " +
+                        "delete the shard and run the same zoo build again to refit it.");
                 Array.Copy(src, 0, batch.Tensors[t].Data, (long)sh.First * wt.Size, (long)take * wt.Size);
             }
             Array.Copy(file.GetFloat32(ZooFormat.PsnrTensor).Data, 0, psnr, sh.First, take);

@@ -171,6 +171,19 @@ public class ErrorTests
         Fails(1, "it has no training history (metadata 'user.history'). Delete it to start this run from scratch.", Workspace.TrainArguments(run));
     }
 
+    /// <summary>A model file with a NaN in it (its first data bytes overwritten) is refused, naming the tensor, instead of evaluating to a NaN loss.</summary>
+    [Fact]
+    public void Eval_CheckpointWithANaN_IsRejected()
+    {
+        string run = Workspace.CopyOf(Workspace.TrainedRun, "nan-model");
+        string model = Path.Combine(run, "model.safetensors");
+        byte[] bytes = File.ReadAllBytes(model);
+        long dataStart = 8 + BitConverter.ToInt64(bytes, 0);
+        BitConverter.GetBytes(float.NaN).CopyTo(bytes, dataStart);
+        File.WriteAllBytes(model, bytes);
+        Fails(1, "holds a non-finite value (NaN at 0)", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model);
+    }
+
     // ------------------------------------------------------------------ output paths
 
     [Fact]

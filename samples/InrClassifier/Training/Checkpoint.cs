@@ -43,6 +43,11 @@ internal static class Checkpoint
         var state = all.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key["model.".Length..], kv => kv.Value, StringComparer.Ordinal);
         try { model.Module.LoadStateDict(state); }
         catch (InvalidOperationException e) { throw new InvalidDataException($"'{path}' does not fit the {kind} ({(full ? "full" : "quick")}) model: {e.Message}", e); }
+        foreach (var (name, t) in all)
+        {
+            int bad = Array.FindIndex(t.Data, v => !float.IsFinite(v));
+            if (bad >= 0) throw new InvalidDataException($"'{path}': tensor '{name}' holds a non-finite value ({t.Data[bad]} at {bad}); the file is damaged or comes from a run that diverged.");
+        }
         model.LoadNormalization(all);
         return (model, file.Metadata);
     }

@@ -301,6 +301,17 @@ public class ZooTests
         ex = Assert.Throws<InvalidDataException>(() => ZooReader.Open(dir.Path).Load("train"));
         Assert.Contains("'b1'", ex.Message);
 
+        // A NaN weight: named, with the INR and the way to refit it.
+        var w2 = SafetensorsFile.Parse(good0).GetFloat32("W2");
+        w2.Data[w2.Data.Length - 1] = float.NaN;
+        var withNaN = f.Entries.ToDictionary(e => e.Name, e => e.Name == "W2"
+            ? SafetensorsRawTensor.FromTensor(w2)
+            : new SafetensorsRawTensor(e.DType, e.ShapeArray(), f.GetBytes(e.Name).ToArray()));
+        SafetensorsWriter.Write(shard0, withNaN, f.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value));
+        ex = Assert.Throws<InvalidDataException>(() => ZooReader.Open(dir.Path).Load("train"));
+        Assert.Contains("shard-00000.safetensors", ex.Message);
+        Assert.Contains($"INR {w2.Shape[0] - 1} of split 'train' has a non-finite weight (NaN in W2)", ex.Message);
+
         // Missing shard.
         File.Delete(shard0);
         ex = Assert.Throws<InvalidDataException>(() => ZooReader.Open(dir.Path).Load("train"));
