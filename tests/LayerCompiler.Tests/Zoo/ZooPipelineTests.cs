@@ -85,6 +85,7 @@ public sealed class ZooPipelineTests : IDisposable
 
         // Statistics features are invariant too; flattened weights are not.
         Assert.Equal(WeightFeatures.Statistics(test.Weights).Data, WeightFeatures.Statistics(permuted).Data);
+        Assert.NotEqual(WeightFeatures.Flattened(test.Weights).Data, WeightFeatures.Flattened(permuted).Data);
     }
 
     [Fact]

@@ -182,9 +182,6 @@ public class LineOpsTests
         LineOps.MixAssign(init, default, 0, src, k, w, k, n, a, n, 19);
         LineOps.MixAssign(init, default, 0, src, k, w, k, n, b, n, 16);
         Assert.Equal(b, a.AsSpan(0, 16 * n).ToArray());
-        var c = new float[19 * n];
-        LineOps.MixAssign(init, default, 0, src, k, w, k, n, c, n, 19);
-        Assert.Equal(a, c); // deterministic
     }
 }
 
