@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Runtime.InteropServices;
 
 namespace LayerCompiler.Runtime.IO;
 
@@ -7,7 +8,7 @@ namespace LayerCompiler.Runtime.IO;
 /// Writes a file so that readers only ever see the old complete file or the new complete file,
 /// never a partial one: a crash or exception mid-write must not destroy the previous checkpoint.
 /// </summary>
-public static class AtomicFile
+public static partial class AtomicFile
 {
     /// <summary>
     /// Calls <paramref name="write"/> on a temporary file in the same directory as <paramref name="path"/>
@@ -32,6 +33,7 @@ public static class AtomicFile
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
+            SyncDirectory(directory);
         }
         catch
         {
@@ -47,6 +49,33 @@ public static class AtomicFile
         byte[] copy = bytes.ToArray();
         Write(path, s => s.Write(copy, 0, copy.Length));
     }
+
+    /// <summary>
+    /// Flushes the directory entry of the rename to disk (POSIX: fsync on the directory), so that after a power cut the
+    /// new file, not the old one, is what the directory holds. Best effort: a failure here leaves a complete file
+    /// either way. Windows has no equivalent call and needs none for this.
+    /// </summary>
+    private static void SyncDirectory(string directory)
+    {
+        if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return;
+        try
+        {
+            int fd = PosixOpen(directory, 0 /* O_RDONLY */);
+            if (fd < 0) return;
+            PosixFsync(fd);
+            PosixClose(fd);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int PosixOpen(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync")]
+    private static partial int PosixFsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int PosixClose(int fd);
 
     private static void TryDelete(string temp)
     {
