@@ -88,10 +88,8 @@ namespace LayerCompiler.Generator
         /// </summary>
         internal static string UniqueHint(string prefix, EquatableArray<string> all)
         {
-            bool clash = false;
-            foreach (var other in all)
-                if (!string.Equals(other, prefix, StringComparison.Ordinal) && string.Equals(other, prefix, StringComparison.OrdinalIgnoreCase)) clash = true;
-            if (!clash) return prefix;
+            if (!all.Any(other => !string.Equals(other, prefix, StringComparison.Ordinal) && string.Equals(other, prefix, StringComparison.OrdinalIgnoreCase)))
+                return prefix;
             uint h = 2166136261;                                      // FNV-1a: stable across runs and platforms
             foreach (char c in prefix) { h ^= c; h *= 16777619; }
             return prefix + "." + h.ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
