@@ -22,6 +22,10 @@ namespace LayerCompiler.Generator
         public const string ModelsStep = "Models";
         public const string ResolvedModelsStep = "ResolvedModels";
         public const string StrayLayersStep = "StrayLayers";
+        public const string GpuBackendStep = "GpuBackend";
+
+        /// <summary>A type of the GPU backend assembly (LayerCompiler.Gpu); CUDA sources are emitted only where it is referenced.</summary>
+        public const string GpuBackendMarker = "LayerCompiler.Gpu.CudaLayerSource";
 
         public void Initialize(IncrementalGeneratorInitializationContext context)
         {
@@ -55,8 +59,13 @@ namespace LayerCompiler.Generator
                 .Combine(models.Select(static (m, _) => m.Type.HintPrefix).Collect())
                 .Select(static (p, _) => p.Left.Concat(p.Right).ToEquatableArray());
 
-            context.RegisterSourceOutput(architectures.Combine(hints), static (spc, p) => EmitArchitecture(spc, p.Left, p.Right));
-            context.RegisterSourceOutput(resolved.Combine(hints), static (spc, p) => EmitModel(spc, p.Left, p.Right));
+            // The CUDA sources name the GPU backend's types, so they are emitted only where the project references it.
+            var gpu = context.CompilationProvider
+                .Select(static (c, _) => c.GetTypeByMetadataName(GpuBackendMarker) != null)
+                .WithTrackingName(GpuBackendStep);
+
+            context.RegisterSourceOutput(architectures.Combine(hints).Combine(gpu), static (spc, p) => EmitArchitecture(spc, p.Left.Left, p.Left.Right, p.Right));
+            context.RegisterSourceOutput(resolved.Combine(hints).Combine(gpu), static (spc, p) => EmitModel(spc, p.Left.Left, p.Left.Right, p.Right));
         }
 
         private static DiagnosticInfo? StrayLayer(GeneratorAttributeSyntaxContext ctx)
@@ -95,18 +104,18 @@ namespace LayerCompiler.Generator
             return prefix + "." + h.ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        private static void EmitArchitecture(SourceProductionContext spc, ArchitectureInfo arch, EquatableArray<string> hints)
+        private static void EmitArchitecture(SourceProductionContext spc, ArchitectureInfo arch, EquatableArray<string> hints, bool gpu)
         {
             foreach (var d in arch.Diagnostics) Report(spc, d);
             if (arch.Diagnostics.Count > 0) return;
             string hint = UniqueHint(arch.Type.HintPrefix, hints);
             Guarded(spc, arch.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitArchitecture(arch)));
             // Dense input networks also get their CUDA C (batched forward, MSE weight gradient, fused INR fitting).
-            if (InputNetworkEmitter.Supports(arch))
+            if (gpu && InputNetworkEmitter.Supports(arch))
                 Guarded(spc, arch.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaInputNetworkEmitter.EmitArchitecture(arch)));
         }
 
-        private static void EmitModel(SourceProductionContext spc, EquivariantModelInfo model, EquatableArray<string> hints)
+        private static void EmitModel(SourceProductionContext spc, EquivariantModelInfo model, EquatableArray<string> hints, bool gpu)
         {
             foreach (var d in model.Diagnostics) Report(spc, d);
             var arch = model.Architecture;
@@ -143,7 +152,7 @@ namespace LayerCompiler.Generator
             }
             string hint = UniqueHint(model.Type.HintPrefix, hints);
             Guarded(spc, model.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitModel(model, arch)));
-            Guarded(spc, model.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
+            if (gpu) Guarded(spc, model.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
         }
 
         private static LocationInfo? ModelLocation(EquivariantModelInfo model) => model.AttributeLocation;

@@ -38,7 +38,7 @@ namespace LayerCompiler.Generator.Emit
             int fwdScratch = EmitForward(fwd);
             int bwdScratch = EmitBackward(bwd);
             _w.Line($"/// <summary>Fused equivariant layer, {_p.Cin} → {_p.Cout} channels: {_p.Layer.Terms.Count} basis terms, {_p.Layer.WeightCount} weights, {_p.Layer.BiasCount} biases.</summary>");
-            using (_w.Block($"private sealed class {name} : global::LayerCompiler.Runtime.WeightSpace.FusedKernel"))
+            using (_w.Block($"private sealed class {name} : global::LayerCompiler.Runtime.Kernels.FusedKernel"))
             {
                 _w.Line($"public const int WeightCount = {I(_p.Layer.WeightCount)};");
                 _w.Line($"public const int BiasCount = {I(_p.Layer.BiasCount)};");
@@ -65,7 +65,7 @@ namespace LayerCompiler.Generator.Emit
                         foreach (var v in _p.Views)
                         {
                             string size = $"{I(v.Tensor.Size)} * channels";
-                            _w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.PrefetchPart(t[{v.Tensor.Index}].Data, (long)(n + 1) * ({size}), {size}, part, {I(PrefetchParts)});");
+                            _w.Line($"global::LayerCompiler.Runtime.Kernels.FusedOps.PrefetchPart(t[{v.Tensor.Index}].Data, (long)(n + 1) * ({size}), {size}, part, {I(PrefetchParts)});");
                         }
                 }
             }
@@ -129,7 +129,7 @@ namespace LayerCompiler.Generator.Emit
             {
                 int wide = v.Fixed * _p.Cout;
                 string total = v.FullMask == 0 ? $"gs{v.Tensor.Index}" : $"gm{v.Tensor.Index}_0";
-                w.Line($"global::LayerCompiler.Runtime.WeightSpace.FusedOps.Add({total}, new global::System.Span<float>(gb, {I(_p.Layer.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
+                w.Line($"global::LayerCompiler.Runtime.Kernels.FusedOps.Add({total}, new global::System.Span<float>(gb, {I(_p.Layer.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
             }
 
             // Weight gradients of full-size terms into a tensor with an outer loop are computed line by
@@ -161,7 +161,7 @@ namespace LayerCompiler.Generator.Emit
             var kept = KeptAxes(o, l.DstMask);
             if (kept.Length == 0)
             {
-                w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin)}, {I(a.Fixed * _p.Cin)}, {SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout)}, {I(o.Fixed * _p.Cout)}, 1, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
+                w.Line($"global::LayerCompiler.Runtime.Kernels.LineOps.OuterAdd({SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin)}, {I(a.Fixed * _p.Cin)}, {SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout)}, {I(o.Fixed * _p.Cout)}, 1, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
                 return;
             }
             // A line along the last kept axis, loops over the others.
@@ -178,7 +178,7 @@ namespace LayerCompiler.Generator.Emit
             var a = _p.Views[l.Src]; var o = _p.Views[l.Dst];
             var (xBase, xStride) = LineSource(a, l.SrcMask, o, lineAxis, "xs", "xm", _p.Cin);
             var (gBase, gStride) = LineSource(o, l.DstMask, o, lineAxis, "gs", "gm", _p.Cout);
-            w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.OuterAdd({xBase}, {I(xStride)}, {gBase}, {I(gStride)}, {I(o.PermSizes[lineAxis])}, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
+            w.Line($"global::LayerCompiler.Runtime.Kernels.LineOps.OuterAdd({xBase}, {I(xStride)}, {gBase}, {I(gStride)}, {I(o.PermSizes[lineAxis])}, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
         }
 
         private static string GradientSpan(Link l) => $"new global::System.Span<float>(gw, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)})";
@@ -234,8 +234,8 @@ namespace LayerCompiler.Generator.Emit
                 Alloc(w, $"{prefix}{t}_{m}", (long)v.KeptGrid(m) * wide);
                 w.Line($"{prefix}{t}_{m}.Clear();");
             }
-            string ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
-            string line = "global::LayerCompiler.Runtime.WeightSpace.LineOps";
+            string ops = "global::LayerCompiler.Runtime.Kernels.FusedOps";
+            string line = "global::LayerCompiler.Runtime.Kernels.LineOps";
             if (v.PermSizes.Length == 1)
                 w.Line($"{line}.SumRows({src}{t}, {I(v.PermSizes[0])}, {prefix}{t}_0);");
             else
@@ -244,7 +244,7 @@ namespace LayerCompiler.Generator.Emit
                 if (row || col)
                 {
                     // One read of the tensor for its row and column sums.
-                    w.Line($"global::LayerCompiler.Runtime.WeightSpace.LineOps.Sums2D({src}{t}, {I(v.PermSizes[0])}, {I(v.PermSizes[1])}, {I(wide)}, {(row ? $"{prefix}{t}_1" : "default")}, {(col ? $"{prefix}{t}_2" : "default")});");
+                    w.Line($"global::LayerCompiler.Runtime.Kernels.LineOps.Sums2D({src}{t}, {I(v.PermSizes[0])}, {I(v.PermSizes[1])}, {I(wide)}, {(row ? $"{prefix}{t}_1" : "default")}, {(col ? $"{prefix}{t}_2" : "default")});");
                     if (tot)
                     {
                         int by = row ? 0 : 1; string from = row ? $"{prefix}{t}_1" : $"{prefix}{t}_2";
@@ -298,8 +298,8 @@ namespace LayerCompiler.Generator.Emit
             string dstArr, int dstChannels, string? biasArray, bool transposed, IReadOnlyList<Link>? fusedGrads = null, params (string Array, int Channels)[] prefetch)
         {
             int prefetchBase = 0;
-            string ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
-            string line = "global::LayerCompiler.Runtime.WeightSpace.LineOps";
+            string ops = "global::LayerCompiler.Runtime.Kernels.FusedOps";
+            string line = "global::LayerCompiler.Runtime.Kernels.LineOps";
             int maxWide = _p.Views.Max(v => v.Fixed * dstChannels);
             Alloc(w, "acc", maxWide);
             int maxLine = _p.Views.Where(v => !v.Trailing && v.PermSizes.Length > 0).Select(v => v.PermSizes[v.PermSizes.Length - 1] * v.Fixed * dstChannels).DefaultIfEmpty(0).Max();
@@ -415,7 +415,7 @@ namespace LayerCompiler.Generator.Emit
         /// </summary>
         private static void EmitFusedRelu(IndentedWriter w, bool backward, string line, string inputLine)
         {
-            const string act = "global::LayerCompiler.Runtime.Nn.Activations";
+            const string act = "global::LayerCompiler.Runtime.Kernels.Activations";
             if (!backward) w.Line($"if (relu) {act}.ReluForward({line}, {line});");
             else w.Line($"if (reluMaskInput) {act}.ReluBackward({inputLine}, {line}, {line});");
         }

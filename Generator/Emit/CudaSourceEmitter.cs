@@ -8,11 +8,11 @@ namespace LayerCompiler.Generator.Emit
 {
     /// <summary>
     /// Emits <c>Namespace.Type.Cuda.g.cs</c>: the CUDA C of every fused layer of a model as string constants, with the
-    /// launch metadata the runtime needs (<c>LayerCompiler.Runtime.Cuda.CudaLayerSource</c>), nested in the model type.
+    /// launch metadata the runtime needs (<c>LayerCompiler.Gpu.CudaLayerSource</c>), nested in the model type.
     /// </summary>
     public static class CudaSourceEmitter
     {
-        private const string Rt = "global::LayerCompiler.Runtime.Cuda.";
+        private const string Rt = "global::LayerCompiler.Gpu.";
 
         public static string EmitModel(EquivariantModelInfo model, ArchitectureInfo arch)
         {

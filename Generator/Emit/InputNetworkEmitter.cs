@@ -13,7 +13,7 @@ namespace LayerCompiler.Generator.Emit
     /// </summary>
     public static class InputNetworkEmitter
     {
-        private const string Ops = "global::LayerCompiler.Runtime.WeightSpace.FusedOps";
+        private const string Ops = "global::LayerCompiler.Runtime.Kernels.FusedOps";
         private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
 
         public static bool Supports(ArchitectureInfo arch) => arch.Layers.All(l => l.Kind == 0);
@@ -40,7 +40,7 @@ namespace LayerCompiler.Generator.Emit
                 w.Line($"public int InputWidth => {d0};");
                 w.Line($"public int OutputWidth => {dM};");
                 w.Line();
-                using (w.Block("private void Check(global::LayerCompiler.Runtime.WeightSpace.WeightSpaceBatch weights, float[] points, int pointCount, int outputLength, string outputName)"))
+                using (w.Block("private void Check(global::LayerCompiler.Runtime.WeightSpaceBatch weights, float[] points, int pointCount, int outputLength, string outputName)"))
                 {
                     w.Line("if (weights.Channels != 1) throw new global::System.ArgumentException($\"Input-network weights have 1 channel, got {weights.Channels}.\", nameof(weights));");
                     w.Line("if (weights.Space.Dimension != Space.Dimension || weights.Tensors.Length != Space.Tensors.Count) throw new global::System.ArgumentException(\"The weights are not over this architecture's weight space.\", nameof(weights));");
@@ -48,14 +48,14 @@ namespace LayerCompiler.Generator.Emit
                     w.Line($"if (outputLength != weights.Batch * pointCount * {dM}) throw new global::System.ArgumentException($\"{{outputName}} must hold batch × points × {dM} = {{weights.Batch * pointCount * {dM}}} values, got {{outputLength}}.\", outputName);");
                 }
                 w.Line();
-                using (w.Block("public void Forward(global::LayerCompiler.Runtime.WeightSpace.WeightSpaceBatch weights, float[] points, int pointCount, float[] output)"))
+                using (w.Block("public void Forward(global::LayerCompiler.Runtime.WeightSpaceBatch weights, float[] points, int pointCount, float[] output)"))
                 {
                     w.Line("Check(weights, points, pointCount, output.Length, nameof(output));");
                     w.Line("var t = weights.Tensors;");
                     w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => ForwardOne(n, t, points, pointCount, output));");
                 }
                 w.Line();
-                using (w.Block("public void Backward(global::LayerCompiler.Runtime.WeightSpace.WeightSpaceBatch weights, float[] points, int pointCount, float[] gradOutput, global::LayerCompiler.Runtime.WeightSpace.WeightSpaceBatch gradWeights)"))
+                using (w.Block("public void Backward(global::LayerCompiler.Runtime.WeightSpaceBatch weights, float[] points, int pointCount, float[] gradOutput, global::LayerCompiler.Runtime.WeightSpaceBatch gradWeights)"))
                 {
                     w.Line("Check(weights, points, pointCount, gradOutput.Length, nameof(gradOutput));");
                     w.Line("if (gradWeights.Batch != weights.Batch || gradWeights.Channels != 1) throw new global::System.ArgumentException(\"gradWeights must match the weights' batch and have 1 channel.\", nameof(gradWeights));");
@@ -141,7 +141,7 @@ namespace LayerCompiler.Generator.Emit
 
         private const string V = "global::System.Runtime.Intrinsics.Vector256";
         private const string VF = "global::System.Runtime.Intrinsics.Vector256<float>";
-        private const string VM = "global::LayerCompiler.Runtime.InputNetworks.VectorMath";
+        private const string VM = "global::LayerCompiler.Runtime.Kernels.VectorMath";
 
         private static string Gather(string arr, string baseExpr, int stride, string offset) =>
             $"{V}.Create({string.Join(", ", Enumerable.Range(0, 8).Select(j => $"{arr}[({baseExpr} + {j}) * {stride} + {offset}]"))})";

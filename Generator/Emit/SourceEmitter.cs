@@ -60,10 +60,10 @@ namespace LayerCompiler.Generator.Emit
             var symmetry = (Symmetry)model.Symmetry;
             var space = WeightSpace.FromLayers(Declarations(arch), symmetry);
             var pairs = KernelChannelPairs(model).Distinct().ToList();
-            OpenType(w, model.Type, "global::LayerCompiler.Runtime.Models.EquivariantNetwork");
+            OpenType(w, model.Type, "global::LayerCompiler.Runtime.Modules.EquivariantNetwork");
             string channels = string.Join(", ", model.Channels);
             w.Line("/// <summary>The options this model was declared with.</summary>");
-            w.Line("public static readonly global::LayerCompiler.Runtime.Models.ModelConfig Configuration = new global::LayerCompiler.Runtime.Models.ModelConfig(");
+            w.Line("public static readonly global::LayerCompiler.Runtime.Modules.ModelConfig Configuration = new global::LayerCompiler.Runtime.Modules.ModelConfig(");
             w.Line($"    global::LayerCompiler.Symmetry.{symmetry}, new int[] {{ {channels} }}, global::LayerCompiler.Activation.{(Activation)model.Activation},");
             string pooling = model.Pooling == 0 ? "" : $", global::LayerCompiler.HeadPooling.{(HeadPooling)model.Pooling}";
             w.Line($"    global::LayerCompiler.HeadKind.{(HeadKind)model.Head}, {model.Outputs}, {model.HeadHidden}, {(model.Normalize ? "true" : "false")}{pooling});");
@@ -75,7 +75,7 @@ namespace LayerCompiler.Generator.Emit
             w.Line($"public {model.Type.Name}(ulong seed = 0) : base(Configuration, CreateWeightSpace(), CreateKernel, seed) {{ }}");
             w.Line();
             w.Line("/// <summary>The generated fused kernel for one layer's channel pair.</summary>");
-            using (w.Block("public static global::LayerCompiler.Runtime.WeightSpace.IEquivariantKernel CreateKernel(global::LayerCompiler.Algebra.LayerPlan plan)"))
+            using (w.Block("public static global::LayerCompiler.Runtime.Kernels.IEquivariantKernel CreateKernel(global::LayerCompiler.Algebra.LayerPlan plan)"))
             {
                 using (w.Block("switch ((plan.InChannels, plan.OutChannels))"))
                 {

@@ -113,7 +113,7 @@ namespace LayerCompiler.Generator.Parse
                 diags.Add(Diag(Descriptors.ConflictingAttributes, At("HeadHidden"), type.Name, "sets HeadHidden with an equivariant head; HeadHidden applies only to Head = HeadKind.Invariant"));
             if (type.BaseType != null && type.BaseType.SpecialType != SpecialType.System_Object)
                 diags.Add(Diag(Descriptors.ConflictingAttributes, LocationInfo.From(type.Locations.FirstOrDefault()), type.Name,
-                    $"derives from '{type.BaseType.ToDisplayString()}'; the generated model derives from LayerCompiler.Runtime.Models.EquivariantNetwork, so remove the base class"));
+                    $"derives from '{type.BaseType.ToDisplayString()}'; the generated model derives from LayerCompiler.Runtime.Modules.EquivariantNetwork, so remove the base class"));
 
             return new EquivariantModelInfo(ReadType(type), arch, symmetry, (channels ?? new int[0]).ToEquatableArray(), activation, head, outputs, headHidden, normalize, diags.ToEquatableArray())
             {

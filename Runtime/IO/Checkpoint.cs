@@ -4,7 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
-using LayerCompiler.Runtime.Models;
+using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Optim;
 
 namespace LayerCompiler.Runtime.IO;

@@ -3,7 +3,9 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.IO;
 

@@ -5,7 +5,7 @@ namespace LayerCompiler.Runtime.InputNetworks;
 /// <summary>
 /// Runs a batch of input networks (all of one declared architecture) at shared input points, and
 /// back-propagates into their own weights. Used to fit INRs, to render them and to train zoos.
-/// Weights are a 1-channel <see cref="WeightSpace.WeightSpaceBatch"/> over the architecture's weight space
+/// Weights are a 1-channel <see cref="WeightSpaceBatch"/> over the architecture's weight space
 /// (PyTorch orientation: W (out, in), b (out)). Hidden layers apply <see cref="Activation"/>
 /// (SIREN: sin(ω0·(W h + b))); the last layer is linear and adds <see cref="OutputOffset"/>.
 /// </summary>
@@ -22,11 +22,11 @@ public interface IInputNetwork
     /// output[n, p, o] (row-major [batch, pointCount, OutputWidth]) for every network n of
     /// <paramref name="weights"/> at every point p of <paramref name="points"/> ([pointCount, InputWidth]).
     /// </summary>
-    void Forward(WeightSpace.WeightSpaceBatch weights, float[] points, int pointCount, float[] output);
+    void Forward(WeightSpaceBatch weights, float[] points, int pointCount, float[] output);
 
     /// <summary>
     /// Given d loss / d output ([batch, pointCount, OutputWidth]), overwrites <paramref name="gradWeights"/>
     /// with d loss / d weights. Re-runs the forward internally (no state is kept between calls).
     /// </summary>
-    void Backward(WeightSpace.WeightSpaceBatch weights, float[] points, int pointCount, float[] gradOutput, WeightSpace.WeightSpaceBatch gradWeights);
+    void Backward(WeightSpaceBatch weights, float[] points, int pointCount, float[] gradOutput, WeightSpaceBatch gradWeights);
 }

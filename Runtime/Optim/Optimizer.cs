@@ -3,7 +3,8 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
-using LayerCompiler.Runtime.Nn;
+using LayerCompiler.Runtime.Modules;
+using LayerCompiler.Runtime.Kernels;
 
 namespace LayerCompiler.Runtime.Optim;
 

@@ -1,6 +1,8 @@
 using System;
 using System.Linq;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.Training;
 

@@ -7,9 +7,11 @@ using System.Linq;
 using System.Threading;
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Runtime.Losses;
-using LayerCompiler.Runtime.Models;
+using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Optim;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.Training;
 

@@ -2,7 +2,7 @@ using System;
 using System.Globalization;
 using System.IO;
 using System.Text.Json;
-using LayerCompiler.Runtime.Bench;
+using LayerCompiler.Bench;
 
 // Smoke run: measures this machine's ceilings and prints them (text on stderr, one JSON line on stdout).
 // Usage: dotnet run -c Release --project bench/Ceilings -- [--budget SECONDS] [--threads N] [--array-mb MB]

@@ -1,6 +1,7 @@
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Bench;
 

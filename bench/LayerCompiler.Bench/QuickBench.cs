@@ -3,10 +3,11 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Bench;
+using LayerCompiler.Bench;
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Optim;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Bench;
 
@@ -140,7 +141,7 @@ public static class QuickBench
         // 5. A full training step of the reference classifier (5 layers × 32 channels, batch 512), and of the
         // normalized one the sample trains with --full (EquivariantNorm after every layer, max pooling).
         var rng = new Rng(3);
-        foreach (var (name, model) in new (string, Runtime.Models.EquivariantNetwork)[] { ("train-step", new ReferenceClassifier(0)), ("train-step-norm", new ReferenceClassifierNorm(0)) })
+        foreach (var (name, model) in new (string, Runtime.Modules.EquivariantNetwork)[] { ("train-step", new ReferenceClassifier(0)), ("train-step-norm", new ReferenceClassifierNorm(0)) })
         {
             var opt = new AdamW(model.Parameters(), 5e-3f, weightDecay: 5e-4, amsgrad: true);
             var loss = new SoftmaxCrossEntropy();

@@ -6,9 +6,10 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using InrClassifier.Training;
-using LayerCompiler.Runtime.Data;
+using LayerCompiler.Tasks.Data;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Zoo;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Tasks.Zoo;
 
 namespace InrClassifier;
 

@@ -9,7 +9,8 @@ using System.Threading;
 using InrClassifier;
 using InrClassifier.Training;
 using LayerCompiler.Runtime.IO;
-using LayerCompiler.Runtime.Zoo;
+using LayerCompiler.Tasks.Zoo;
+using LayerCompiler.Runtime.InputNetworks;
 
 // InrClassifier: builds a zoo of SIREN INRs of Fashion-MNIST images and classifies them from their weights
 // with LayerCompiler-generated equivariant networks. Run without a verb for the whole job.
@@ -17,7 +18,7 @@ using LayerCompiler.Runtime.Zoo;
 var seedOption = new Option<ulong>("--seed") { Description = "Random seed (zoo: INR initialization; train: model init and batch order).", DefaultValueFactory = _ => 0 };
 var threadsOption = new Option<int>("--threads") { Description = "Worker threads for fitting INRs (-1 = all cores).", DefaultValueFactory = _ => -1 };
 threadsOption.Validators.Add(r => { if (r.GetValueOrDefault<int>() is int t && (t == 0 || t < -1)) r.AddError($"--threads must be -1 (all cores) or positive, got {t}."); });
-var dataOption = new Option<string?>("--data") { Description = $"Directory with the Fashion-MNIST IDX .gz files (default {LayerCompiler.Runtime.Data.FashionMnist.DefaultDirectory})." };
+var dataOption = new Option<string?>("--data") { Description = $"Directory with the Fashion-MNIST IDX .gz files (default {LayerCompiler.Tasks.Data.FashionMnist.DefaultDirectory})." };
 var fullOption = new Option<bool>("--full") { Description = "Use the full protocol (all 70,000 images, 1000 fitting steps; reference model and training). Takes hours on a CPU." };
 
 if (Console.IsOutputRedirected)

@@ -7,7 +7,8 @@ using System.Text;
 using System.Text.Json;
 using InrClassifier.Training;
 using LayerCompiler.Runtime.IO;
-using LayerCompiler.Runtime.Zoo;
+using LayerCompiler.Tasks.Zoo;
+using LayerCompiler.Runtime.InputNetworks;
 using Spectre.Console;
 
 namespace InrClassifier;

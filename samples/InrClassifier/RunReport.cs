@@ -4,9 +4,10 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using InrClassifier.Training;
-using LayerCompiler.Runtime.Data;
-using LayerCompiler.Runtime.Reports;
-using LayerCompiler.Runtime.Zoo;
+using LayerCompiler.Tasks.Data;
+using LayerCompiler.Tasks.Reports;
+using LayerCompiler.Tasks.Zoo;
+using LayerCompiler.Runtime.InputNetworks;
 
 namespace InrClassifier;
 

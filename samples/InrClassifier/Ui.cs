@@ -5,8 +5,9 @@ using System.Globalization;
 using System.Linq;
 using System.Threading;
 using InrClassifier.Training;
-using LayerCompiler.Runtime.Data;
-using LayerCompiler.Runtime.Zoo;
+using LayerCompiler.Tasks.Data;
+using LayerCompiler.Tasks.Zoo;
+using LayerCompiler.Runtime.InputNetworks;
 using Spectre.Console;
 
 namespace InrClassifier;

@@ -2,7 +2,8 @@
 using LayerCompiler;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.Losses;
 
 // 1. Declare the input network's architecture: a SIREN 2→32→32→1 (one INR per image).

@@ -16,13 +16,20 @@ public static class GeneratorHarness
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
         refs.Add(MetadataReference.CreateFromFile(typeof(LayerCompiler.InputNetworkAttribute).Assembly.Location));
         refs.Add(MetadataReference.CreateFromFile(typeof(LayerCompiler.Runtime.Tensor).Assembly.Location));
+        refs.Add(MetadataReference.CreateFromFile(typeof(LayerCompiler.Gpu.CudaDevice).Assembly.Location));
         return refs.ToImmutableArray();
     });
 
-    public static CSharpCompilation Compile(params string[] sources) =>
+    /// <summary>The references without the GPU backend (LayerCompiler.Gpu): a project that takes only the core runtime.</summary>
+    public static ImmutableArray<MetadataReference> CpuOnlyReferences => References.Value
+        .Where(r => !string.Equals(Path.GetFileName(r.Display), "LayerCompiler.Gpu.dll", StringComparison.Ordinal)).ToImmutableArray();
+
+    public static CSharpCompilation Compile(params string[] sources) => Compile(References.Value, sources);
+
+    public static CSharpCompilation Compile(ImmutableArray<MetadataReference> references, params string[] sources) =>
         CSharpCompilation.Create("UserAssembly",
             sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: $"Source{i}.cs")),
-            References.Value,
+            references,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver CreateDriver() =>

@@ -62,6 +62,21 @@ public class SnapshotTests
         Assert.Contains("+ X", d);
     }
 
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void WithoutTheGpuBackendNoCudaSourceIsEmittedAndTheRestCompiles(string name)
+    {
+        var source = Architectures.Single(a => a.Name == name).Source;
+        var result = GeneratorHarness.Run(GeneratorHarness.CreateDriver(), GeneratorHarness.Compile(GeneratorHarness.CpuOnlyReferences, source));
+        var hints = result.Run.Results.Single().GeneratedSources.Select(s => s.HintName).ToList();
+        Assert.NotEmpty(hints);
+        Assert.DoesNotContain(hints, h => h.EndsWith(".Cuda.g.cs", StringComparison.Ordinal));
+        Assert.Empty(result.CompileDiagnostics);
+        // With the backend referenced, the same declaration does get its CUDA sources.
+        var withGpu = GeneratorHarness.Run(source).Run.Results.Single().GeneratedSources.Select(s => s.HintName);
+        Assert.Contains(withGpu, h => h.EndsWith(".Cuda.g.cs", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void HintNamesFollowTheConvention()
     {

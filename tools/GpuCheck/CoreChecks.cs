@@ -2,7 +2,7 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using System.Runtime.InteropServices;
-using LayerCompiler.Runtime.Cuda;
+using LayerCompiler.Gpu;
 
 namespace LayerCompiler.Tools.GpuCheck;
 

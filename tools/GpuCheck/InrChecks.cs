@@ -3,10 +3,11 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Cuda;
+using LayerCompiler.Gpu;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.WeightSpace;
-using LayerCompiler.Runtime.Zoo;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
+using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Tools.GpuCheck.Models;
 
 namespace LayerCompiler.Tools.GpuCheck;

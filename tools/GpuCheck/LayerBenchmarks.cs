@@ -3,8 +3,10 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using LayerCompiler.Algebra;
-using LayerCompiler.Runtime.Cuda;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Gpu;
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Tools.GpuCheck;
 

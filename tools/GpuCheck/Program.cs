@@ -5,7 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
-using LayerCompiler.Runtime.Cuda;
+using LayerCompiler.Gpu;
 
 namespace LayerCompiler.Tools.GpuCheck;
 

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using LayerCompiler.Runtime.Cuda;
+using LayerCompiler.Gpu;
 
 namespace LayerCompiler.Tools.GpuCheck;
 

@@ -3,11 +3,12 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Cuda;
+using LayerCompiler.Gpu;
 using LayerCompiler.Runtime.Losses;
-using LayerCompiler.Runtime.Models;
+using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Optim;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tools.GpuCheck.Models;
 
 namespace LayerCompiler.Tools.GpuCheck;

@@ -1,5 +1,7 @@
 using System;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 
 namespace InrClassifier.Training;
 

@@ -4,11 +4,12 @@ using System.Globalization;
 using System.Linq;
 using LayerCompiler;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Baselines;
-using LayerCompiler.Runtime.Models;
-using LayerCompiler.Runtime.Nn;
-using LayerCompiler.Runtime.WeightSpace;
-using LayerCompiler.Runtime.Zoo;
+using LayerCompiler.Tasks.Baselines;
+using LayerCompiler.Runtime.Modules;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
+using LayerCompiler.Tasks.Zoo;
+using LayerCompiler.Runtime.InputNetworks;
 
 namespace InrClassifier.Training;
 

@@ -1,7 +1,8 @@
 using System;
 using System.Collections.Generic;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 
 namespace InrClassifier.Training;
 

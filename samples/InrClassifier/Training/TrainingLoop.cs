@@ -8,7 +8,8 @@ using System.Text.Json;
 using System.Threading;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.IO;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Optim;
 

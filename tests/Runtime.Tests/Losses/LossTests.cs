@@ -1,5 +1,4 @@
 using LayerCompiler.Runtime.Losses;
-using LayerCompiler.Runtime.Tests.Nn;
 
 namespace LayerCompiler.Runtime.Tests.Losses;
 

@@ -1,4 +1,5 @@
-using LayerCompiler.Runtime.Nn;
+using LayerCompiler.Runtime.Modules;
+using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Optim;
 
 namespace LayerCompiler.Runtime.Tests.Optim;

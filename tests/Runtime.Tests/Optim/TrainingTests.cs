@@ -1,5 +1,6 @@
 using LayerCompiler.Runtime.Losses;
-using LayerCompiler.Runtime.Nn;
+using LayerCompiler.Runtime.Modules;
+using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Optim;
 
 namespace LayerCompiler.Runtime.Tests.Optim;

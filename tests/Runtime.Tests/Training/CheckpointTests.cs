@@ -1,9 +1,8 @@
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Runtime.Losses;
-using LayerCompiler.Runtime.Models;
-using LayerCompiler.Runtime.Nn;
+using LayerCompiler.Runtime.Modules;
+using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Optim;
-using LayerCompiler.Runtime.Tests.IO;
 
 namespace LayerCompiler.Runtime.Tests.Training;
 

@@ -1,8 +1,9 @@
 using System.Runtime.CompilerServices;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime.IO;
-using LayerCompiler.Runtime.Tests.IO;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 using WS = LayerCompiler.Algebra.WeightSpace;
 
 namespace LayerCompiler.Runtime.Tests.Training;

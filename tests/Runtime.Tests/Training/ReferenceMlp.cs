@@ -1,5 +1,7 @@
 using LayerCompiler.Algebra;
-using LayerCompiler.Runtime.WeightSpace;
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Transforms;
 using WS = LayerCompiler.Algebra.WeightSpace;
 
 namespace LayerCompiler.Runtime.Tests.Training;

@@ -1,0 +1,146 @@
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Modules;
+using LayerCompiler.Runtime.Transforms;
+using LayerCompiler.Runtime.InputNetworks;
+using LayerCompiler.Runtime.Training;
+using LayerCompiler.Runtime.Optim;
+using LayerCompiler.Runtime.Losses;
+using LayerCompiler.Runtime.IO;
+using System;
+using System.Collections.Generic;
+
+namespace LayerCompiler.Gpu;
+
+/// <summary>A kernel argument of <see cref="ITrainingDevice.Launch"/>: an int, a float, a double, or a pointer into a buffer.</summary>
+internal readonly record struct TrainingArg(TrainingArgKind Kind, long Int, double Real, int Buffer, long Offset)
+{
+    public static TrainingArg I(int value) => new(TrainingArgKind.Int, value, 0, -1, 0);
+    public static TrainingArg F(float value) => new(TrainingArgKind.Float, 0, value, -1, 0);
+    public static TrainingArg D(double value) => new(TrainingArgKind.Double, 0, value, -1, 0);
+    /// <summary>Pointer to 4-byte word <paramref name="offset"/> of buffer <paramref name="buffer"/>.</summary>
+    public static TrainingArg P(int buffer, long offset = 0) => new(TrainingArgKind.Pointer, 0, 0, buffer, offset);
+    public static TrainingArg Null { get; } = new(TrainingArgKind.Pointer, 0, 0, -1, 0);
+}
+
+internal enum TrainingArgKind { Int, Float, Double, Pointer }
+
+/// <summary>
+/// Where <see cref="CudaTrainer"/> keeps its buffers and runs its kernels: a CUDA device (<see cref="CudaTrainingDevice"/>),
+/// or, in tests, the CPU emulator of CUDA C, so that the trainer's whole schedule (every launch, argument and buffer) is
+/// checked without a GPU. Buffers are counted in 4-byte words (floats, ints; a double takes two). Operations are ordered:
+/// a download returns what every earlier launch wrote.
+/// </summary>
+internal interface ITrainingDevice : IDisposable
+{
+    /// <summary>A new buffer of <paramref name="words"/> 4-byte words (contents undefined); returns its handle.</summary>
+    int Allocate(long words);
+    void Upload(int buffer, ReadOnlySpan<float> data, long offset = 0);
+    void Download(int buffer, Span<float> data, long offset = 0);
+    /// <summary>Compiles (or loads) a module; returns its handle.</summary>
+    int LoadModule(string source, IReadOnlyList<string> kernelNames, IReadOnlyList<string>? options);
+    /// <summary>Handle of a kernel of a loaded module.</summary>
+    int Kernel(int module, string name);
+    void Launch(int kernel, long blocks, int threads, ReadOnlySpan<TrainingArg> args);
+    /// <summary>Waits until every launch has finished.</summary>
+    void Synchronize();
+}
+
+/// <summary>The trainer's buffers and kernels on a CUDA device (the legacy default stream).</summary>
+internal sealed class CudaTrainingDevice : ITrainingDevice
+{
+    private readonly List<CudaBuffer> _buffers = new();
+    private readonly List<CudaModule> _modules = new();
+    private readonly List<CudaKernel> _kernels = new();
+    private readonly KernelArgs _args = new(24);
+    private bool _disposed;
+
+    public CudaTrainingDevice(CudaDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        Device = device;
+    }
+
+    public CudaDevice Device { get; }
+
+    /// <summary>Synchronize after every launch so that an asynchronous failure names its kernel (LAYERCOMPILER_CUDA_SYNC=1).</summary>
+    public bool SynchronizeEachLaunch { get; set; } = Environment.GetEnvironmentVariable("LAYERCOMPILER_CUDA_SYNC") == "1";
+
+    /// <summary>Called after each launch with the kernel's name (e.g. to record an event per kernel for a timing breakdown).</summary>
+    public Action<string>? LaunchObserver { get; set; }
+
+    public long AllocatedBytes { get; private set; }
+
+    public int Allocate(long words)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _buffers.Add(Device.Allocate(Math.Max(1, words)));
+        AllocatedBytes += Math.Max(1, words) * 4;
+        return _buffers.Count - 1;
+    }
+
+    public CudaBuffer Buffer(int handle) => _buffers[handle];
+
+    public void Upload(int buffer, ReadOnlySpan<float> data, long offset = 0) => _buffers[buffer].CopyFrom(data, offset);
+
+    public void Download(int buffer, Span<float> data, long offset = 0) => _buffers[buffer].CopyTo(data, offset);
+
+    public int LoadModule(string source, IReadOnlyList<string> kernelNames, IReadOnlyList<string>? options)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        string[] names = new string[kernelNames.Count];
+        for (int i = 0; i < names.Length; i++) names[i] = kernelNames[i];
+        string[]? opts = null;
+        if (options is { Count: > 0 })
+        {
+            opts = new string[options.Count];
+            for (int i = 0; i < opts.Length; i++) opts[i] = options[i];
+        }
+        _modules.Add(Device.Compile(source, names, opts));
+        return _modules.Count - 1;
+    }
+
+    public int Kernel(int module, string name)
+    {
+        _kernels.Add(_modules[module][name]);
+        return _kernels.Count - 1;
+    }
+
+    public void Launch(int kernel, long blocks, int threads, ReadOnlySpan<TrainingArg> args)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (blocks < 1 || blocks > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(blocks), blocks, $"{_kernels[kernel].Name}: grid of {blocks} blocks.");
+        _args.Clear();
+        foreach (var a in args)
+        {
+            switch (a.Kind)
+            {
+                case TrainingArgKind.Int: _args.Add((int)a.Int); break;
+                case TrainingArgKind.Float: _args.Add((float)a.Real); break;
+                case TrainingArgKind.Double: _args.Add(a.Real); break;
+                default: _args.AddPointer(a.Buffer < 0 ? 0UL : _buffers[a.Buffer].PointerAt(a.Offset)); break;
+            }
+        }
+        var k = _kernels[kernel];
+        k.Launch((int)blocks, 1, 1, threads, 1, 1, 0, null, _args);
+        LaunchObserver?.Invoke(k.Name);
+        if (!SynchronizeEachLaunch) return;
+        try { Device.Synchronize(); }
+        catch (CudaException e)
+        {
+            throw new CudaException(e.Api, e.Code, e.ErrorName, e.Function, e.ErrorDescription,
+                $"running {k.Name} ({blocks} blocks of {threads})", kernelName: k.Name);
+        }
+    }
+
+    public void Synchronize() => Device.Synchronize();
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var b in _buffers) b.Dispose();
+        foreach (var m in _modules) m.Dispose();
+        _args.Dispose();
+    }
+}

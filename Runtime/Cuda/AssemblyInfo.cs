@@ -1,4 +1,0 @@
-using System.Runtime.CompilerServices;
-
-[assembly: InternalsVisibleTo("LayerCompiler.Runtime.Tests")]
-[assembly: InternalsVisibleTo("LayerCompiler.Tests")]

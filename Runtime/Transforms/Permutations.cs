@@ -1,0 +1,64 @@
+using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Modules;
+using LayerCompiler.Runtime.InputNetworks;
+using System;
+
+namespace LayerCompiler.Runtime.Transforms;
+
+/// <summary>
+/// Acting on weight-space batches with neuron permutations: W_m ↦ P_m W_m P_{m-1}ᵀ, b_m ↦ P_m b_m.
+/// A permutation p maps neuron i to position p[i] (so out[p[i]] = in[i]).
+/// </summary>
+public static class Permutations
+{
+    /// <summary>
+    /// Applies one permutation per neuron layer (null = identity) to every network of the batch.
+    /// Kernel axes and channels are never permuted.
+    /// </summary>
+    public static WeightSpaceBatch Apply(WeightSpaceBatch x, int[]?[] perLayer) =>
+        ApplyPerAxis(x, (tensor, axis) =>
+        {
+            int layer = x.Space.Tensors[tensor].Axes[axis].Layer;
+            return layer >= 0 && layer < perLayer.Length ? perLayer[layer] : null;
+        });
+
+    /// <summary>
+    /// Applies a permutation chosen per (tensor, axis). With choices not coupled by layer this is NOT a
+    /// symmetry of the network; tests use it to show a layer is sensitive to the coupling.
+    /// </summary>
+    public static WeightSpaceBatch ApplyPerAxis(WeightSpaceBatch x, Func<int, int, int[]?> permutationOf)
+    {
+        var y = new WeightSpaceBatch(x.Space, x.Batch, x.Channels);
+        int c = x.Channels;
+        for (int t = 0; t < x.Tensors.Length; t++)
+        {
+            var wt = x.Space.Tensors[t];
+            var perms = new int[]?[wt.Axes.Length];
+            for (int a = 0; a < wt.Axes.Length; a++)
+            {
+                perms[a] = permutationOf(t, a);
+                if (perms[a] is int[] p && p.Length != wt.Axes[a].Size)
+                    throw new ArgumentException($"Permutation of length {p.Length} for axis {a} of {wt.Name}, which has size {wt.Axes[a].Size}.");
+            }
+            var idx = new int[wt.Axes.Length];
+            for (int e = 0; e < wt.Size; e++)
+            {
+                int r = e;
+                for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
+                int target = 0;
+                for (int a = 0; a < wt.Axes.Length; a++) target = target * wt.Axes[a].Size + (perms[a] is int[] p ? p[idx[a]] : idx[a]);
+                for (int n = 0; n < x.Batch; n++)
+                    Array.Copy(x.Tensors[t].Data, (n * wt.Size + e) * c, y.Tensors[t].Data, (n * wt.Size + target) * c, c);
+            }
+        }
+        return y;
+    }
+
+    /// <summary>Random permutations of the layers the space's symmetry permutes (identity elsewhere).</summary>
+    public static int[]?[] Random(global::LayerCompiler.Algebra.WeightSpace space, Rng rng)
+    {
+        var perms = new int[]?[space.Layers.Count];
+        foreach (var l in space.Layers) if (l.Permuted) perms[l.Index] = rng.Permutation(l.Width);
+        return perms;
+    }
+}
