@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference of INR fitting, to compare with LayerCompiler's fitters at equal work.
 
-The same problem as `InrClassifier zoo bench` (Runtime/Zoo/InrFitter.cs) and gpu-check's
+The same problem as `InrClassifier zoo bench` (Runtime/InputNetworks/InrFitter.cs) and gpu-check's
 `inr-fit-throughput` (CudaInrFitter): one SIREN 2->H->H->1 per Fashion-MNIST training image
 (the first --count images), sin(omega0 * (W h + b)) hidden layers, a linear last layer plus 0.5,
 the protocol's initialization (sine layers U(+-sqrt(6/fan_in)/omega0) with zero biases, the last
