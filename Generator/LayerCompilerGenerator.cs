@@ -25,7 +25,7 @@ namespace LayerCompiler.Generator
         public const string GpuBackendStep = "GpuBackend";
 
         /// <summary>A type of the GPU backend assembly (LayerCompiler.Gpu); CUDA sources are emitted only where it is referenced.</summary>
-        public const string GpuBackendMarker = "LayerCompiler.Gpu.CudaLayerSource";
+        public const string GpuBackendMarker = LayerCompiler.Contracts.RuntimeNames.GpuBackendMarker;
 
         public void Initialize(IncrementalGeneratorInitializationContext context)
         {
