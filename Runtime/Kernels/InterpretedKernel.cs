@@ -104,7 +104,8 @@ public sealed class InterpretedKernel : IEquivariantKernel
                 var ot = space.Tensors[o];
                 int wideOut = ot.FixedSize * cout;
                 var outData = output.Tensors[o].Data.AsSpan(n * ot.Size * cout, ot.Size * cout);
-                // Affine bias: one value per wide output channel.
+                // Affine bias: one value per wide output channel (none on sign-odd tensors: LayerPlan.HasBias).
+                if (!Plan.HasBias(o)) { outData.Clear(); continue; }
                 var (_, outFixed) = FixedMap(ot);
                 for (int e = 0; e < ot.Size; e++)
                     for (int c = 0; c < cout; c++)
@@ -160,6 +161,7 @@ public sealed class InterpretedKernel : IEquivariantKernel
             var gb = partB[n] = new float[Plan.BiasCount];
             for (int o = 0; o < space.Tensors.Count; o++)
             {
+                if (!Plan.HasBias(o)) continue;
                 var ot = space.Tensors[o];
                 var g = gradOutput.Tensors[o].Data.AsSpan(n * ot.Size * cout, ot.Size * cout);
                 var (_, outFixed) = FixedMap(ot);

@@ -54,6 +54,53 @@ public static class Permutations
         return y;
     }
 
+    /// <summary>
+    /// Flips neuron signs: <paramref name="perLayer"/>[l][j] = true negates neuron j of layer l, i.e. every entry with
+    /// an axis of layer l at index j is multiplied by −1 once per such axis (W_m ↦ S_m W_m S_{m-1}, b_m ↦ S_m b_m).
+    /// For odd activations (sine, tanh) with the bias inside the activation this preserves the network's function.
+    /// </summary>
+    public static WeightSpaceBatch ApplySigns(WeightSpaceBatch x, bool[]?[] perLayer)
+    {
+        var y = new WeightSpaceBatch(x.Space, x.Batch, x.Channels);
+        int c = x.Channels;
+        for (int t = 0; t < x.Tensors.Length; t++)
+        {
+            var wt = x.Space.Tensors[t];
+            for (int a = 0; a < wt.Axes.Length; a++)
+                if (!wt.Axes[a].IsKernel && wt.Axes[a].Layer < perLayer.Length && perLayer[wt.Axes[a].Layer] is bool[] s && s.Length != wt.Axes[a].Size)
+                    throw new ArgumentException($"Sign vector of length {s.Length} for axis {a} of {wt.Name}, which has size {wt.Axes[a].Size}.");
+            var idx = new int[wt.Axes.Length];
+            for (int e = 0; e < wt.Size; e++)
+            {
+                int r = e;
+                for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
+                bool negate = false;
+                for (int a = 0; a < wt.Axes.Length; a++)
+                    if (!wt.Axes[a].IsKernel && wt.Axes[a].Layer < perLayer.Length && perLayer[wt.Axes[a].Layer] is bool[] s && s[idx[a]]) negate = !negate;
+                for (int n = 0; n < x.Batch; n++)
+                {
+                    int at = (n * wt.Size + e) * c;
+                    for (int k = 0; k < c; k++) y.Tensors[t].Data[at + k] = negate ? -x.Tensors[t].Data[at + k] : x.Tensors[t].Data[at + k];
+                }
+            }
+        }
+        return y;
+    }
+
+    /// <summary>Random sign flips (each neuron with probability 1/2) of the layers the space's symmetry flips (none elsewhere).</summary>
+    public static bool[]?[] RandomSigns(global::LayerCompiler.Algebra.WeightSpace space, Rng rng)
+    {
+        var signs = new bool[]?[space.Layers.Count];
+        foreach (var l in space.Layers)
+            if (l.Signed)
+            {
+                var s = new bool[l.Width];
+                for (int j = 0; j < s.Length; j++) s[j] = rng.NextInt(2) == 1;
+                signs[l.Index] = s;
+            }
+        return signs;
+    }
+
     /// <summary>Random permutations of the layers the space's symmetry permutes (identity elsewhere).</summary>
     public static int[]?[] Random(global::LayerCompiler.Algebra.WeightSpace space, Rng rng)
     {

@@ -9,7 +9,10 @@ namespace LayerCompiler.Algebra
     {
         /// <summary>
         /// Basis of the block L(input → output): the product over permuted layers of the set partitions of
-        /// that layer's axes (output axes first, then input axes) into at most width-many blocks.
+        /// that layer's axes (output axes first, then input axes) into at most width-many blocks. For a
+        /// sign-flipped layer only the partitions whose every block has an even number of axes remain: a block is one
+        /// shared index j, and the term is multiplied by s_j once per axis in the block, so an odd block makes the
+        /// term change sign under a flip that fixes everything else (the even-block rule).
         /// </summary>
         public static List<BasisTerm> Block(WeightSpace space, int input, int output)
         {
@@ -21,7 +24,8 @@ namespace LayerCompiler.Algebra
             foreach (int i in a.PermutedAxes) Add(groups, a.Axes[i].Layer, (false, i));
 
             var groupList = groups.ToList();
-            var choices = groupList.Select(g => SetPartitions.Enumerate(g.Value.Count, space.Layers[g.Key].Width).ToList()).ToList();
+            var choices = groupList.Select(g => SetPartitions.Enumerate(g.Value.Count, space.Layers[g.Key].Width)
+                .Where(rgs => !space.Layers[g.Key].Signed || EveryBlockEven(rgs)).ToList()).ToList();
             var result = new List<BasisTerm>();
             var pick = new int[groupList.Count];
             if (choices.Any(c => c.Count == 0)) return result;
@@ -50,6 +54,15 @@ namespace LayerCompiler.Algebra
             return result;
         }
 
+        /// <summary>Whether every block of a restricted growth string has an even number of members.</summary>
+        internal static bool EveryBlockEven(int[] rgs)
+        {
+            if (rgs.Length == 0) return true;
+            var counts = new int[rgs.Max() + 1];
+            foreach (int b in rgs) counts[b]++;
+            return counts.All(c => c % 2 == 0);
+        }
+
         private static void Add(SortedDictionary<int, List<(bool, int)>> groups, int layer, (bool, int) item)
         {
             if (!groups.TryGetValue(layer, out var list)) groups[layer] = list = new List<(bool, int)>();
@@ -73,7 +86,11 @@ namespace LayerCompiler.Algebra
         public static long CountPerChannelPair(WeightSpace space) =>
             All(space).Sum(t => (long)space.Tensors[t.Input].FixedSize * space.Tensors[t.Output].FixedSize);
 
-        /// <summary>Number of invariant linear features per channel: each tensor pooled over its permuted axes.</summary>
-        public static long InvariantFeaturesPerChannel(WeightSpace space) => space.Tensors.Sum(t => (long)t.FixedSize);
+        /// <summary>
+        /// Number of invariant linear features per channel: each tensor pooled over its permuted axes; under sign flips
+        /// only the sign-invariant tensors (<see cref="WeightSpace.IsSignInvariant"/>) give one.
+        /// </summary>
+        public static long InvariantFeaturesPerChannel(WeightSpace space) =>
+            space.Tensors.Where(t => space.IsSignInvariant(t.Index)).Sum(t => (long)t.FixedSize);
     }
 }

@@ -7,6 +7,13 @@ namespace LayerCompiler
         HiddenNeuron = 0,
         /// <summary>Every neuron layer is treated as permuted (NFN "NP"): fewer parameters, independent of input/output widths.</summary>
         AllNeuron = 1,
+        /// <summary>
+        /// Hidden neurons are permuted and their signs flipped (hidden permutations × sign flips): the exact symmetry of
+        /// networks with an odd activation (sine, tanh), where negating a hidden neuron's incoming row, its bias and its
+        /// outgoing column preserves the function. Only the basis terms whose every block holds an even number of axes
+        /// of each sign-flipped layer survive (docs/model.md, "Sign flips").
+        /// </summary>
+        SignedHiddenNeuron = 2,
     }
 
     /// <summary>Nonlinearity applied after each hidden equivariant layer.</summary>

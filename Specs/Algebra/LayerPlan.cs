@@ -58,12 +58,22 @@ namespace LayerCompiler.Algebra
             WeightCount = (int)offset;
             var biasOffsets = new int[space.Tensors.Count];
             long b = 0;
-            for (int o = 0; o < space.Tensors.Count; o++) { biasOffsets[o] = (int)b; b += (long)space.Tensors[o].FixedSize * outChannels; }
+            for (int o = 0; o < space.Tensors.Count; o++) { biasOffsets[o] = (int)b; b += BiasSize(space, o, outChannels); }
             if (b > int.MaxValue) throw new OverflowException("The layer's bias is larger than int.MaxValue.");
             BiasCount = (int)b;
             BiasOffsets = biasOffsets;
             FanIn = fanIn.Select(x => (int)Math.Min(x, int.MaxValue)).ToArray();
         }
+
+        /// <summary>
+        /// Whether output tensor <paramref name="output"/> takes a bias (fixedOut·Cout values). A constant is equivariant
+        /// only where the tensor is sign-invariant, so under sign flips the sign-odd tensors (those carrying a hidden
+        /// axis once) have none; without sign flips every tensor has one.
+        /// </summary>
+        public bool HasBias(int output) => Space.IsSignInvariant(output);
+
+        private static long BiasSize(WeightSpace space, int output, int outChannels) =>
+            space.IsSignInvariant(output) ? (long)space.Tensors[output].FixedSize * outChannels : 0;
 
         /// <summary>
         /// Standard deviation of the initial weights of terms landing in <paramref name="output"/>:
@@ -78,7 +88,7 @@ namespace LayerCompiler.Algebra
             long w = 0;
             foreach (var t in Basis.All(space))
                 w += (long)space.Tensors[t.Input].FixedSize * inChannels * space.Tensors[t.Output].FixedSize * outChannels;
-            long b = space.Tensors.Sum(t => (long)t.FixedSize) * outChannels;
+            long b = space.Tensors.Sum(t => BiasSize(space, t.Index, outChannels));
             return w + b;
         }
     }

@@ -11,9 +11,15 @@ namespace LayerCompiler.Algebra
         public int Width { get; }
         /// <summary>Whether the symmetry group permutes this layer's neurons.</summary>
         public bool Permuted { get; }
+        /// <summary>Whether the group also flips the signs of this layer's neurons (each neuron independently).</summary>
+        public bool Signed { get; }
 
-        public NeuronLayer(int index, int width, bool permuted) { Index = index; Width = width; Permuted = permuted; }
-        public override string ToString() => $"layer {Index} (width {Width}{(Permuted ? ", permuted" : ", fixed")})";
+        public NeuronLayer(int index, int width, bool permuted, bool signed = false)
+        {
+            if (signed && !permuted) throw new ArgumentException($"Layer {index}: a sign-flipped layer must also be permuted.");
+            Index = index; Width = width; Permuted = permuted; Signed = signed;
+        }
+        public override string ToString() => $"layer {Index} (width {Width}{(Permuted ? (Signed ? ", permuted, signed" : ", permuted") : ", fixed")})";
     }
 
     /// <summary>
@@ -102,6 +108,17 @@ namespace LayerCompiler.Algebra
         /// <summary>Number of input-network layers M (so there are M+1 neuron layers).</summary>
         public int Depth => Declarations.Count;
 
+        /// <summary>Whether any neuron layer's signs are flipped by the group.</summary>
+        public bool HasSigns => Layers.Any(l => l.Signed);
+
+        /// <summary>
+        /// Whether an entry of the tensor is unchanged by every sign flip (each sign-flipped layer appears an even number
+        /// of times among its axes). Only such tensors can take a constant bias or a pooled invariant feature; the
+        /// others change sign with some neuron, so any constant or mean over them breaks the symmetry.
+        /// </summary>
+        public bool IsSignInvariant(int tensor) =>
+            Tensors[tensor].Axes.Where(a => !a.IsKernel && Layers[a.Layer].Signed).GroupBy(a => a.Layer).All(g => g.Count() % 2 == 0);
+
         /// <summary>Whether no tensor carries the same permuted layer twice (true for MLPs and CNNs): the fused scheme applies.</summary>
         public bool IsFusable => Tensors.All(t => t.PermutedLayers.Distinct().Count() == t.PermutedAxes.Length && t.PermutedAxes.Length <= 2);
 
@@ -119,8 +136,9 @@ namespace LayerCompiler.Algebra
             for (int l = 0; l <= m; l++)
             {
                 int width = l == 0 ? decls[0].In : decls[l - 1].Out;
-                bool permuted = symmetry == Symmetry.AllNeuron || (l > 0 && l < m);
-                layers[l] = new NeuronLayer(l, width, permuted);
+                bool hidden = l > 0 && l < m;
+                bool permuted = symmetry == Symmetry.AllNeuron || hidden;
+                layers[l] = new NeuronLayer(l, width, permuted, signed: symmetry == Symmetry.SignedHiddenNeuron && hidden);
             }
             Axis N(int l) => new Axis(l, layers[l].Width, layers[l].Permuted);
             var tensors = new List<WeightTensor>();

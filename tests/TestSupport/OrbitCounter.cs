@@ -3,26 +3,66 @@ using LayerCompiler.Algebra;
 namespace LayerCompiler.TestSupport;
 
 /// <summary>
-/// Brute-force Burnside count of the orbits of the symmetry group on pairs of weight-space entries:
-/// the number of independent equivariant linear maps. Independent of the enumeration it checks.
+/// Brute-force character counts of the symmetry group acting on the weight space, by enumerating every group element:
+/// the number of independent equivariant linear maps, (1/|G|) Σ_g χ(g)², and of invariant linear functionals,
+/// (1/|G|) Σ_g χ(g), where χ(g) is the trace of g's (signed) permutation matrix: the sum, over the entries g maps to
+/// themselves, of the product of the signs g gives them. Without sign flips χ(g) counts fixed entries and the first is
+/// Burnside's count of orbits on pairs of entries. Independent of the enumeration it checks.
 /// </summary>
 public static class OrbitCounter
 {
     public static long CountPairOrbits(WeightSpace space)
     {
+        var (sum, _, order) = Characters(space);
+        Assert.Equal(0, sum % order);
+        return sum / order;
+    }
+
+    /// <summary>The dimension of the invariant linear functionals of the weight space.</summary>
+    public static long CountInvariants(WeightSpace space)
+    {
+        var (_, sum, order) = Characters(space);
+        Assert.Equal(0, sum % order);
+        return sum / order;
+    }
+
+    private static (long SumOfSquares, long Sum, long Order) Characters(WeightSpace space)
+    {
         var permuted = space.Layers.Where(l => l.Permuted).ToList();
         var entries = EnumerateEntries(space).ToList();
-        long sum = 0, groupOrder = 0;
+        long squares = 0, plain = 0, groupOrder = 0;
         foreach (var g in GroupElements(permuted.Select(l => l.Width).ToArray()))
         {
             var perm = new Dictionary<int, int[]>();
             for (int i = 0; i < permuted.Count; i++) perm[permuted[i].Index] = g[i];
-            long fixedEntries = entries.Count(e => IsFixed(space, e, perm));
-            sum += fixedEntries * fixedEntries; // a pair is fixed iff both entries are
-            groupOrder++;
+            // Sign vectors of the signed layers: bit j of mask = neuron j negated.
+            var signed = permuted.Where(l => l.Signed).ToList();
+            var masks = new int[signed.Count];
+            while (true)
+            {
+                var sign = new Dictionary<int, int>();
+                for (int i = 0; i < signed.Count; i++) sign[signed[i].Index] = masks[i];
+                long chi = 0;
+                foreach (var e in entries)
+                    if (IsFixed(space, e, perm)) chi += SignOf(space, e, sign);
+                squares += chi * chi;
+                plain += chi;
+                groupOrder++;
+                int k = signed.Count - 1;
+                while (k >= 0 && ++masks[k] == 1 << signed[k].Width) { masks[k] = 0; k--; }
+                if (k < 0) break;
+            }
         }
-        Assert.Equal(0, sum % groupOrder);
-        return sum / groupOrder;
+        return (squares, plain, groupOrder);
+    }
+
+    private static int SignOf(WeightSpace space, (int Tensor, int[] Index) e, Dictionary<int, int> sign)
+    {
+        var t = space.Tensors[e.Tensor];
+        int s = 1;
+        for (int a = 0; a < t.Axes.Length; a++)
+            if (!t.Axes[a].IsKernel && sign.TryGetValue(t.Axes[a].Layer, out int mask) && (mask >> e.Index[a] & 1) == 1) s = -s;
+        return s;
     }
 
     private static bool IsFixed(WeightSpace space, (int Tensor, int[] Index) e, Dictionary<int, int[]> perm)

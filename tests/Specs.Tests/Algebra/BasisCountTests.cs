@@ -103,3 +103,77 @@ public class BasisCountTests
         Assert.Equal(1, Basis.Block(space, 1, 5).Count);
     }
 }
+
+/// <summary>Hidden permutations × sign flips (odd activations): the even-block rule against brute-force characters.</summary>
+public class SignedBasisCountTests
+{
+    private static WeightSpace Mlp(Symmetry s, params int[] widths) => BasisCountTests.Mlp(s, widths);
+
+    [Fact]
+    public void SirenBasisShrinksFrom75To15TermsAndOneInvariant()
+    {
+        var signed = Mlp(Symmetry.SignedHiddenNeuron, 2, 32, 32, 1);
+        Assert.Equal(75, Basis.CountPerChannelPair(Mlp(Symmetry.HiddenNeuron, 2, 32, 32, 1)));
+        Assert.Equal(15, Basis.CountPerChannelPair(signed));
+        Assert.Equal(1, Basis.InvariantFeaturesPerChannel(signed));  // b3 alone: every other tensor carries a hidden axis once
+        // No cross-neuron terms survive: no term pools or broadcasts over a hidden axis.
+        foreach (var t in Basis.All(signed))
+            for (int b = 0; b < t.BlockCount; b++)
+                if (signed.Layers[t.BlockLayer[b]].Signed) Assert.True(t.BlockHasInput(b) && t.BlockHasOutput(b), t.Describe(signed));
+    }
+
+    [Theory]
+    [InlineData(new[] { 2, 3, 3, 1 })]
+    [InlineData(new[] { 2, 3, 3, 2 })]
+    [InlineData(new[] { 1, 2, 2, 1 })]
+    [InlineData(new[] { 1, 1, 2, 1 })]     // a hidden layer of width 1
+    [InlineData(new[] { 2, 3, 2 })]        // depth 2
+    [InlineData(new[] { 1, 2, 2, 2, 1 })]  // depth 4
+    public void MlpCountsEqualBruteForceCharacters(int[] widths)
+    {
+        var space = Mlp(Symmetry.SignedHiddenNeuron, widths);
+        Assert.Equal(OrbitCounter.CountPairOrbits(space), Basis.CountPerChannelPair(space));
+        Assert.Equal(OrbitCounter.CountInvariants(space), Basis.InvariantFeaturesPerChannel(space));
+    }
+
+    [Fact]
+    public void CnnCountsEqualBruteForceCharacters()
+    {
+        var space = WeightSpace.FromLayers(new[] { LayerDeclaration.Conv2d(1, 2, 2, 1), LayerDeclaration.Conv2d(2, 2, 1, 2), LayerDeclaration.Dense(2, 2) }, Symmetry.SignedHiddenNeuron);
+        Assert.Equal(OrbitCounter.CountPairOrbits(space), Basis.CountPerChannelPair(space));
+        Assert.Equal(OrbitCounter.CountInvariants(space), Basis.InvariantFeaturesPerChannel(space));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void RecurrentSignedCountsEqualBruteForce(int h)
+    {
+        // A layer on both axes of U (h×h) and on b: U[i,i] is sign-invariant, so even blocks pair the two axes of U.
+        var layers = new[] { new NeuronLayer(0, h, true, signed: true) };
+        var space = WeightSpace.FromTensors(layers, new[] { ("U", new[] { 0, 0 }), ("b", new[] { 0 }) });
+        Assert.Equal(OrbitCounter.CountPairOrbits(space), Basis.CountPerChannelPair(space));
+    }
+
+    [Fact]
+    public void InvariantAndEquivariantCountsWithoutSignsStillMatch()
+    {
+        foreach (var s in new[] { Symmetry.HiddenNeuron, Symmetry.AllNeuron })
+        {
+            var space = Mlp(s, 2, 3, 3, 2);
+            Assert.Equal(OrbitCounter.CountInvariants(space), Basis.InvariantFeaturesPerChannel(space));
+        }
+    }
+
+    [Fact]
+    public void OnlySignInvariantTensorsTakeABias()
+    {
+        var space = Mlp(Symmetry.SignedHiddenNeuron, 2, 4, 4, 1);
+        var plan = new LayerPlan(space, 2, 3);
+        var withBias = space.Tensors.Where(t => plan.HasBias(t.Index)).Select(t => t.Name).ToArray();
+        Assert.Equal(new[] { "b3" }, withBias);
+        Assert.Equal(3, plan.BiasCount);
+        Assert.Equal(LayerPlan.CountParameters(space, 2, 3), plan.WeightCount + plan.BiasCount);
+    }
+}
