@@ -65,12 +65,17 @@ public sealed class PackagesTests(PackedFeed feed) : IClassFixture<PackedFeed>
         string project = Path.Combine(feed.Root, "consumer");
         string packages = Path.Combine(feed.Root, "packages");
         Directory.CreateDirectory(project);
-        // The folder feed is added to the machine's sources (which stay, for anything else a package might need).
+        // The folder feed is added to the machine's sources, which stay for the packages' own dependencies; so does the
+        // machine's NuGet cache as a folder feed, so that those restore offline too. Neither can hold this run's version.
+        string machineCache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } cache
+            ? cache : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        string cacheSource = Directory.Exists(machineCache) ? $"""<add key="machine-nuget-cache" value="{machineCache}" />""" : "";
         File.WriteAllText(Path.Combine(project, "NuGet.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
               <packageSources>
                 <add key="layercompiler-test-feed" value="{feed.FeedPath}" />
+                {cacheSource}
               </packageSources>
             </configuration>
             """);
