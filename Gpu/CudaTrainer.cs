@@ -764,7 +764,7 @@ internal sealed record PoolingTables(int[] Meta, int[] Groups, int[] Entries, in
         for (int t = 0; t < tensors; t++)
         {
             var wt = space.Tensors[t];
-            var map = FixedIndexMap(wt);
+            var map = RowMajor.FixedIndexMap(wt);
             meta[4 * t] = start; meta[4 * t + 1] = wt.Size; meta[4 * t + 2] = wt.FixedSize; meta[4 * t + 3] = feat;
             Array.Copy(map, 0, fixedIndex, start, map.Length);
             for (int fi = 0; fi < wt.FixedSize; fi++)
@@ -776,21 +776,5 @@ internal sealed record PoolingTables(int[] Meta, int[] Groups, int[] Entries, in
             feat += per * wt.FixedSize * channels;
         }
         return new PoolingTables(meta, groups.ToArray(), entries.ToArray(), fixedIndex, feat);
-    }
-
-    /// <summary>Per entry of a tensor, its fixed index (the row-major index over the fixed axes), as <see cref="InvariantPooling"/> computes it.</summary>
-    private static int[] FixedIndexMap(Algebra.WeightTensor wt)
-    {
-        var map = new int[wt.Size];
-        var idx = new int[wt.Axes.Length];
-        for (int e = 0; e < wt.Size; e++)
-        {
-            int r = e;
-            for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
-            int fi = 0;
-            foreach (int a in wt.FixedAxes) fi = fi * wt.Axes[a].Size + idx[a];
-            map[e] = fi;
-        }
-        return map;
     }
 }

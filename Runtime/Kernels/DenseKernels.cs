@@ -2,6 +2,7 @@ using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.InputNetworks;
 using System;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -138,19 +139,14 @@ public static class DenseKernels
         AddInPlace(sum, db);
     }
 
-    /// <summary><c>y += x</c>, elementwise.</summary>
+    /// <summary>
+    /// <c>y += x</c>, elementwise. One IEEE addition per element, so the result is the same bits whatever vector width
+    /// TensorPrimitives picks.
+    /// </summary>
     public static void AddInPlace(ReadOnlySpan<float> x, Span<float> y)
     {
         if (x.Length != y.Length) throw new ArgumentException($"AddInPlace: lengths differ ({x.Length} vs {y.Length}).");
-        int i = 0, n = x.Length;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref float xr = ref MemoryMarshal.GetReference(x);
-            ref float yr = ref MemoryMarshal.GetReference(y);
-            for (; i + 8 <= n; i += 8)
-                (Vector256.LoadUnsafe(ref yr, (nuint)i) + Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        }
-        for (; i < n; i++) y[i] += x[i];
+        TensorPrimitives.Add(y, x, y);
     }
 
     /// <summary>

@@ -66,9 +66,7 @@ public sealed class InterpretedKernel : IEquivariantKernel
         var value = new int[blockCount];
         for (int e = 0; e < n; e++)
         {
-            // Decode e into axis indices (row-major).
-            int r = e;
-            for (int ax = t.Axes.Length - 1; ax >= 0; ax--) { idx[ax] = r % t.Axes[ax].Size; r /= t.Axes[ax].Size; }
+            RowMajor.Unravel(e, t.Shape, idx);
             for (int b = 0; b < blockCount; b++) value[b] = -1;
             bool consistent = true;
             int f = 0;

@@ -2,6 +2,7 @@ using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.InputNetworks;
 using System;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -335,15 +336,10 @@ internal static class PointKernels
         return (s ^ sinSign, c ^ cosSign);
     }
 
-    /// <summary>g[i] *= d[i].</summary>
+    /// <summary>g[i] *= d[i] (one rounding per element: the same bits at every vector width).</summary>
     public static void MultiplyInPlace(Span<float> g, ReadOnlySpan<float> d)
     {
-        int n = g.Length, i = 0;
-        ref float gr = ref MemoryMarshal.GetReference(g);
-        ref float dr = ref MemoryMarshal.GetReference(d);
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= n; i += 8)
-                (Vector256.LoadUnsafe(ref gr, (nuint)i) * Vector256.LoadUnsafe(ref dr, (nuint)i)).StoreUnsafe(ref gr, (nuint)i);
-        for (; i < n; i++) Unsafe.Add(ref gr, i) *= Unsafe.Add(ref dr, i);
+        if (g.Length != d.Length) throw new ArgumentException($"MultiplyInPlace: lengths differ ({g.Length} vs {d.Length}).");
+        TensorPrimitives.Multiply(g, d, g);
     }
 }

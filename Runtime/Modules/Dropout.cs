@@ -2,6 +2,7 @@ using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.InputNetworks;
 using System;
+using System.Numerics.Tensors;
 
 namespace LayerCompiler.Runtime.Modules;
 
@@ -49,7 +50,7 @@ public sealed class Dropout : Layer
             double p = P;
             for (int i = 0; i < m.Length; i++) m[i] = _rng.NextDouble() < p ? 0f : scale;
         }
-        for (int i = 0; i < m.Length; i++) yd[i] = xd[i] * m[i];
+        TensorPrimitives.Multiply(xd.AsSpan(0, m.Length), m, yd);
         return y;
     }
 
@@ -60,7 +61,7 @@ public sealed class Dropout : Layer
         if (_identity) return gradOutput;
         var dx = Reuse(ref _gradInput, _rows, _cols);
         float[] m = _mask!.Data, g = gradOutput.Data, d = dx.Data;
-        for (int i = 0; i < m.Length; i++) d[i] = g[i] * m[i];
+        TensorPrimitives.Multiply(g.AsSpan(0, m.Length), m, d);
         return dx;
     }
 

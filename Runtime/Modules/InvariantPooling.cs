@@ -45,17 +45,7 @@ public sealed class InvariantPooling
             var wt = space.Tensors[t];
             _featureOffset[t] = f;
             f += per * wt.FixedSize * channels;
-            var map = new int[wt.Size];
-            var idx = new int[wt.Axes.Length];
-            for (int e = 0; e < wt.Size; e++)
-            {
-                int r = e;
-                for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
-                int fi = 0;
-                foreach (int a in wt.FixedAxes) fi = fi * wt.Axes[a].Size + idx[a];
-                map[e] = fi;
-            }
-            _fixedIndex[t] = map;
+            _fixedIndex[t] = RowMajor.FixedIndexMap(wt);
         }
         FeatureCount = f;
     }

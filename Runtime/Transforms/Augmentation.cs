@@ -156,10 +156,9 @@ public sealed class WeightAugmentation : IWeightAugmentation
             var idx = new int[wt.Axes.Length];
             for (int e = 0; e < size; e++)
             {
-                int r = e;
-                for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
-                int target = 0;
-                for (int a = 0; a < wt.Axes.Length; a++) target = target * wt.Axes[a].Size + (perms[a] is int[] p ? p[idx[a]] : idx[a]);
+                RowMajor.Unravel(e, wt.Shape, idx);
+                for (int a = 0; a < idx.Length; a++) if (perms[a] is int[] p) idx[a] = p[idx[a]];
+                int target = RowMajor.Ravel(idx, wt.Shape);
                 Array.Copy(src, e * c, data, ((long)network * size + target) * c, c);
             }
         }

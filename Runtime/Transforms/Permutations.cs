@@ -43,10 +43,9 @@ public static class Permutations
             var idx = new int[wt.Axes.Length];
             for (int e = 0; e < wt.Size; e++)
             {
-                int r = e;
-                for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
-                int target = 0;
-                for (int a = 0; a < wt.Axes.Length; a++) target = target * wt.Axes[a].Size + (perms[a] is int[] p ? p[idx[a]] : idx[a]);
+                RowMajor.Unravel(e, wt.Shape, idx);
+                for (int a = 0; a < idx.Length; a++) if (perms[a] is int[] p) idx[a] = p[idx[a]];
+                int target = RowMajor.Ravel(idx, wt.Shape);
                 for (int n = 0; n < x.Batch; n++)
                     Array.Copy(x.Tensors[t].Data, (n * wt.Size + e) * c, y.Tensors[t].Data, (n * wt.Size + target) * c, c);
             }

@@ -10,6 +10,7 @@ using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
+using System.IO.Hashing;
 using System.Text;
 using LayerCompiler.Runtime.IO;
 
@@ -160,8 +161,11 @@ public static class Png
         Encoding.ASCII.GetBytes(type, typeBytes);
         s.Write(typeBytes);
         s.Write(data);
-        // The CRC covers the chunk type and data, not the length.
-        BinaryPrimitives.WriteUInt32BigEndian(word, Crc32.Append(Crc32.Compute(typeBytes), data));
+        // The CRC (ISO-HDLC, as zlib's) covers the chunk type and data, not the length.
+        var crc = new Crc32();
+        crc.Append(typeBytes);
+        crc.Append(data);
+        BinaryPrimitives.WriteUInt32BigEndian(word, crc.GetCurrentHashAsUInt32());
         s.Write(word);
     }
 }

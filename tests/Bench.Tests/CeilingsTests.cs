@@ -48,4 +48,46 @@ public class CeilingsTests
         double peak = MachineCeilings.FmaPeakNow(0.05, 1);
         Assert.True(double.IsFinite(peak) && peak > 0, $"FMA peak {peak}");
     }
+
+    private static (CeilingsSettings? Settings, string[] Errors) Parse(params string[] args)
+    {
+        CeilingsSettings? seen = null;
+        var result = CeilingsCommand.Create(s => { seen = s; return 0; }).Parse(args);
+        if (result.Errors.Count == 0) Assert.Equal(0, result.Invoke());
+        return (seen, result.Errors.Select(e => e.Message).ToArray());
+    }
+
+    [Fact]
+    public void CommandLineDefaultsToTheReferenceLayerOnAllCores()
+    {
+        var (s, errors) = Parse();
+        Assert.Empty(errors);
+        Assert.Equal(new CeilingsSettings(6, Environment.ProcessorCount, MachineCeilings.DefaultArrayBytes >> 20,
+            CeilingsCommand.ReferenceLayerBytes, CeilingsCommand.ReferenceLayerFlops, null, null), s);
+    }
+
+    [Fact]
+    public void CommandLineTakesEveryOption()
+    {
+        var (s, errors) = Parse("--budget", "0.5", "--threads", "3", "--array-mb", "64", "--bytes", "1e6", "--flops", "0", "--ms", "2.5", "--out", "c.jsonl");
+        Assert.Empty(errors);
+        Assert.Equal(new CeilingsSettings(0.5, 3, 64, 1e6, 0, 2.5, "c.jsonl"), s);
+    }
+
+    [Theory]
+    [InlineData("--threads 0", "--threads must be at least 1, got 0.")]
+    [InlineData("--array-mb -4", "--array-mb must be at least 1, got -4.")]
+    [InlineData("--budget 0", "--budget must be a positive number, got 0.")]
+    [InlineData("--budget NaN", "--budget must be a positive number, got NaN.")]
+    [InlineData("--bytes -1", "--bytes must be a finite number, 0 or more, got -1.")]
+    [InlineData("--ms 0", "--ms must be a positive time in milliseconds, got 0.")]
+    [InlineData("--threads four", "four")]
+    [InlineData("--budget", "--budget")]
+    [InlineData("--thread 2", "--thread")]
+    public void CommandLineRejectsBadValuesNamingThem(string line, string expected)
+    {
+        var (s, errors) = Parse(line.Split(' '));
+        Assert.Null(s);
+        Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
+    }
 }

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.CommandLine;
 using System.Runtime.InteropServices;
 using LayerCompiler.Gpu;
 
@@ -16,71 +17,82 @@ namespace LayerCompiler.Tools.GpuCheck;
 /// </summary>
 public static class Program
 {
-    private const string Usage = """
-        usage: GpuCheck [options]
-          --out PATH           write a JSON report to PATH
-          --only NAMES         comma-separated check/benchmark names to run (default: all)
-          --no-bench           run the checks only
-          --list               list checks and benchmarks, then exit
-          --require-gpu        exit 2 (not 0) when no CUDA driver or device is usable
-          --bandwidth-mib N    buffer size for the bandwidth benchmarks (default 1024)
-          --runs N             timed runs per benchmark (default 30)
-          --warmup N           untimed warm-up runs per benchmark (default 5)
-        environment: LAYERCOMPILER_LIBCUDA, LAYERCOMPILER_NVRTC (library paths), LAYERCOMPILER_CACHE (cache root)
-        """;
-
     public static int Main(string[] args)
     {
-        var options = new RunOptions();
-        string? outPath = null;
-        HashSet<string>? only = null;
-        bool noBench = false, list = false, requireGpu = false;
-        try
+        var registry = CheckRegistry.CreateDefault();
+        var parsed = CreateCommand(registry).Parse(args);
+        // Bad arguments exit 2 (System.CommandLine's own exit code for them is 1, which here means a failed check).
+        if (parsed.Errors.Count > 0)
         {
-            for (int i = 0; i < args.Length; i++)
-            {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-                int NextInt(int min) =>
-                    int.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min
-                        ? v : throw new ArgumentException($"{args[i - 1]} needs an integer >= {min}");
-                switch (args[i])
-                {
-                    case "--out": outPath = Next(); break;
-                    case "--only": only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(); break;
-                    case "--no-bench": noBench = true; break;
-                    case "--list": list = true; break;
-                    case "--require-gpu": requireGpu = true; break;
-                    case "--bandwidth-mib": options.BandwidthBytes = (long)NextInt(1) << 20; break;
-                    case "--runs": options.Runs = NextInt(1); break;
-                    case "--warmup": options.Warmup = NextInt(0); break;
-                    case "-h": case "--help": Console.WriteLine(Usage); return 0;
-                    default: throw new ArgumentException($"unknown option {args[i]}");
-                }
-            }
-        }
-        catch (ArgumentException e)
-        {
-            Console.Error.WriteLine("gpu-check: " + e.Message);
-            Console.Error.WriteLine(Usage);
+            foreach (var error in parsed.Errors) Console.Error.WriteLine("gpu-check: " + error.Message);
+            Console.Error.WriteLine("gpu-check: see --help");
             return 2;
         }
+        return parsed.Invoke();
+    }
 
-        var registry = CheckRegistry.CreateDefault();
+    private static RootCommand CreateCommand(CheckRegistry registry)
+    {
+        var defaults = new RunOptions();
+        var outOption = new Option<string?>("--out") { Description = "Write a JSON report to this file." };
+        var onlyOption = new Option<string[]>("--only")
+        {
+            Description = "Comma-separated check/benchmark names to run (default: all; see --list).",
+            CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
+        };
+        onlyOption.Validators.Add(r =>
+        {
+            var known = registry.Checks.Select(c => c.Name).Concat(registry.Benchmarks.Select(b => b.Name)).ToHashSet();
+            var unknown = (r.GetValueOrDefault<string[]>() ?? Array.Empty<string>()).Where(n => !known.Contains(n)).ToList();
+            if (unknown.Count > 0) r.AddError($"--only names unknown checks or benchmarks: {string.Join(", ", unknown)} (see --list).");
+        });
+        var noBenchOption = new Option<bool>("--no-bench") { Description = "Run the checks only." };
+        var listOption = new Option<bool>("--list") { Description = "List checks and benchmarks, then exit." };
+        var requireGpuOption = new Option<bool>("--require-gpu") { Description = "Exit 2 (not 0) when no CUDA driver or device is usable." };
+        var bandwidthOption = AtLeast(new Option<int>("--bandwidth-mib") { Description = "Buffer size for the bandwidth benchmarks, MiB.", DefaultValueFactory = _ => (int)(defaults.BandwidthBytes >> 20) }, 1);
+        var runsOption = AtLeast(new Option<int>("--runs") { Description = "Timed runs per benchmark.", DefaultValueFactory = _ => defaults.Runs }, 1);
+        var warmupOption = AtLeast(new Option<int>("--warmup") { Description = "Untimed warm-up runs per benchmark.", DefaultValueFactory = _ => defaults.Warmup }, 0);
+        var root = new RootCommand(
+            "gpu-check: prints the device, runs the registered checks (pass/fail) and benchmarks, optionally writes a JSON report. " +
+            "Exit codes: 0 = all checks passed, or no CUDA driver (skipped); 1 = a check or benchmark failed; 2 = bad arguments, " +
+            "or --require-gpu and no usable GPU. Environment: LAYERCOMPILER_LIBCUDA, LAYERCOMPILER_NVRTC (library paths), " +
+            "LAYERCOMPILER_CACHE (cache root).")
+        {
+            outOption, onlyOption, noBenchOption, listOption, requireGpuOption, bandwidthOption, runsOption, warmupOption,
+        };
+        root.SetAction(r =>
+        {
+            var options = new RunOptions
+            {
+                BandwidthBytes = (long)r.GetValue(bandwidthOption) << 20,
+                Runs = r.GetValue(runsOption),
+                Warmup = r.GetValue(warmupOption),
+            };
+            string[]? only = r.GetValue(onlyOption);
+            return Run(registry, options, r.GetValue(outOption), only is null ? null : only.ToHashSet(),
+                r.GetValue(noBenchOption), r.GetValue(listOption), r.GetValue(requireGpuOption));
+        });
+        return root;
+    }
+
+    private static Option<int> AtLeast(Option<int> option, int min)
+    {
+        option.Validators.Add(r =>
+        {
+            // Only a token that converted has a value to check; "--runs x" already carries the parser's own error.
+            if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v < min)
+                r.AddError($"{option.Name} must be an integer >= {min}, got {v}.");
+        });
+        return option;
+    }
+
+    private static int Run(CheckRegistry registry, RunOptions options, string? outPath, HashSet<string>? only, bool noBench, bool list, bool requireGpu)
+    {
         if (list)
         {
             foreach (var c in registry.Checks) Console.WriteLine($"check      {c.Name,-24} {c.Description}");
             foreach (var b in registry.Benchmarks) Console.WriteLine($"benchmark  {b.Name,-24} {b.Description}");
             return 0;
-        }
-        if (only is not null)
-        {
-            var known = registry.Checks.Select(c => c.Name).Concat(registry.Benchmarks.Select(b => b.Name)).ToHashSet();
-            var unknown = only.Where(n => !known.Contains(n)).ToList();
-            if (unknown.Count > 0)
-            {
-                Console.Error.WriteLine($"gpu-check: unknown names: {string.Join(", ", unknown)} (see --list)");
-                return 2;
-            }
         }
 
         var report = new Report { StartedUtc = DateTime.UtcNow };

@@ -33,13 +33,10 @@ public class InvariantPoolingTests
             foreach (var wt in x.Space.Tensors)
             {
                 var groups = new Dictionary<int, List<float>[]>();
-                var idx = new int[wt.Axes.Length];
+                var fixedIndexOf = RowMajor.FixedIndexMap(wt);
                 for (int e = 0; e < wt.Size; e++)
                 {
-                    int r = e;
-                    for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
-                    int fixedIndex = 0;
-                    foreach (int a in wt.FixedAxes) fixedIndex = fixedIndex * wt.Axes[a].Size + idx[a];
+                    int fixedIndex = fixedIndexOf[e];
                     if (!groups.TryGetValue(fixedIndex, out var lists)) groups[fixedIndex] = lists = Enumerable.Range(0, c).Select(_ => new List<float>()).ToArray();
                     for (int ch = 0; ch < c; ch++) lists[ch].Add(x.Tensors[wt.Index].Data[(n * wt.Size + e) * c + ch]);
                 }
@@ -138,14 +135,7 @@ public class InvariantPoolingTests
             foreach (var wt in x.Space.Tensors)
             {
                 int width = wt.FixedSize * c;
-                var map = new int[wt.Size];
-                var idx = new int[wt.Axes.Length];
-                for (int e = 0; e < wt.Size; e++)
-                {
-                    int r = e;
-                    for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
-                    foreach (int a in wt.FixedAxes) map[e] = map[e] * wt.Axes[a].Size + idx[a];
-                }
+                var map = RowMajor.FixedIndexMap(wt);
                 var xs = x.Tensors[wt.Index].Data.AsSpan(n * wt.Size * c, wt.Size * c);
                 if (mean)
                 {

@@ -86,6 +86,14 @@ public class PngTests
     }
 
     [Fact]
+    public void EndsWithTheStandardIendChunk()
+    {
+        // Every PNG ends with the same 12 bytes: length 0, "IEND", and CRC-32("IEND") = 0xAE426082 (PNG spec).
+        byte[] png = Png.EncodeGray(new byte[] { 7 }, 1, 1);
+        Assert.Equal(new byte[] { 0, 0, 0, 0, (byte)'I', (byte)'E', (byte)'N', (byte)'D', 0xAE, 0x42, 0x60, 0x82 }, png[^12..]);
+    }
+
+    [Fact]
     public void RgbRoundTrips()
     {
         var pixels = new byte[4 * 3 * 3];
