@@ -19,7 +19,7 @@ internal static class Checkpoint
     {
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (k, v) in model.Module.StateDict()) tensors["model." + k] = v;
-        foreach (var (k, v) in model.NormalizationState()) tensors[k] = v;
+        foreach (var (k, v) in model.NormalizationState()) tensors["normalizer." + k] = v;
         var meta = new Dictionary<string, string>(model.Metadata(), StringComparer.Ordinal) { ["format"] = Format };
         foreach (var (k, v) in extraMetadata) meta[k] = v;
         SafetensorsWriter.Write(path, tensors, meta);
@@ -48,7 +48,7 @@ internal static class Checkpoint
             int bad = Array.FindIndex(t.Data, v => !float.IsFinite(v));
             if (bad >= 0) throw new InvalidDataException($"'{path}': tensor '{name}' holds a non-finite value ({t.Data[bad]} at {bad}); the file is damaged or comes from a run that diverged.");
         }
-        model.LoadNormalization(all);
+        model.LoadNormalization(all.Where(kv => kv.Key.StartsWith("normalizer.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key["normalizer.".Length..], kv => kv.Value, StringComparer.Ordinal));
         return (model, file.Metadata);
     }
 }
