@@ -212,7 +212,7 @@ internal static class Jobs
             ["result.validation_accuracy"] = valEval.Accuracy.ToString("R", CultureInfo.InvariantCulture),
             ["result.test_accuracy"] = testEval.Accuracy.ToString("R", CultureInfo.InvariantCulture),
         };
-        Checkpoint.Save(checkpoint, model, meta);
+        ClassifierFile.Save(checkpoint, model, meta);
         string reportPath = Path.Combine(outDir, "report.html");
         RunReport.Write(reportPath, model, reader, options, outcome, trainEval, valEval, testEval, trainLimit);
         Ui.Confusion(testEval);
@@ -227,7 +227,7 @@ internal static class Jobs
     {
         var reader = ZooReader.Open(zoo);
         reader.Manifest.Split(split); // clear error for a wrong split name before the slow part
-        var (model, meta) = Checkpoint.Load(checkpoint);
+        var (model, meta) = ClassifierFile.Load(checkpoint);
         Ui.Step($"Checkpoint: {model.Description} (trained {meta.GetValueOrDefault("train.epochs", "?")} epochs, best epoch {meta.GetValueOrDefault("train.best_epoch", "?")})");
         var data = reader.Load(split, model.Space);
         var e = ClassifierTraining.Evaluate(model, data, 256);
