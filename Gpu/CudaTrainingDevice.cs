@@ -1,12 +1,3 @@
-using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Transforms;
-using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Training;
-using LayerCompiler.Runtime.Optim;
-using LayerCompiler.Runtime.Losses;
-using LayerCompiler.Runtime.IO;
 using System;
 using System.Collections.Generic;
 
