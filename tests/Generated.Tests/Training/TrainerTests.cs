@@ -139,6 +139,54 @@ public sealed class TrainerTests : IDisposable
         Assert.True(after * 3 <= before, $"MSE fell from {before} to {after} only");
     }
 
+    /// <summary>A lower-is-better metric and an objective of the caller's plug in: the loop reports the metric and selects on it.</summary>
+    [Fact]
+    public void ACustomObjectiveAndALowerIsBetterMetricPlugIn()
+    {
+        var model = new TrainerTestClassifier(2);
+        var train = SyntheticRegression(model.Space, 128, 310);
+        var val = SyntheticRegression(model.Space, 64, 410);
+        var objective = new CountingObjective();
+        var options = Options(epochs: 4) with { Task = TrainingTask.Regression, Selection = SelectionMetric.ValidationMetric, RestoreBest = false, CheckpointPath = FilePath("custom.safetensors") };
+        var trainer = new Trainer(ModuleStepExecutor.For(model, options), options, objective, new MeanAbsoluteError());
+        var history = trainer.Fit(train, val);
+
+        Assert.Equal(4 * 4 + 4 * 1, objective.Calls);   // 4 training steps and 1 validation batch per epoch
+        Assert.Equal("mae", history.MetricName);
+        Assert.Equal("validation_mae", history.SelectionMetric);
+        Assert.All(history.Epochs, e => Assert.NotNull(e.ValidationMetric));
+        var best = history.Epochs.MinBy(e => e.ValidationMetric)!;
+        Assert.Equal(best.Epoch, history.BestEpoch);
+        Assert.Equal(best.ValidationMetric, history.BestMetric);
+        Assert.EndsWith(" objective=counting-mse metric=mae train=128", Checkpoint.Read(options.CheckpointPath!).Info.Config);
+    }
+
+    private sealed class CountingObjective : ITrainingObjective
+    {
+        private readonly RegressionObjective _mse = new();
+        public int Calls;
+        public string Name => "counting-mse";
+        public (float Loss, Tensor Grad) Compute(Tensor outputs, TrainingTargets targets) { Calls++; return _mse.Compute(outputs, targets); }
+    }
+
+    private sealed class MeanAbsoluteError : IMetric
+    {
+        public string Name => "mae";
+        public bool HigherIsBetter => false;
+        public IMetricAccumulator Start() => new Accumulator();
+        private sealed class Accumulator : IMetricAccumulator
+        {
+            private double _sum; private long _count;
+            public void Add(Tensor outputs, TrainingTargets targets)
+            {
+                var y = targets.RequireValues("mae");
+                for (int i = 0; i < y.Length; i++) _sum += Math.Abs(outputs.Data[i] - y.Data[i]);
+                _count += y.Length;
+            }
+            public double Result => _sum / _count;
+        }
+    }
+
     [Fact]
     public void SameSeedGivesBitwiseIdenticalParametersAndAnotherSeedDoesNot()
     {
