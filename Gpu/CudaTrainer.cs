@@ -83,8 +83,11 @@ public readonly record struct CudaStepResult(float Loss, int Correct, int Batch)
 /// <para>Not done on the device: data loading, augmentation and input normalization (apply them to the batch before
 /// <see cref="Step"/>), the learning-rate schedule (set <see cref="LearningRate"/> before each step), equivariant heads and
 /// regression losses. Not thread-safe.</para>
+/// <para>As an <see cref="IStepExecutor"/> it is the GPU half of the runtime's one <see cref="Trainer"/>, which owns the
+/// epochs, the schedule, validation, selection and checkpoints: <c>new Trainer(cudaTrainer, options)</c>. Its objective
+/// must be the device's (a <see cref="ClassificationObjective"/> with the options' label smoothing).</para>
 /// </summary>
-public sealed class CudaTrainer : IDisposable
+public sealed class CudaTrainer : IStepExecutor, IDisposable
 {
     private const int Align = 64;   // parameter offsets in the flat vector, in floats (256 bytes)
 
@@ -567,6 +570,32 @@ public sealed class CudaTrainer : IDisposable
         int s = 0;
         for (int t = 0; t < tensors; t++) { meta[t] = space.Tensors[t].Size; meta[tensors + t] = s; s += space.Tensors[t].Size; }
         return meta;
+    }
+
+    // ---------------------------------------------------------------- IStepExecutor (driven by Trainer)
+
+    /// <summary>The device network has no layer that behaves differently in training and evaluation (no dropout), so modes are equal.</summary>
+    void IStepExecutor.SetTraining(bool training) { }
+
+    StepResult IStepExecutor.Step(WeightSpaceBatch inputs, TrainingTargets targets, ITrainingObjective objective)
+    {
+        ArgumentNullException.ThrowIfNull(objective);
+        if (objective is not ClassificationObjective { LabelSmoothing: var smoothing } || smoothing != Options.LabelSmoothing)
+            throw new NotSupportedException(
+                $"The CUDA trainer computes softmax cross-entropy with label smoothing {Options.LabelSmoothing} on the device; the objective '{objective.Name}' is not that. Use a ClassificationObjective({Options.LabelSmoothing}) or the CPU executor.");
+        var r = Step(inputs, targets.RequireLabels("The CUDA trainer"));
+        // The step leaves the forward pass's logits in place (the backward pass writes other buffers).
+        var logits = new Tensor(r.Batch, _classes);
+        _dev.Download(_head[^1].Output, logits.Data);
+        return new StepResult(r.Loss, logits);
+    }
+
+    /// <summary>Uploads a state dict with the CPU model's keys (the CPU mirror <see cref="Model"/> takes the values too).</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _model.LoadStateDict(state);
+        UploadParameters(_model);
     }
 
     // ---------------------------------------------------------------- parameters and state

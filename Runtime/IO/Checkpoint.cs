@@ -157,13 +157,43 @@ public static class Checkpoint
     /// <summary>Reads and validates a checkpoint without restoring anything.</summary>
     public static CheckpointContents Read(string path) => Parse(SafetensorsFile.Read(path), path);
 
+    /// <summary>
+    /// Writes a checkpoint from state dicts (a model kept off the host, e.g. on a GPU): <paramref name="model"/> as
+    /// <see cref="Module.StateDict"/> gives it, <paramref name="optimizer"/> as <see cref="Optimizer.StateDict"/>, atomically.
+    /// <paramref name="network"/>, when given, adds its configuration and weight space to the metadata (checked on load).
+    /// </summary>
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> model, string modelType, IReadOnlyDictionary<string, Tensor>? optimizer,
+        string? optimizerType, CheckpointInfo info, IReadOnlyDictionary<string, Tensor>? extraTensors = null, EquivariantNetwork? network = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(modelType);
+        ArgumentNullException.ThrowIfNull(info);
+        var (tensors, metadata) = Build(model, modelType, network, optimizer, optimizerType, info, extraTensors, "training");
+        Write(path, tensors, metadata, null);
+    }
+
+    /// <summary>As <see cref="SaveModel(string, Module, CheckpointInfo?)"/>, from a state dict, with extra tensors (e.g. input statistics).</summary>
+    public static void SaveModel(string path, IReadOnlyDictionary<string, Tensor> model, string modelType, CheckpointInfo? info = null,
+        EquivariantNetwork? network = null, IReadOnlyDictionary<string, Tensor>? extraTensors = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(modelType);
+        var (tensors, metadata) = Build(model, modelType, network, null, null, info ?? new CheckpointInfo(), extraTensors, "model");
+        Write(path, tensors, metadata, null);
+    }
+
     private static (Dictionary<string, Tensor>, Dictionary<string, string>) Build(Module model, Optimizer? optimizer, CheckpointInfo info,
-        IReadOnlyDictionary<string, Tensor>? extraTensors, string kind)
+        IReadOnlyDictionary<string, Tensor>? extraTensors, string kind) =>
+        // No copies: the writer reads the live buffers synchronously.
+        Build(model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Value, StringComparer.Ordinal), model.GetType().FullName ?? model.GetType().Name,
+            model as EquivariantNetwork, optimizer?.StateDict(), optimizer?.GetType().Name, info, extraTensors, kind);
+
+    private static (Dictionary<string, Tensor>, Dictionary<string, string>) Build(IReadOnlyDictionary<string, Tensor> model, string modelType, EquivariantNetwork? net,
+        IReadOnlyDictionary<string, Tensor>? optimizer, string? optimizerType, CheckpointInfo info, IReadOnlyDictionary<string, Tensor>? extraTensors, string kind)
     {
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        // No copies: the writer reads the live buffers synchronously.
-        foreach (var (name, p) in model.NamedParameters()) tensors[ModelPrefix + name] = p.Value;
-        if (optimizer != null) foreach (var (k, t) in optimizer.StateDict()) tensors[OptimizerPrefix + k] = t;
+        foreach (var (name, t) in model) tensors[ModelPrefix + name] = t;
+        if (optimizer != null) foreach (var (k, t) in optimizer) tensors[OptimizerPrefix + k] = t;
         if (extraTensors != null)
             foreach (var (k, t) in extraTensors)
             {
@@ -178,18 +208,18 @@ public static class Checkpoint
             ["kind"] = kind,
             ["epoch"] = info.Epoch.ToString(CultureInfo.InvariantCulture),
             ["step"] = info.Step.ToString(CultureInfo.InvariantCulture),
-            ["model_type"] = model.GetType().FullName ?? model.GetType().Name,
+            ["model_type"] = modelType,
         };
         if (info.BestMetric is double best) md["best_metric"] = best.ToString("R", CultureInfo.InvariantCulture);
         if (info.BestEpoch is int be) md["best_epoch"] = be.ToString(CultureInfo.InvariantCulture);
         if (info.Config != null) md["config"] = info.Config;
         if (info.Seed is ulong seed) md["seed"] = seed.ToString(CultureInfo.InvariantCulture);
-        if (model is EquivariantNetwork net)
+        if (net != null)
         {
             md["model_config"] = net.Config.ToString();
             md["weight_space"] = DescribeSpace(net.Space);
         }
-        if (optimizer != null) md["optimizer_type"] = optimizer.GetType().Name;
+        if (optimizer != null && optimizerType != null) md["optimizer_type"] = optimizerType;
         foreach (var (k, v) in info.Custom)
         {
             if (v is null) throw new ArgumentException($"Custom metadata '{k}' is null; metadata values must be strings.", nameof(info));

@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
+using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.Training;
@@ -25,9 +26,10 @@ public enum InputNormalization
 /// <summary>Which validation number picks the best epoch.</summary>
 public enum SelectionMetric
 {
-    /// <summary>Validation accuracy for classification, validation loss for regression.</summary>
+    /// <summary>The trainer's metric when it has one (accuracy for classification), else validation loss.</summary>
     Auto,
-    ValidationAccuracy,
+    /// <summary>The trainer's <see cref="IMetric"/> on the validation set, in the metric's direction.</summary>
+    ValidationMetric,
     ValidationLoss,
 }
 
@@ -80,6 +82,11 @@ public sealed record TrainerOptions
     public string? CheckpointPath { get; init; }
     /// <summary>Model-only file rewritten whenever the validation metric improves.</summary>
     public string? BestModelPath { get; init; }
+    /// <summary>
+    /// What else identifies the run (e.g. the model's name): part of <see cref="Describe"/>, which a resumed run must
+    /// match. Empty by default.
+    /// </summary>
+    public string Tag { get; init; } = "";
     /// <summary>Report progress every this many steps (epoch ends are always reported).</summary>
     public int ProgressInterval { get; init; } = 1;
 
@@ -100,18 +107,22 @@ public sealed record TrainerOptions
         if (WarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "Warmup steps must be >= 0.");
         if (ClipGradNorm is float c && !(c > 0)) throw new ArgumentOutOfRangeException(nameof(ClipGradNorm), c, "The clipping norm must be positive.");
         if (ProgressInterval < 1) throw new ArgumentOutOfRangeException(nameof(ProgressInterval), ProgressInterval, "The progress interval must be at least 1 step.");
-        if (Task == TrainingTask.Regression && Selection == SelectionMetric.ValidationAccuracy)
-            throw new ArgumentException("Regression has no accuracy; select on validation loss.", nameof(Selection));
+        if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate)
+            throw new ArgumentOutOfRangeException(nameof(MinLearningRate), MinLearningRate, $"The minimum learning rate must be in [0, {LearningRate}] (the learning rate).");
+        if (Tag is null || Tag.Contains('\n')) throw new ArgumentException("The tag must be one line.", nameof(Tag));
     }
 
-    /// <summary>Whether higher is better for the selection metric.</summary>
-    internal SelectionMetric EffectiveSelection =>
-        Selection != SelectionMetric.Auto ? Selection : Task == TrainingTask.Classification ? SelectionMetric.ValidationAccuracy : SelectionMetric.ValidationLoss;
+    /// <summary>The optimizer these settings describe, over <paramref name="module"/>'s parameters: AdamW (AMSGrad when set).</summary>
+    public Optim.AdamW CreateOptimizer(Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        return new Optim.AdamW(module.Parameters(), LearningRate, Beta1, Beta2, Epsilon, WeightDecay, AmsGrad) { DecayAllParameters = DecayAllParameters };
+    }
 
     /// <summary>A one-line description of the settings that determine the run (stored in checkpoints).</summary>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"task={Task} epochs={Epochs} batch={BatchSize} drop_last={DropLast} lr={LearningRate:R} wd={WeightDecay:R} amsgrad={AmsGrad} " +
         $"betas=({Beta1:R},{Beta2:R}) eps={Epsilon:R} decay_all={DecayAllParameters} warmup={WarmupSteps} cosine={Cosine} min_lr={MinLearningRate:R} " +
         $"clip={(ClipGradNorm is float c ? c.ToString("R", CultureInfo.InvariantCulture) : "none")} smoothing={LabelSmoothing:R} seed={Seed} " +
-        $"augmentation={(Augmentation == null ? "none" : Augmentation.ToString())} normalization={(Normalizer != null ? "given" : Normalization.ToString())} selection={EffectiveSelection}");
+        $"augmentation={(Augmentation == null ? "none" : Augmentation.ToString())} normalization={(Normalizer != null ? "given" : Normalization.ToString())} selection={Selection}{(Tag.Length > 0 ? " " + Tag : "")}");
 }

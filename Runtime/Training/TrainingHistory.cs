@@ -8,7 +8,7 @@ using System.Text.Json.Serialization;
 
 namespace LayerCompiler.Runtime.Training;
 
-/// <summary>What happened in one epoch. Accuracies are null for regression; validation numbers are null without validation data.</summary>
+/// <summary>What happened in one epoch. Metric values are null without a metric (<see cref="TrainingHistory.MetricName"/>); validation numbers are null without validation data.</summary>
 public sealed record EpochMetrics
 {
     /// <summary>1-based epoch number.</summary>
@@ -17,9 +17,10 @@ public sealed record EpochMetrics
     public long Step { get; init; }
     /// <summary>Mean training loss over the epoch's batches (weighted by batch size), on augmented inputs.</summary>
     public double TrainLoss { get; init; }
-    public double? TrainAccuracy { get; init; }
+    /// <summary>The trainer's metric over the epoch's (augmented) training batches, as the model was at each step.</summary>
+    public double? TrainMetric { get; init; }
     public double? ValidationLoss { get; init; }
-    public double? ValidationAccuracy { get; init; }
+    public double? ValidationMetric { get; init; }
     /// <summary>Learning rate of the epoch's last step.</summary>
     public double LearningRate { get; init; }
     /// <summary>Wall-clock seconds the epoch took (including validation and checkpointing).</summary>
@@ -41,18 +42,21 @@ public sealed class TrainingHistory
     public int? BestEpoch { get; set; }
     public double? BestMetric { get; set; }
     public string SelectionMetric { get; set; } = "";
+    /// <summary>Name of the metric in <see cref="EpochMetrics.TrainMetric"/> and <see cref="EpochMetrics.ValidationMetric"/> (null: none).</summary>
+    public string? MetricName { get; set; }
 
     public void Add(EpochMetrics metrics) => _epochs.Add(metrics ?? throw new ArgumentNullException(nameof(metrics)));
 
     public EpochMetrics? Last => _epochs.Count > 0 ? _epochs[^1] : null;
 
-    /// <summary>CSV with a header: epoch, step, train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds, best (empty cells for missing values).</summary>
+    /// <summary>CSV with a header: epoch, step, train_loss, train_{metric}, val_loss, val_{metric}, lr, seconds, best (empty cells for missing values).</summary>
     public string ToCsv()
     {
-        var sb = new StringBuilder("epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,best\n");
+        string m = MetricName ?? "metric";
+        var sb = new StringBuilder($"epoch,step,train_loss,train_{m},val_loss,val_{m},lr,seconds,best\n");
         foreach (var e in _epochs)
             sb.Append(string.Create(CultureInfo.InvariantCulture,
-                $"{e.Epoch},{e.Step},{e.TrainLoss:R},{F(e.TrainAccuracy)},{F(e.ValidationLoss)},{F(e.ValidationAccuracy)},{e.LearningRate:R},{e.Seconds:0.###},{(e.IsBest ? 1 : 0)}\n"));
+                $"{e.Epoch},{e.Step},{e.TrainLoss:R},{F(e.TrainMetric)},{F(e.ValidationLoss)},{F(e.ValidationMetric)},{e.LearningRate:R},{e.Seconds:0.###},{(e.IsBest ? 1 : 0)}\n"));
         return sb.ToString();
 
         static string F(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
@@ -64,15 +68,15 @@ public sealed class TrainingHistory
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    private sealed record Dto(List<EpochMetrics> Epochs, int? BestEpoch, double? BestMetric, string SelectionMetric);
+    private sealed record Dto(List<EpochMetrics> Epochs, int? BestEpoch, double? BestMetric, string SelectionMetric, string? MetricName);
 
-    public string ToJson() => JsonSerializer.Serialize(new Dto(_epochs, BestEpoch, BestMetric, SelectionMetric), Json);
+    public string ToJson() => JsonSerializer.Serialize(new Dto(_epochs, BestEpoch, BestMetric, SelectionMetric, MetricName), Json);
 
     public static TrainingHistory FromJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
         var dto = JsonSerializer.Deserialize<Dto>(json, Json) ?? throw new FormatException("The training history JSON is empty.");
-        var h = new TrainingHistory { BestEpoch = dto.BestEpoch, BestMetric = dto.BestMetric, SelectionMetric = dto.SelectionMetric ?? "" };
+        var h = new TrainingHistory { BestEpoch = dto.BestEpoch, BestMetric = dto.BestMetric, SelectionMetric = dto.SelectionMetric ?? "", MetricName = dto.MetricName };
         foreach (var e in dto.Epochs ?? new List<EpochMetrics>()) h.Add(e);
         return h;
     }

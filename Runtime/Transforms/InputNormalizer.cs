@@ -46,7 +46,9 @@ public sealed class InputNormalizer
     /// <summary>Per tensor: the standard deviations, flat like <see cref="Mean"/>.</summary>
     public IReadOnlyList<float[]> Std => _std;
 
-    private readonly float[][] _mean, _std, _scale;
+    // _divisor is the std where it exceeds MinStd, else 1 (the entry is only centred). Apply divides rather than
+    // multiplying by a reciprocal: (x − mean) / std is the correctly rounded quotient, the same on every backend.
+    private readonly float[][] _mean, _std, _divisor;
 
     public InputNormalizer(global::LayerCompiler.Algebra.WeightSpace space, NormalizationGranularity granularity, int channels,
         IReadOnlyList<float[]> mean, IReadOnlyList<float[]> std, float minStd = DefaultMinStd)
@@ -59,7 +61,7 @@ public sealed class InputNormalizer
         if (mean.Count != space.Tensors.Count || std.Count != space.Tensors.Count)
             throw new ArgumentException($"Expected statistics for {space.Tensors.Count} tensors, got {mean.Count} means and {std.Count} stds.");
         Space = space; Granularity = granularity; Channels = channels; MinStd = minStd;
-        _mean = new float[mean.Count][]; _std = new float[mean.Count][]; _scale = new float[mean.Count][];
+        _mean = new float[mean.Count][]; _std = new float[mean.Count][]; _divisor = new float[mean.Count][];
         for (int t = 0; t < mean.Count; t++)
         {
             int n = StatCount(space.Tensors[t], granularity, channels);
@@ -67,12 +69,12 @@ public sealed class InputNormalizer
                 throw new ArgumentException($"Statistics of {space.Tensors[t].Name} must hold {n} values, got {mean[t].Length} means and {std[t].Length} stds.");
             _mean[t] = (float[])mean[t].Clone();
             _std[t] = (float[])std[t].Clone();
-            _scale[t] = new float[n];
+            _divisor[t] = new float[n];
             for (int i = 0; i < n; i++)
             {
                 if (!float.IsFinite(_mean[t][i]) || !(_std[t][i] >= 0) || float.IsInfinity(_std[t][i]))
                     throw new ArgumentException($"Statistics of {space.Tensors[t].Name} at {i} are not finite (mean {_mean[t][i]}, std {_std[t][i]}).");
-                _scale[t][i] = _std[t][i] > minStd ? 1f / _std[t][i] : 1f;
+                _divisor[t][i] = _std[t][i] > minStd ? _std[t][i] : 1f;
             }
         }
     }
@@ -111,15 +113,15 @@ public sealed class InputNormalizer
         int c = Channels;
         for (int t = 0; t < batch.Tensors.Length; t++)
         {
-            float[] x = batch.Tensors[t].Data, m = _mean[t], s = _scale[t];
+            float[] x = batch.Tensors[t].Data, m = _mean[t], s = _divisor[t];
             int per = batch.Space.Tensors[t].Size * c;
             for (int n = 0; n < batch.Batch; n++)
             {
                 int o = n * per;
                 if (Granularity == NormalizationGranularity.PerEntry)
-                    for (int i = 0; i < per; i++) x[o + i] = (x[o + i] - m[i]) * s[i];
+                    for (int i = 0; i < per; i++) x[o + i] = (x[o + i] - m[i]) / s[i];
                 else
-                    for (int i = 0; i < per; i++) { int ch = i % c; x[o + i] = (x[o + i] - m[ch]) * s[ch]; }
+                    for (int i = 0; i < per; i++) { int ch = i % c; x[o + i] = (x[o + i] - m[ch]) / s[ch]; }
             }
         }
         return batch;
@@ -132,7 +134,7 @@ public sealed class InputNormalizer
         int c = Channels;
         for (int t = 0; t < batch.Tensors.Length; t++)
         {
-            float[] x = batch.Tensors[t].Data, m = _mean[t], s = _scale[t];
+            float[] x = batch.Tensors[t].Data, m = _mean[t], s = _divisor[t];
             int per = batch.Space.Tensors[t].Size * c;
             for (int n = 0; n < batch.Batch; n++)
             {
@@ -140,7 +142,7 @@ public sealed class InputNormalizer
                 for (int i = 0; i < per; i++)
                 {
                     int k = Granularity == NormalizationGranularity.PerEntry ? i : i % c;
-                    x[o + i] = x[o + i] / s[k] + m[k];
+                    x[o + i] = x[o + i] * s[k] + m[k];
                 }
             }
         }
@@ -254,6 +256,13 @@ public sealed class InputNormalizer
                 for (int k = 0; k < stats; k++) bm[k] /= nb;
                 for (int n = 0; n < batch.Batch; n++)
                     for (int i = 0; i < per; i++) { double d = x[n * per + i] - bm[Stat(i)]; bm2[Stat(i)] += d * d; }
+                if (_networks == 0)
+                {
+                    // The first batch's two-pass statistics as they are: combining with empty ones would round them (m·n/n).
+                    bm.CopyTo(_mean[t], 0);
+                    bm2.CopyTo(_m2[t], 0);
+                    continue;
+                }
                 long na = _granularity == NormalizationGranularity.PerEntry ? _networks : _networks * _space.Tensors[t].Size;
                 double total = na + nb;
                 for (int k = 0; k < stats; k++)

@@ -181,7 +181,6 @@ internal static class Jobs
         var val = reader.Load("validation", model.Space);
         var test = reader.Load("test", model.Space);
         model.FitNormalization(train);
-        model.SetData(train); model.SetData(val); model.SetData(test);
         Ui.Info(string.Create(CultureInfo.InvariantCulture,
             $"  data: {train.Count} train / {val.Count} validation / {test.Count} test INRs, loaded and normalized in {sw.Elapsed.TotalSeconds:F1} s"));
         LayerCompiler.Runtime.IO.OutputPaths.CreateDirectory(outDir, "--out");
@@ -190,13 +189,12 @@ internal static class Jobs
             $"Training {options.Epochs} epochs, batch {options.BatchSize}, AdamW lr {options.LearningRate:G3} wd {options.WeightDecay:G3}{(options.AmsGrad ? " amsgrad" : "")}, {(options.Cosine ? "warmup-cosine" : "constant")} schedule, augmentation: {options.AugmentationName}"));
         if (File.Exists(options.CheckpointPath))
             Ui.Info($"  resuming from {options.CheckpointPath} (delete it to train from scratch)");
-        ITrainingLoop loop = new MinimalTrainingLoop();
-        var outcome = loop.Train(model, options, (r, isBest) => Ui.Epoch(r, options.Epochs, isBest), null, cancellation);
+        var outcome = ClassifierTraining.Train(model, options, train, val, (r, isBest, p) => Ui.Epoch(r, options.Epochs, isBest, p.Eta), cancellation);
         if (outcome.ResumedFromEpoch >= options.Epochs)
             Ui.Info($"  all {options.Epochs} epochs were already trained: training skipped, evaluating the saved run");
-        var testEval = MinimalTrainingLoop.Evaluate(model, "test", 256);
-        var valEval = MinimalTrainingLoop.Evaluate(model, "validation", 256);
-        var trainEval = MinimalTrainingLoop.Evaluate(model, "train", 256);
+        var testEval = ClassifierTraining.Evaluate(model, test, 256);
+        var valEval = ClassifierTraining.Evaluate(model, val, 256);
+        var trainEval = ClassifierTraining.Evaluate(model, train, 256);
 
         string checkpoint = Path.Combine(outDir, "model.safetensors");
         var meta = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -214,7 +212,7 @@ internal static class Jobs
             ["result.validation_accuracy"] = valEval.Accuracy.ToString("R", CultureInfo.InvariantCulture),
             ["result.test_accuracy"] = testEval.Accuracy.ToString("R", CultureInfo.InvariantCulture),
         };
-        Checkpoint.Save(checkpoint, model, meta);
+        ClassifierFile.Save(checkpoint, model, meta);
         string reportPath = Path.Combine(outDir, "report.html");
         RunReport.Write(reportPath, model, reader, options, outcome, trainEval, valEval, testEval, trainLimit);
         Ui.Confusion(testEval);
@@ -229,11 +227,10 @@ internal static class Jobs
     {
         var reader = ZooReader.Open(zoo);
         reader.Manifest.Split(split); // clear error for a wrong split name before the slow part
-        var (model, meta) = Checkpoint.Load(checkpoint);
+        var (model, meta) = ClassifierFile.Load(checkpoint);
         Ui.Step($"Checkpoint: {model.Description} (trained {meta.GetValueOrDefault("train.epochs", "?")} epochs, best epoch {meta.GetValueOrDefault("train.best_epoch", "?")})");
         var data = reader.Load(split, model.Space);
-        model.SetData(data);
-        var e = MinimalTrainingLoop.Evaluate(model, split, 256);
+        var e = ClassifierTraining.Evaluate(model, data, 256);
         Ui.Confusion(e);
         Ui.Good(string.Create(CultureInfo.InvariantCulture, $"{split} accuracy: {e.Accuracy:P2} on {e.Count} INRs (loss {e.Loss:F4})"));
         return e;

@@ -92,9 +92,9 @@ internal static class Ui
         AnsiConsole.Write(table);
     }
 
-    public static void Epoch(EpochRecord r, int epochs, bool best) =>
+    public static void Epoch(EpochRecord r, int epochs, bool best, TimeSpan? eta) =>
         Info(string.Create(CultureInfo.InvariantCulture,
-            $"  epoch {r.Epoch,3}/{epochs}  train loss {r.TrainLoss:F4} acc {r.TrainAccuracy:P2}  val loss {r.ValLoss:F4} acc {r.ValAccuracy:P2}  lr {r.LearningRate:G3}  {r.Seconds:F1} s{(best ? "  *" : "")}"));
+            $"  epoch {r.Epoch,3}/{epochs}  train loss {r.TrainLoss:F4} acc {r.TrainAccuracy:P2}  val loss {r.ValLoss:F4} acc {r.ValAccuracy:P2}  lr {r.LearningRate:G3}  {r.Seconds:F1} s{(r.Epoch < epochs && eta is { } left ? $"  ETA {LayerCompiler.Runtime.Training.TrainingProgress.FormatSpan(left)}" : "")}{(best ? "  *" : "")}"));
 
     public static void Confusion(Evaluation e)
     {

@@ -122,16 +122,17 @@ public class ErrorTests
         Fails(1, "is not a valid checkpoint", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model);
     }
 
-    [Theory]
-    [InlineData("training-checkpoint.safetensors", "layercompiler.checkpoint")] // the per-epoch training state, not the model
-    [InlineData("zoo-shard", "layercompiler-inr-zoo/1")]                         // a safetensors file of another kind
-    public void Eval_SafetensorsFileThatIsNotAModel_SaysWhatItIs(string file, string format)
-    {
-        string path = file == "zoo-shard"
-            ? Path.Combine(Workspace.Zoo, "test", "shard-00000.safetensors")
-            : Path.Combine(Workspace.TrainedRun, file);
-        Fails(1, $"but not an InrClassifier checkpoint (metadata 'format' is '{format}'", "eval", "--zoo", Workspace.Zoo, "--checkpoint", path);
-    }
+    /// <summary>A safetensors file of another kind (a zoo shard) is named by its format.</summary>
+    [Fact]
+    public void Eval_SafetensorsFileThatIsNotAModel_SaysWhatItIs() =>
+        Fails(1, "but not an InrClassifier checkpoint (metadata 'format' is 'layercompiler-inr-zoo/1'",
+            "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.Zoo, "test", "shard-00000.safetensors"));
+
+    /// <summary>The per-epoch training state has the model file's format but another kind: the error says which file to give.</summary>
+    [Fact]
+    public void Eval_TrainingCheckpoint_SaysToGiveTheModelFile() =>
+        Fails(1, "is a training checkpoint (metadata 'kind' is 'training'), not a model file; give DIR/model.safetensors.",
+            "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.TrainedRun, "training-checkpoint.safetensors"));
 
     // ------------------------------------------------------------------ train options
 

@@ -21,7 +21,7 @@ public class EvalTests
     public void Eval_ValidationSplit_MatchesTheAccuracyRecordedInTheModel()
     {
         string model = Path.Combine(Workspace.TrainedRun, "model.safetensors");
-        double recorded = double.Parse(SafetensorsContent.Read(model).Metadata["result.validation_accuracy"], CultureInfo.InvariantCulture);
+        double recorded = double.Parse(SafetensorsContent.Read(model).Metadata["user.result.validation_accuracy"], CultureInfo.InvariantCulture);
 
         var result = Tool.Run(Workspace.Root, "eval", "--zoo", Workspace.Zoo, "--checkpoint", model, "--split", "validation").ShouldSucceed();
 

@@ -37,7 +37,7 @@ public class TableTests
         {
             string run = Path.Combine(dir, $"{r.GetProperty("Model").GetString()}-seed{r.GetProperty("Seed").GetUInt64()}");
             var saved = SafetensorsContent.Read(Path.Combine(run, "model.safetensors"));
-            Assert.Equal(r.GetProperty("TestAccuracy").GetDouble(), double.Parse(saved.Metadata["result.test_accuracy"], CultureInfo.InvariantCulture));
+            Assert.Equal(r.GetProperty("TestAccuracy").GetDouble(), double.Parse(saved.Metadata["user.result.test_accuracy"], CultureInfo.InvariantCulture));
         }
         string md = File.ReadAllText(Path.Combine(dir, "results.md"));
         Assert.Contains("| MLP on per-tensor statistics | 2 |", md);

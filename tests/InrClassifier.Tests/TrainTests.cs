@@ -29,9 +29,11 @@ public class TrainTests
         Assert.Matches($@"(?m)^Test accuracy: \d+\.\d\d % on {Workspace.PerSplit} test INRs", result.Output);
 
         var saved = SafetensorsContent.Read(Path.Combine(run, "model.safetensors"));
-        Assert.Equal("inr-classifier-checkpoint/1", saved.Metadata["format"]);
-        Assert.Equal(model, saved.Metadata["model.kind"]);
-        Assert.Equal("2", saved.Metadata["train.epochs"]);
+        Assert.Equal("layercompiler.checkpoint", saved.Metadata["format"]);
+        Assert.Equal("model", saved.Metadata["kind"]);
+        Assert.Equal(model, saved.Metadata["user.model.kind"]);
+        Assert.Equal("2", saved.Metadata["user.train.epochs"]);
+        Assert.Contains(saved.Tensors.Keys, k => k.StartsWith("extra.normalizer.", StringComparison.Ordinal));
         Assert.Contains(saved.Tensors.Keys, k => k.StartsWith("model.", StringComparison.Ordinal));
 
         string report = File.ReadAllText(Path.Combine(run, "report.html"));
@@ -53,7 +55,7 @@ public class TrainTests
             .ShouldSucceed();
 
         Assert.Contains("augmentation: protocol", result.Output);
-        Assert.Contains("WeightAugmentation(permute=True", SafetensorsContent.Read(Path.Combine(run, "model.safetensors")).Metadata["train.augmentation"]);
+        Assert.Contains("WeightAugmentation(permute=True", SafetensorsContent.Read(Path.Combine(run, "model.safetensors")).Metadata["user.train.augmentation"]);
         Assert.Contains("protocol: WeightAugmentation(", File.ReadAllText(Path.Combine(run, "report.html")));
     }
 

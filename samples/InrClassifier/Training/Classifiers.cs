@@ -10,6 +10,8 @@ using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Runtime.InputNetworks;
+using LayerCompiler.Runtime.Training;
+using System.IO;
 
 namespace InrClassifier.Training;
 
@@ -31,14 +33,11 @@ internal static class ModelKinds
 
 /// <summary>
 /// A classifier of INRs together with its view of the data: the equivariant models see per-entry-normalized
-/// weights, the baselines see fixed standardized feature vectors.
+/// weights, the baselines see standardized feature vectors computed from the weights. Either way the model takes a
+/// batch of raw weights, so the runtime's <see cref="Trainer"/> feeds it (augmented) batches like any other model.
 /// </summary>
 internal abstract class Classifier
 {
-    private readonly Dictionary<string, int[]> _labels = new(StringComparer.Ordinal);
-    private WeightSpaceBatch? _rawTrain;
-    private readonly Dictionary<int, WeightSpaceBatch> _rawBatches = new();
-
     public abstract string Kind { get; }
     public abstract bool Full { get; }
     public abstract Module Module { get; }
@@ -48,57 +47,21 @@ internal abstract class Classifier
 
     /// <summary>Fits the input normalization on the training split.</summary>
     public abstract void FitNormalization(ZooSplit train);
+    /// <summary>The input normalization as tensors, keyed without a prefix.</summary>
     public abstract Dictionary<string, Tensor> NormalizationState();
     public abstract void LoadNormalization(IReadOnlyDictionary<string, Tensor> state);
 
-    /// <summary>Prepares a split's inputs (after the normalization is fitted or loaded).</summary>
-    public void SetData(ZooSplit split)
-    {
-        if (split.Labels is null) throw new ArgumentException($"Split '{split.Name}' has no class labels; this classifier needs a labelled (image) zoo.");
-        _labels[split.Name] = split.Labels;
-        if (split.Name == "train") _rawTrain = split.Weights;
-        Prepare(split);
-    }
-
-    /// <summary>
-    /// Logits for training items <paramref name="indices"/> of the "train" split. With an augmentation, the raw weights
-    /// are gathered, augmented (drawing from <paramref name="rng"/>) and then normalized or turned into features,
-    /// exactly as the evaluation path does for unaugmented inputs; without one this is <c>Forward("train", indices)</c>.
-    /// </summary>
-    public Tensor ForwardTraining(int[] indices, IWeightAugmentation? augmentation, Rng rng)
-    {
-        if (augmentation is null) return Forward("train", indices);
-        var raw = _rawTrain ?? throw new InvalidOperationException("No training data set.");
-        if (!_rawBatches.TryGetValue(indices.Length, out var x))
-            _rawBatches[indices.Length] = x = new WeightSpaceBatch(raw.Space, indices.Length, 1);
-        Gather(raw, indices, x);
-        augmentation.Apply(x, rng);
-        return ForwardRaw(x);
-    }
-
-    /// <summary>Logits for a batch of raw (unnormalized) weights; may overwrite <paramref name="raw"/>.</summary>
-    protected abstract Tensor ForwardRaw(WeightSpaceBatch raw);
-
-    /// <summary>Copies networks <paramref name="indices"/> of <paramref name="source"/> into <paramref name="destination"/>, in order.</summary>
-    protected static void Gather(WeightSpaceBatch source, int[] indices, WeightSpaceBatch destination)
-    {
-        for (int t = 0; t < source.Tensors.Length; t++)
-        {
-            int size = source.Space.Tensors[t].Size;
-            float[] s = source.Tensors[t].Data, d = destination.Tensors[t].Data;
-            for (int i = 0; i < indices.Length; i++) Array.Copy(s, (long)indices[i] * size, d, (long)i * size, size);
-        }
-    }
-
-    protected abstract void Prepare(ZooSplit split);
-
-    public int[] Labels(string split) => _labels.TryGetValue(split, out var l) ? l : throw new InvalidOperationException($"No data set for split '{split}'.");
-    public int Count(string split) => Labels(split).Length;
-
-    /// <summary>Logits [indices.Length, classes] for the given items of a split.</summary>
-    public abstract Tensor Forward(string split, int[] indices);
+    /// <summary>Logits [batch, classes] for a batch of raw (unnormalized) weights; may overwrite <paramref name="raw"/>.</summary>
+    public abstract Tensor Forward(WeightSpaceBatch raw);
     /// <summary>Accumulates parameter gradients for the last <see cref="Forward"/>.</summary>
     public abstract void Backward(Tensor gradLogits);
+
+    /// <summary>The split as a labelled dataset for the trainer.</summary>
+    public static IWeightDataset Dataset(ZooSplit split) =>
+        new InMemoryWeightDataset(split.Weights, split.Labels ?? throw new ArgumentException($"Split '{split.Name}' has no class labels; this classifier needs a labelled (image) zoo."));
+
+    /// <summary>The CPU step executor: this model with <paramref name="options"/>' optimizer.</summary>
+    public ModuleStepExecutor Executor(TrainerOptions options) => new(Module, Forward, Backward, options.CreateOptimizer(Module), options.ClipGradNorm);
 
     public Dictionary<string, string> Metadata() => new(StringComparer.Ordinal)
     {
@@ -123,11 +86,13 @@ internal abstract class Classifier
 /// <summary>An LayerCompiler-generated equivariant network on per-entry-normalized weights.</summary>
 internal sealed class EquivariantClassifier : Classifier
 {
+    /// <summary>Entries whose standard deviation over the training networks is at most this are only centred.</summary>
+    private const float MinStd = 1e-6f;
+
     private readonly EquivariantNetwork _net;
     private readonly LayerCompiler.Algebra.WeightSpace _space;
-    private readonly Dictionary<string, WeightSpaceBatch> _inputs = new(StringComparer.Ordinal);
     private readonly Dictionary<int, WeightSpaceBatch> _batchBuffers = new();
-    private EntryNormalizer? _normalizer;
+    private InputNormalizer? _normalizer;
 
     public EquivariantClassifier(string kind, bool full, EquivariantNetwork net, LayerCompiler.Algebra.WeightSpace space)
     {
@@ -139,25 +104,16 @@ internal sealed class EquivariantClassifier : Classifier
     public override Module Module => _net;
     public override LayerCompiler.Algebra.WeightSpace Space => _space;
 
-    public override void FitNormalization(ZooSplit train) => _normalizer = EntryNormalizer.Fit(train.Weights);
-    public override Dictionary<string, Tensor> NormalizationState() => Normalizer.State();
-    public override void LoadNormalization(IReadOnlyDictionary<string, Tensor> state) => _normalizer = EntryNormalizer.FromState(state, _space);
-    private EntryNormalizer Normalizer => _normalizer ?? throw new InvalidOperationException("The input normalization is neither fitted nor loaded.");
+    // One batch of every training network: the exact two-pass statistics.
+    public override void FitNormalization(ZooSplit train) => _normalizer = InputNormalizer.Fit(new[] { train.Weights }, NormalizationGranularity.PerEntry, MinStd);
+    public override Dictionary<string, Tensor> NormalizationState() => Normalizer.ToTensors();
+    public override void LoadNormalization(IReadOnlyDictionary<string, Tensor> state) => _normalizer = InputNormalizer.FromTensors(_space, state);
+    private InputNormalizer Normalizer => _normalizer ?? throw new InvalidOperationException("The input normalization is neither fitted nor loaded.");
 
-    protected override void Prepare(ZooSplit split) => _inputs[split.Name] = Normalizer.Apply(split.Weights);
-
-    public override Tensor Forward(string split, int[] indices)
+    public override Tensor Forward(WeightSpaceBatch raw)
     {
-        var src = _inputs[split];
-        if (!_batchBuffers.TryGetValue(indices.Length, out var x))
-            _batchBuffers[indices.Length] = x = new WeightSpaceBatch(_space, indices.Length, 1);
-        Gather(src, indices, x);
-        return _net.Forward(x);
-    }
-
-    protected override Tensor ForwardRaw(WeightSpaceBatch raw)
-    {
-        Normalizer.ApplyInPlace(raw);
+        Normalizer.Apply(raw);
+        if (ReferenceEquals(raw.Space, _space)) return _net.Forward(raw);
         // The zoo's weight space and the model's may differ only in symmetry (same tensors, same shapes).
         if (!_batchBuffers.TryGetValue(raw.Batch, out var x))
             _batchBuffers[raw.Batch] = x = new WeightSpaceBatch(_space, raw.Batch, 1);
@@ -172,9 +128,7 @@ internal sealed class EquivariantClassifier : Classifier
 internal sealed class FeatureClassifier : Classifier
 {
     private readonly Sequential _mlp;
-    private readonly Dictionary<string, Tensor> _features = new(StringComparer.Ordinal);
     private FeatureStandardizer? _standardizer;
-    private Tensor? _batch;
     private readonly LayerCompiler.Algebra.WeightSpace _space = Siren2x32x32x1.CreateWeightSpace(Symmetry.HiddenNeuron);
 
     public FeatureClassifier(string kind, bool full, ulong seed)
@@ -190,47 +144,30 @@ internal sealed class FeatureClassifier : Classifier
     public override Module Module => _mlp;
     public override LayerCompiler.Algebra.WeightSpace Space => _space;
 
-    private Tensor Extract(ZooSplit split) => Kind == ModelKinds.Mlp ? WeightFeatures.Flattened(split.Weights) : WeightFeatures.Statistics(split.Weights);
+    private Tensor Extract(WeightSpaceBatch weights) => Kind == ModelKinds.Mlp ? WeightFeatures.Flattened(weights) : WeightFeatures.Statistics(weights);
 
-    public override void FitNormalization(ZooSplit train) => _standardizer = FeatureStandardizer.Fit(Extract(train));
+    public override void FitNormalization(ZooSplit train) => _standardizer = FeatureStandardizer.Fit(Extract(train.Weights));
 
     public override Dictionary<string, Tensor> NormalizationState()
     {
-        var s = _standardizer ?? throw new InvalidOperationException("The feature standardization is not fitted.");
+        var s = Standardizer;
         return new Dictionary<string, Tensor>(StringComparer.Ordinal)
         {
-            ["normalizer.feature_mean"] = new Tensor((float[])s.Mean.Clone(), s.Mean.Length),
-            ["normalizer.feature_std"] = new Tensor((float[])s.Std.Clone(), s.Std.Length),
+            ["feature_mean"] = new Tensor((float[])s.Mean.Clone(), s.Mean.Length),
+            ["feature_std"] = new Tensor((float[])s.Std.Clone(), s.Std.Length),
         };
     }
 
     public override void LoadNormalization(IReadOnlyDictionary<string, Tensor> state)
     {
-        if (!state.TryGetValue("normalizer.feature_mean", out var m) || !state.TryGetValue("normalizer.feature_std", out var s))
-            throw new InvalidOperationException("The checkpoint has no feature standardization (normalizer.feature_mean / normalizer.feature_std).");
+        if (!state.TryGetValue("feature_mean", out var m) || !state.TryGetValue("feature_std", out var s))
+            throw new InvalidDataException("The checkpoint has no feature standardization (normalizer.feature_mean / normalizer.feature_std).");
         _standardizer = new FeatureStandardizer((float[])m.Data.Clone(), (float[])s.Data.Clone());
     }
 
-    protected override void Prepare(ZooSplit split)
-    {
-        var s = _standardizer ?? throw new InvalidOperationException("The feature standardization is neither fitted nor loaded.");
-        _features[split.Name] = s.Apply(Extract(split));
-    }
+    private FeatureStandardizer Standardizer => _standardizer ?? throw new InvalidOperationException("The feature standardization is neither fitted nor loaded.");
 
-    public override Tensor Forward(string split, int[] indices)
-    {
-        var f = _features[split];
-        int width = f.Shape[1];
-        if (_batch is null || _batch.Shape[0] != indices.Length) _batch = new Tensor(indices.Length, width);
-        for (int i = 0; i < indices.Length; i++) Array.Copy(f.Data, (long)indices[i] * width, _batch.Data, (long)i * width, width);
-        return _mlp.Forward(_batch);
-    }
-
-    protected override Tensor ForwardRaw(WeightSpaceBatch raw)
-    {
-        var s = _standardizer ?? throw new InvalidOperationException("The feature standardization is not fitted.");
-        return _mlp.Forward(s.Apply(Kind == ModelKinds.Mlp ? WeightFeatures.Flattened(raw) : WeightFeatures.Statistics(raw)));
-    }
+    public override Tensor Forward(WeightSpaceBatch raw) => _mlp.Forward(Standardizer.Apply(Extract(raw)));
 
     public override void Backward(Tensor gradLogits) => _mlp.Backward(gradLogits);
 }

@@ -114,7 +114,7 @@ public sealed class TrainerTests : IDisposable
         Assert.True(lossAfter * 10 <= lossBefore, $"training loss fell from {lossBefore} to {lossAfter} only");
         Assert.True(valAcc >= 0.9, $"validation accuracy {valAcc}");
         // The model was selected on validation accuracy and restored.
-        Assert.Equal(history.Epochs.Max(e => e.ValidationAccuracy), history.BestMetric);
+        Assert.Equal(history.Epochs.Max(e => e.ValidationMetric), history.BestMetric);
         Assert.Equal(valAcc, history.BestMetric);
         Assert.True(history.Epochs[history.BestEpoch!.Value - 1].IsBest);
         Assert.Equal(12, history.Epochs.Count);
@@ -133,9 +133,58 @@ public sealed class TrainerTests : IDisposable
         var (after, _) = trainer.Evaluate(val);
         _out.WriteLine($"regression MSE {before:0.0000} -> validation {after:0.0000} ({before / after:0.0}x)");
         Assert.Null(accBefore);
-        Assert.Null(history.Last!.TrainAccuracy);
-        Assert.Equal(nameof(SelectionMetric.ValidationLoss), history.SelectionMetric);
+        Assert.Null(history.Last!.TrainMetric);
+        Assert.Equal("validation_loss", history.SelectionMetric);
+        Assert.Null(history.MetricName);
         Assert.True(after * 3 <= before, $"MSE fell from {before} to {after} only");
+    }
+
+    /// <summary>A lower-is-better metric and an objective of the caller's plug in: the loop reports the metric and selects on it.</summary>
+    [Fact]
+    public void ACustomObjectiveAndALowerIsBetterMetricPlugIn()
+    {
+        var model = new TrainerTestClassifier(2);
+        var train = SyntheticRegression(model.Space, 128, 310);
+        var val = SyntheticRegression(model.Space, 64, 410);
+        var objective = new CountingObjective();
+        var options = Options(epochs: 4) with { Task = TrainingTask.Regression, Selection = SelectionMetric.ValidationMetric, RestoreBest = false, CheckpointPath = FilePath("custom.safetensors") };
+        var trainer = new Trainer(ModuleStepExecutor.For(model, options), options, objective, new MeanAbsoluteError());
+        var history = trainer.Fit(train, val);
+
+        Assert.Equal(4 * 4 + 4 * 1, objective.Calls);   // 4 training steps and 1 validation batch per epoch
+        Assert.Equal("mae", history.MetricName);
+        Assert.Equal("validation_mae", history.SelectionMetric);
+        Assert.All(history.Epochs, e => Assert.NotNull(e.ValidationMetric));
+        var best = history.Epochs.MinBy(e => e.ValidationMetric)!;
+        Assert.Equal(best.Epoch, history.BestEpoch);
+        Assert.Equal(best.ValidationMetric, history.BestMetric);
+        Assert.EndsWith(" objective=counting-mse metric=mae train=128", Checkpoint.Read(options.CheckpointPath!).Info.Config);
+    }
+
+    private sealed class CountingObjective : ITrainingObjective
+    {
+        private readonly RegressionObjective _mse = new();
+        public int Calls;
+        public string Name => "counting-mse";
+        public (float Loss, Tensor Grad) Compute(Tensor outputs, TrainingTargets targets) { Calls++; return _mse.Compute(outputs, targets); }
+    }
+
+    private sealed class MeanAbsoluteError : IMetric
+    {
+        public string Name => "mae";
+        public bool HigherIsBetter => false;
+        public IMetricAccumulator Start() => new Accumulator();
+        private sealed class Accumulator : IMetricAccumulator
+        {
+            private double _sum; private long _count;
+            public void Add(Tensor outputs, TrainingTargets targets)
+            {
+                var y = targets.RequireValues("mae");
+                for (int i = 0; i < y.Length; i++) _sum += Math.Abs(outputs.Data[i] - y.Data[i]);
+                _count += y.Length;
+            }
+            public double Result => _sum / _count;
+        }
     }
 
     [Fact]
@@ -185,15 +234,17 @@ public sealed class TrainerTests : IDisposable
 
         AssertBitwiseEqual(straight, resumed);
         Assert.Equal(straightHistory.Epochs.Select(e => e.TrainLoss), history.Epochs.Select(e => e.TrainLoss));
-        Assert.Equal(straightHistory.Epochs.Select(e => e.ValidationAccuracy), history.Epochs.Select(e => e.ValidationAccuracy));
+        Assert.Equal(straightHistory.Epochs.Select(e => e.ValidationMetric), history.Epochs.Select(e => e.ValidationMetric));
         Assert.Equal(straightHistory.BestEpoch, history.BestEpoch);
         Assert.Equal(5, Checkpoint.Read(path).Info.Epoch);
         var normalizer = resumedTrainer.Normalizer!;
         Assert.Equal(NormalizationGranularity.PerEntry, normalizer.Granularity);
 
         // Resuming with another seed would not continue the same run: refused.
-        var ex = Assert.Throws<InvalidDataException>(() => new Trainer(new TrainerTestClassifier(4), options with { Seed = 10 }).Resume(path, train, val));
-        Assert.Contains("seed: checkpoint has 9, this run has 10", ex.Message);
+        var ex = Assert.Throws<CheckpointMismatchException>(() => new Trainer(new TrainerTestClassifier(4), options with { Seed = 10 }).Resume(path, train, val));
+        Assert.Contains("saved: task=Classification", ex.Message);
+        Assert.Contains(" seed=9 ", ex.Message);
+        Assert.Contains(" seed=10 ", ex.Message);
     }
 
     [Fact]
@@ -210,7 +261,7 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(3, c.Info.Epoch);
         Assert.Equal(history.BestMetric, c.Info.BestMetric);
         Assert.Equal(history.BestEpoch, c.Info.BestEpoch);
-        Assert.Equal(options.Describe(), c.Info.Config);
+        Assert.Equal($"{options.Describe()} objective=cross_entropy metric=accuracy train=64", c.Info.Config);
         var saved = TrainingHistory.FromJson(c.Info.Custom["history"]);
         Assert.Equal(history.Epochs, saved.Epochs);
         Assert.Equal(model.NamedParameters().Count(), c.ExtraWithPrefix("best.").Count);

@@ -56,6 +56,36 @@ public class InputNormalizerTests
         }
     }
 
+    /// <summary>
+    /// Fitted on one batch, the statistics are the exact two-pass ones (no rounding through an empty running mean), and
+    /// Apply is the correctly rounded (x − mean) / std: the arithmetic the sample's normalizer had, so its runs did not change.
+    /// </summary>
+    [Fact]
+    public void AOneBatchFitIsTheTwoPassStatisticsAndApplyDividesByTheStd()
+    {
+        var space = ReferenceMlp.Space(2, 8, 3);
+        var x = ReferenceMlp.Random(space, 13, 21, scale: 1.0);
+        for (int t = 0; t < x.Tensors.Length; t++) for (int i = 0; i < x.Tensors[t].Data.Length; i++) x.Tensors[t].Data[i] = 0.3f + 1.7f * x.Tensors[t].Data[i];
+        var norm = InputNormalizer.Fit(new[] { x }, NormalizationGranularity.PerEntry, 1e-6f);
+        var y = norm.Apply(x.Clone());
+        for (int t = 0; t < x.Tensors.Length; t++)
+        {
+            int size = space.Tensors[t].Size;
+            float[] d = x.Tensors[t].Data;
+            for (int e = 0; e < size; e++)
+            {
+                double m = 0, s = 0;
+                for (int n = 0; n < x.Batch; n++) m += d[n * size + e];
+                m /= x.Batch;
+                for (int n = 0; n < x.Batch; n++) { double dv = d[n * size + e] - m; s += dv * dv; }
+                float mean = (float)m, std = (float)Math.Sqrt(s / x.Batch);
+                Assert.Equal(mean, norm.Mean[t][e]);
+                Assert.Equal(std, norm.Std[t][e]);
+                for (int n = 0; n < x.Batch; n++) Assert.Equal((d[n * size + e] - mean) / std, y.Tensors[t].Data[n * size + e]);
+            }
+        }
+    }
+
     [Fact]
     public void PerTensorStatisticsCommuteWithPermutations()
     {
