@@ -26,15 +26,16 @@ namespace LayerCompiler.Generator.Parse
                                   + space.Tensors.Sum(t => (double)t.FixedSize) * cout;
                 if (estimate > int.MaxValue)
                     return (Descriptors.TooManyParameters, $"The equivariant layer {cin} → {cout} channels over '{arch.Type.Name}' has {Show(estimate, () => LayerPlan.CountParameters(space, cin, cout))} parameters, more than {int.MaxValue}");
-                // A network's features at a layer are one block per weight tensor, [tensor size × channels], indexed by int
-                // in the kernels (and sized by int constants in the generated code).
+                // A network's features at a layer: one block of (tensor entries × channels) per weight tensor, indexed by int
+                // in the kernels and sized by int constants in the generated code; the GPU backend lays out the statistics
+                // of all of a network's tensors in one int-indexed region, so the bound is on all tensors together.
                 int channels = System.Math.Max(cin, cout);
-                foreach (var t in space.Tensors)
+                double values = (double)space.Dimension * channels;
+                if (values > int.MaxValue)
                 {
-                    long values = (long)t.Size * channels;
-                    if (values > int.MaxValue)
-                        return (Descriptors.FeaturesOverflow,
-                            $"The equivariant layer {cin} → {cout} channels over '{arch.Type.Name}' holds the features of tensor {t.Name} ({t.Size} entries × {channels} channels = {values} values per network), more than {int.MaxValue}");
+                    var largest = space.Tensors.OrderByDescending(t => t.Size).First();
+                    return (Descriptors.FeaturesOverflow,
+                        $"The equivariant layer {cin} → {cout} channels over '{arch.Type.Name}' holds {space.Dimension} weights × {channels} channels = {Show(values)} feature values per network (the largest tensor, {largest.Name}, has {largest.Size} entries), more than {int.MaxValue}");
                 }
             }
             // The invariant head: Linear(features → HeadHidden) → Linear(HeadHidden → Outputs), or Linear(features → Outputs).

@@ -128,11 +128,16 @@ public class DiagnosticTests
 
     [Fact] public Task LC0015_FeatureTensorTimesChannelsOverflows() =>
         Expect("LC0015", "[InputNetwork] [Dense(1, 60000)] [Dense(60000, 1)] public partial class N { } [{|LC0015:EquivariantModel(typeof(N), Channels = new[] { 40000 }, Outputs = 1)|}] public partial class Bad { }",
-            "tensor W1 (60000 entries × 40000 channels = 2400000000 values per network)");
+            "holds 180001 weights × 40000 channels = 7200040000 feature values per network (the largest tensor, W1, has 60000 entries)");
 
     [Fact] public Task LC0015_EquivariantHeadChannelsOverflow() =>
         Expect("LC0015", "[InputNetwork] [Dense(1, 60000)] [Dense(60000, 1)] public partial class N { } [{|LC0015:EquivariantModel(typeof(N), Channels = new[] { 2 }, Outputs = 40000, Head = HeadKind.Equivariant)|}] public partial class Bad { }",
             "2 → 40000 channels");
+
+    /// <summary>Each tensor's block fits (60000 × 20000), all of them together do not (180001 × 20000): the GPU backend's statistics region would overflow.</summary>
+    [Fact] public Task LC0015_AllTensorsTogetherOverflow() =>
+        Expect("LC0015", "[InputNetwork] [Dense(1, 60000)] [Dense(60000, 1)] public partial class N { } [{|LC0015:EquivariantModel(typeof(N), Symmetry = Symmetry.AllNeuron, Channels = new[] { 20000, 2 }, Outputs = 1)|}] public partial class Bad { }",
+            "180001 weights × 20000 channels = 3600020000");
 
     /// <summary>Hint names are compared ignoring case: two types whose names differ only in case still get their own files.</summary>
     [Fact]
