@@ -35,7 +35,9 @@ namespace LayerCompiler.Generator.Parse
                 new Member("Depth", "the constant 'Depth' (number of layers)"),
                 new Member("WeightCount", "the constant 'WeightCount' (scalars per network)"),
                 new Member("Widths", "the property 'Widths'"),
+                new Member("get_Widths", "the getter 'get_Widths' of the property 'Widths'"),
                 new Member("TensorNames", "the property 'TensorNames'"),
+                new Member("get_TensorNames", "the getter 'get_TensorNames' of the property 'TensorNames'"),
                 new Member("CreateLayers", "the method 'CreateLayers()'"),
                 new Member("CreateWeightSpace", "the method 'CreateWeightSpace(Symmetry)'"),
             };
