@@ -41,6 +41,8 @@ namespace LayerCompiler.Generator.Diagnostics
             "Name collides with a generated member", "{0}");
         public static readonly DiagnosticDescriptor FeaturesOverflow = Error("LC0015",
             "Feature tensor size overflows", "{0}; use fewer channels or narrower layers");
+        public static readonly DiagnosticDescriptor LanguageVersionTooOld = Error("LC0016",
+            "C# language version too old", "LayerCompiler generates C# 8 code (nullable annotations) for '{0}', but this project compiles C# {1}; set <LangVersion> to 8.0 or later, or remove it to use the SDK's default");
 
         public static readonly DiagnosticDescriptor InternalError = Error("LC0099",
             "LayerCompiler internal error", "LayerCompiler could not generate code for '{0}': {1}. This is a bug in LayerCompiler; please report it with the declaration");
@@ -50,7 +52,7 @@ namespace LayerCompiler.Generator.Diagnostics
         private static Dictionary<string, DiagnosticDescriptor> Build()
         {
             var d = new Dictionary<string, DiagnosticDescriptor>();
-            foreach (var x in new[] { NotPartial, NonPositiveSize, DimensionsDoNotChain, ConvAfterDense, NoLayers, NotAnInputNetwork, BadChannels, BadHead, TooManyParameters, LayerWithoutInputNetwork, ConflictingAttributes, BadEnumValue, UnsupportedType, GeneratedNameCollision, FeaturesOverflow, InternalError })
+            foreach (var x in new[] { NotPartial, NonPositiveSize, DimensionsDoNotChain, ConvAfterDense, NoLayers, NotAnInputNetwork, BadChannels, BadHead, TooManyParameters, LayerWithoutInputNetwork, ConflictingAttributes, BadEnumValue, UnsupportedType, GeneratedNameCollision, FeaturesOverflow, LanguageVersionTooOld, InternalError })
                 d[x.Id] = x;
             return d;
         }

@@ -22,6 +22,7 @@ namespace LayerCompiler.Generator.Parse
         public static Parsed<ArchitectureInfo> ParseArchitecture(INamedTypeSymbol type, AttributeData? inputNetwork, CancellationToken ct)
         {
             var diags = new List<DiagnosticInfo>();
+            CheckLanguageVersion(type, inputNetwork, diags);
             CheckTypeShape(type, diags, isModel: false);
             var layers = ReadLayers(type, ct);
             int activation = 0; float omega0 = 30f; float offset = 0f;
@@ -59,6 +60,7 @@ namespace LayerCompiler.Generator.Parse
         public static Parsed<EquivariantModelInfo> ParseModel(INamedTypeSymbol type, AttributeData attr, CancellationToken ct)
         {
             var diags = new List<DiagnosticInfo>();
+            CheckLanguageVersion(type, attr, diags);
             CheckTypeShape(type, diags, isModel: true);
             var attrLoc = AttrLocation(attr);
             ArchitectureInfo? arch = null;
@@ -264,6 +266,19 @@ namespace LayerCompiler.Generator.Parse
                     return;
                 }
             }
+        }
+
+        /// <summary>
+        /// The generated code uses C# 8 (nullable annotations, <c>#nullable enable</c>): under an older LangVersion every
+        /// generated file would fail to compile, so the declaration is reported at its attribute and nothing is emitted.
+        /// Read from the declaration's own syntax tree (a type from metadata has none and is not checked).
+        /// </summary>
+        private static void CheckLanguageVersion(INamedTypeSymbol type, AttributeData? attr, List<DiagnosticInfo> diags)
+        {
+            var tree = attr?.ApplicationSyntaxReference?.SyntaxTree ?? type.DeclaringSyntaxReferences.FirstOrDefault()?.SyntaxTree;
+            if (tree?.Options is CSharpParseOptions options && options.LanguageVersion < LanguageVersion.CSharp8)
+                diags.Add(Diag(Descriptors.LanguageVersionTooOld, AttrLocation(attr) ?? LocationInfo.From(type.Locations.FirstOrDefault()),
+                    type.Name, options.LanguageVersion.ToDisplayString()));
         }
 
         /// <summary>Reports a model type that cannot take the generated base class or constructor; true when it did.</summary>

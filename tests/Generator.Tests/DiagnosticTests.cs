@@ -139,6 +139,12 @@ public class DiagnosticTests
         Expect("LC0015", "[InputNetwork] [Dense(1, 60000)] [Dense(60000, 1)] public partial class N { } [{|LC0015:EquivariantModel(typeof(N), Symmetry = Symmetry.AllNeuron, Channels = new[] { 20000, 2 }, Outputs = 1)|}] public partial class Bad { }",
             "180001 weights × 20000 channels = 3600020000");
 
+    /// <summary>Under C# 7.3 the generated code (nullable annotations) would not compile: each attribute is reported, nothing is generated.</summary>
+    [Fact] public Task LC0016_LanguageVersionTooOld() =>
+        LcGeneratorTest.VerifyAsync("[{|LC0016:InputNetwork|}] [Dense(2, 3)] [Dense(3, 1)] public partial class Net { } " +
+            "[{|LC0016:EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)|}] public partial class Model { }",
+            Microsoft.CodeAnalysis.CSharp.LanguageVersion.CSharp7_3);
+
     /// <summary>Hint names are compared ignoring case: two types whose names differ only in case still get their own files.</summary>
     [Fact]
     public void TypesWhoseNamesDifferOnlyInCaseGetDistinctFiles()

@@ -18,8 +18,11 @@ public sealed class LcGeneratorTest : CSharpSourceGeneratorTest<LcGenerator, Def
     public static readonly ReferenceAssemblies Net10 = new("net10.0",
         new PackageIdentity("Microsoft.NETCore.App.Ref", "10.0.12"), Path.Combine("ref", "net10.0"));
 
-    public LcGeneratorTest(string source)
+    private readonly LanguageVersion _language;
+
+    public LcGeneratorTest(string source, LanguageVersion language = LanguageVersion.Latest)
     {
+        _language = language;
         ReferenceAssemblies = Net10;
         TestState.Sources.Add(("Source0.cs", GeneratorHarness.Usings + source));
         foreach (var assembly in new[] { typeof(LayerCompiler.InputNetworkAttribute).Assembly, typeof(LayerCompiler.Runtime.Tensor).Assembly, typeof(LayerCompiler.Gpu.CudaDevice).Assembly })
@@ -29,11 +32,11 @@ public sealed class LcGeneratorTest : CSharpSourceGeneratorTest<LcGenerator, Def
     }
 
     protected override ParseOptions CreateParseOptions() =>
-        ((CSharpParseOptions)base.CreateParseOptions()).WithLanguageVersion(LanguageVersion.Latest);
+        ((CSharpParseOptions)base.CreateParseOptions()).WithLanguageVersion(_language);
 
     protected override CompilationOptions CreateCompilationOptions() =>
-        ((CSharpCompilationOptions)base.CreateCompilationOptions()).WithNullableContextOptions(NullableContextOptions.Enable);
+        ((CSharpCompilationOptions)base.CreateCompilationOptions()).WithNullableContextOptions(_language >= LanguageVersion.CSharp8 ? NullableContextOptions.Enable : NullableContextOptions.Disable);
 
     /// <summary>Runs the generator on <paramref name="markedSource"/> (usings added) and verifies the marked diagnostics.</summary>
-    public static Task VerifyAsync(string markedSource) => new LcGeneratorTest(markedSource).RunAsync();
+    public static Task VerifyAsync(string markedSource, LanguageVersion language = LanguageVersion.Latest) => new LcGeneratorTest(markedSource, language).RunAsync();
 }
