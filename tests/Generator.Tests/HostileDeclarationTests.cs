@@ -91,3 +91,63 @@ public class HostileDeclarationTests
         Assert.All(result.Run.Diagnostics, d => Assert.Equal("Source0.cs", d.Location.GetLineSpan().Path));
     }
 }
+
+/// <summary>
+/// An architecture from another assembly is parsed by the model's pipeline (this compilation's architecture pipeline never
+/// sees it); its problems land on the model's attribute, and a valid one generates the model.
+/// </summary>
+public class MetadataArchitectureTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ABrokenArchitectureFromAnotherAssemblyIsReportedAtTheModelAttribute(bool projectReference)
+    {
+        // Compiled without the generator: the library's own build would have reported LC0002 itself.
+        var library = GeneratorHarness.Compile(GeneratorHarness.Usings + "namespace Lib; [InputNetwork(Omega0 = -2f)] [Dense(2, 3)] [Dense(3, 1)] public partial class Remote { }");
+        Assert.Empty(library.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+        const string model = "[EquivariantModel(typeof(Lib.Remote), Channels = new[] { 2 }, Outputs = 1)] public partial class M { }";
+        var source = GeneratorHarness.Usings + model;
+        // A project reference in an IDE is a compilation reference (its symbols keep their syntax); a build reads the DLL.
+        MetadataReference reference;
+        if (projectReference) reference = library.ToMetadataReference();
+        else
+        {
+            using var image = new MemoryStream();
+            Assert.True(library.Emit(image).Success);
+            reference = MetadataReference.CreateFromImage(image.ToArray());
+        }
+        var user = GeneratorHarness.Compile(GeneratorHarness.CpuOnlyReferences.Add(reference), source);
+        var result = GeneratorHarness.Run(GeneratorHarness.CreateDriver(), user);
+
+        var d = Assert.Single(result.Run.Diagnostics);
+        Assert.Equal("LC0002", d.Id);
+        Assert.Contains("Omega0 = -2f", d.GetMessage());
+        Assert.Equal(source.IndexOf("EquivariantModel", StringComparison.Ordinal), d.Location.SourceSpan.Start);
+        Assert.Empty(result.Run.Results.Single().GeneratedSources);
+        Assert.True(result.CompileDiagnostics.IsEmpty, string.Join("\n", result.CompileDiagnostics));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AValidArchitectureFromAnotherAssemblyGeneratesTheModel(bool projectReference)
+    {
+        // Built with the generator, as a library declaring an architecture is: the model calls its CreateWeightSpace.
+        var library = GeneratorHarness.Run(GeneratorHarness.Usings + "namespace Lib; [InputNetwork] [Dense(2, 3)] [Dense(3, 1)] public partial class Remote { }").Output;
+        MetadataReference reference;
+        if (projectReference) reference = library.ToMetadataReference();
+        else
+        {
+            using var image = new MemoryStream();
+            Assert.True(library.Emit(image).Success);
+            reference = MetadataReference.CreateFromImage(image.ToArray());
+        }
+        var user = GeneratorHarness.Compile(GeneratorHarness.CpuOnlyReferences.Add(reference),
+            GeneratorHarness.Usings + "[EquivariantModel(typeof(Lib.Remote), Channels = new[] { 2 }, Outputs = 1)] public partial class M { }");
+        var result = GeneratorHarness.Run(GeneratorHarness.CreateDriver(), user);
+        Assert.Empty(result.Run.Diagnostics);
+        Assert.Contains(result.Run.Results.Single().GeneratedSources, s => s.HintName == "M.g.cs");
+        Assert.True(result.CompileDiagnostics.IsEmpty, string.Join("\n", result.CompileDiagnostics));
+    }
+}
