@@ -18,6 +18,8 @@ namespace LayerCompiler.Generator
     [Generator(LanguageNames.CSharp)]
     public sealed class LayerCompilerGenerator : IIncrementalGenerator
     {
+        public const string ParsedArchitecturesStep = "ParsedArchitectures";
+        public const string ParsedModelsStep = "ParsedModels";
         public const string ArchitecturesStep = "Architectures";
         public const string ModelsStep = "Models";
         public const string ResolvedModelsStep = "ResolvedModels";
@@ -29,19 +31,30 @@ namespace LayerCompiler.Generator
 
         public void Initialize(IncrementalGeneratorInitializationContext context)
         {
-            var architectures = context.SyntaxProvider.ForAttributeWithMetadataName(Parser.InputNetworkName,
+            var parsedArchitectures = context.SyntaxProvider.ForAttributeWithMetadataName(Parser.InputNetworkName,
                     static (node, _) => node is TypeDeclarationSyntax,
                     static (ctx, ct) => Parser.ParseArchitecture((INamedTypeSymbol)ctx.TargetSymbol, ctx.Attributes.FirstOrDefault(), ct))
-                .WithTrackingName(ArchitecturesStep);
+                .WithTrackingName(ParsedArchitecturesStep);
 
-            var models = context.SyntaxProvider.ForAttributeWithMetadataName(Parser.ModelName,
+            var parsedModels = context.SyntaxProvider.ForAttributeWithMetadataName(Parser.ModelName,
                     static (node, _) => node is TypeDeclarationSyntax,
                     static (ctx, ct) => Parser.ParseModel((INamedTypeSymbol)ctx.TargetSymbol, ctx.Attributes[0], ct))
-                .WithTrackingName(ModelsStep);
+                .WithTrackingName(ParsedModelsStep);
+
+            // Emission depends only on the location-free models: an edit that moves lines changes the parsed diagnostics'
+            // locations, but these steps stay Unchanged and nothing is re-emitted.
+            var architectures = parsedArchitectures.Select(static (p, _) => p.Value).WithTrackingName(ArchitecturesStep);
+            var models = parsedModels.Select(static (p, _) => p.Value).WithTrackingName(ModelsStep);
 
             var resolved = models.Combine(architectures.Collect())
                 .Select(static (pair, _) => Resolve(pair.Left, pair.Right))
                 .WithTrackingName(ResolvedModelsStep);
+
+            // Diagnostics are their own output: the parsers' findings, plus the model checks that need the resolved architecture.
+            context.RegisterSourceOutput(parsedArchitectures.Select(static (p, _) => p.Diagnostics), static (spc, ds) => { foreach (var d in ds) Report(spc, d); });
+            var modelDiagnostics = parsedModels.Combine(architectures.Collect())
+                .Select(static (pair, _) => ModelDiagnostics(pair.Left, Resolve(pair.Left.Value, pair.Right)));
+            context.RegisterSourceOutput(modelDiagnostics, static (spc, ds) => { foreach (var d in ds) Report(spc, d); });
 
             foreach (var layerAttribute in new[] { Parser.DenseName, Parser.Conv2dName })
             {
@@ -85,6 +98,26 @@ namespace LayerCompiler.Generator
             return model with { Architecture = arch };
         }
 
+        /// <summary>A model's parse diagnostics, or when it parsed clean, the first size of it that overflows, at its attribute.</summary>
+        private static EquatableArray<DiagnosticInfo> ModelDiagnostics(Parsed<EquivariantModelInfo> parsed, EquivariantModelInfo model)
+        {
+            if (parsed.Diagnostics.Count > 0 || !CanEmit(model)) return parsed.Diagnostics;
+            try
+            {
+                var overflow = ModelChecks.FirstOverflow(model, model.Architecture!);
+                return overflow == null ? EquatableArray<DiagnosticInfo>.Empty
+                    : new[] { Parser.Diag(overflow.Value.Descriptor, parsed.Anchor, overflow.Value.Message) }.ToEquatableArray();
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException))
+            {
+                return new[] { Parser.Diag(Descriptors.InternalError, null, model.Type.Name, ex.GetType().Name + ": " + ex.Message) }.ToEquatableArray();
+            }
+        }
+
+        /// <summary>Parsed clean, and so did its architecture (whose own output reports its errors).</summary>
+        private static bool CanEmit(EquivariantModelInfo model) =>
+            !model.HasErrors && model.Architecture != null && model.Architecture.Layers.Count > 0 && !model.Architecture.HasErrors;
+
         private static void Report(SourceProductionContext spc, DiagnosticInfo d)
         {
             var descriptor = Descriptors.ById[d.Id];
@@ -106,8 +139,7 @@ namespace LayerCompiler.Generator
 
         private static void EmitArchitecture(SourceProductionContext spc, ArchitectureInfo arch, EquatableArray<string> hints, bool gpu)
         {
-            foreach (var d in arch.Diagnostics) Report(spc, d);
-            if (arch.Diagnostics.Count > 0) return;
+            if (arch.HasErrors) return;
             string hint = UniqueHint(arch.Type.HintPrefix, hints);
             Guarded(spc, arch.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitArchitecture(arch)));
             // Dense input networks also get their CUDA C (batched forward, MSE weight gradient, fused INR fitting).
@@ -117,45 +149,22 @@ namespace LayerCompiler.Generator
 
         private static void EmitModel(SourceProductionContext spc, EquivariantModelInfo model, EquatableArray<string> hints, bool gpu)
         {
-            foreach (var d in model.Diagnostics) Report(spc, d);
-            var arch = model.Architecture;
-            // Architecture errors are reported by the architecture's own pipeline (or just above, for one from metadata).
-            if (model.Diagnostics.Count > 0 || model.SuppressEmission || arch == null || arch.Layers.Count == 0 || arch.Diagnostics.Count > 0)
-            {
-                if (arch != null && arch.Layers.Count > 0) foreach (var d in arch.Diagnostics.Where(d => d.Location == null)) Report(spc, d);
-                return;
-            }
-            var space = WeightSpace.FromLayers(SourceEmitter.Declarations(arch), (Symmetry)model.Symmetry);
-            foreach (var (cin, cout) in SourceEmitter.KernelChannelPairs(model))
-            {
-                long count = LayerPlan.CountParameters(space, cin, cout);
-                if (count > int.MaxValue)
-                {
-                    Report(spc, Parser.Diag(Descriptors.TooManyParameters, model.Diagnostics.Count > 0 ? null : ModelLocation(model),
-                        $"The equivariant layer {cin} → {cout} channels over '{arch.Type.Name}' has {count} parameters, more than {int.MaxValue}"));
-                    return;
-                }
-            }
-            // The invariant head: Linear(features → HeadHidden) → Linear(HeadHidden → Outputs), or Linear(features → Outputs).
-            if ((HeadKind)model.Head == HeadKind.Invariant && model.Channels.Count > 0)
-            {
-                long features = Basis.InvariantFeaturesPerChannel(space) * model.Channels[model.Channels.Count - 1] * ((HeadPooling)model.Pooling == HeadPooling.MeanAndMax ? 2 : 1);
-                long head = model.HeadHidden > 0
-                    ? features * model.HeadHidden + model.HeadHidden + (long)model.HeadHidden * model.Outputs + model.Outputs
-                    : features * model.Outputs + model.Outputs;
-                if (head > int.MaxValue)
-                {
-                    Report(spc, Parser.Diag(Descriptors.TooManyParameters, ModelLocation(model),
-                        $"The invariant head ({features} pooled features{(model.HeadHidden > 0 ? $" → {model.HeadHidden}" : "")} → {model.Outputs} outputs) has {head} parameters, more than {int.MaxValue}"));
-                    return;
-                }
-            }
+            // Whatever stops emission here was reported by the diagnostics outputs.
+            if (!CanEmit(model)) return;
+            var arch = model.Architecture!;
+            if (!Fits(model, arch)) return;
             string hint = UniqueHint(model.Type.HintPrefix, hints);
             Guarded(spc, model.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitModel(model, arch)));
             if (gpu) Guarded(spc, model.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
         }
 
-        private static LocationInfo? ModelLocation(EquivariantModelInfo model) => model.AttributeLocation;
+        /// <summary>Every int-sized quantity fits. A check that fails or throws is reported by the model diagnostics output (LC0009,
+        /// LC0015, LC0099), so here it only stops emission.</summary>
+        private static bool Fits(EquivariantModelInfo model, ArchitectureInfo arch)
+        {
+            try { return ModelChecks.FirstOverflow(model, arch) == null; }
+            catch (Exception ex) when (!(ex is OperationCanceledException)) { return false; }
+        }
 
         /// <summary>The generator must never throw: an unexpected failure becomes LC0099 naming the type (without a location: the
         /// failure is in the generator, not in the declaration).</summary>

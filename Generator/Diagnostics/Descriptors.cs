@@ -14,7 +14,7 @@ namespace LayerCompiler.Generator.Diagnostics
         public static readonly DiagnosticDescriptor NotPartial = Error("LC0001",
             "Type must be partial", "'{0}' must be declared partial so LayerCompiler can add the generated members; add the 'partial' modifier (to every containing type too)");
         public static readonly DiagnosticDescriptor NonPositiveSize = Error("LC0002",
-            "Layer size must be positive", "{0} has a non-positive size ({1}); every size must be at least 1");
+            "Size or frequency must be positive", "{0}");
         public static readonly DiagnosticDescriptor DimensionsDoNotChain = Error("LC0003",
             "Layer dimensions do not chain", "Layer {0} takes {1} inputs but layer {2} produces {3}; make them equal");
         public static readonly DiagnosticDescriptor ConvAfterDense = Error("LC0004",
@@ -37,6 +37,12 @@ namespace LayerCompiler.Generator.Diagnostics
             "Unknown option value", "{0} = {1} is not a defined value; use one of: {2}");
         public static readonly DiagnosticDescriptor UnsupportedType = Error("LC0013",
             "Unsupported type shape", "'{0}' {1}");
+        public static readonly DiagnosticDescriptor GeneratedNameCollision = Error("LC0014",
+            "Name collides with a generated member", "{0}");
+        public static readonly DiagnosticDescriptor FeaturesOverflow = Error("LC0015",
+            "Feature tensor size overflows", "{0}; use fewer channels or narrower layers");
+        public static readonly DiagnosticDescriptor LanguageVersionTooOld = Error("LC0016",
+            "C# language version too old", "LayerCompiler generates C# 8 code (nullable annotations) for '{0}', but this project compiles C# {1}; set <LangVersion> to 8.0 or later, or remove it to use the SDK's default");
 
         public static readonly DiagnosticDescriptor InternalError = Error("LC0099",
             "LayerCompiler internal error", "LayerCompiler could not generate code for '{0}': {1}. This is a bug in LayerCompiler; please report it with the declaration");
@@ -46,7 +52,7 @@ namespace LayerCompiler.Generator.Diagnostics
         private static Dictionary<string, DiagnosticDescriptor> Build()
         {
             var d = new Dictionary<string, DiagnosticDescriptor>();
-            foreach (var x in new[] { NotPartial, NonPositiveSize, DimensionsDoNotChain, ConvAfterDense, NoLayers, NotAnInputNetwork, BadChannels, BadHead, TooManyParameters, LayerWithoutInputNetwork, ConflictingAttributes, BadEnumValue, UnsupportedType, InternalError })
+            foreach (var x in new[] { NotPartial, NonPositiveSize, DimensionsDoNotChain, ConvAfterDense, NoLayers, NotAnInputNetwork, BadChannels, BadHead, TooManyParameters, LayerWithoutInputNetwork, ConflictingAttributes, BadEnumValue, UnsupportedType, GeneratedNameCollision, FeaturesOverflow, LanguageVersionTooOld, InternalError })
                 d[x.Id] = x;
             return d;
         }

@@ -23,25 +23,36 @@ namespace LayerCompiler.Generator.Model
     /// <summary>A diagnostic as data: descriptor id, location and message arguments.</summary>
     public sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Arguments);
 
-    /// <summary>One declared input-network layer, with where it was declared.</summary>
-    public sealed record LayerInfo(int Kind, int In, int Out, int KernelH, int KernelW, bool Bias, LocationInfo? Location);
+    /// <summary>
+    /// What a parse step yields: the location-free model that emission depends on, and the diagnostics (with their
+    /// locations) as a separate value, so an edit that only moves lines changes the diagnostics but not the model.
+    /// <see cref="Anchor"/> is where diagnostics found after parsing (once the architecture is resolved) are reported.
+    /// </summary>
+    public sealed record Parsed<T>(T Value, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? Anchor) where T : System.IEquatable<T>;
+
+    /// <summary>One declared input-network layer.</summary>
+    public sealed record LayerInfo(int Kind, int In, int Out, int KernelH, int KernelW, bool Bias);
 
     /// <summary>How to re-open the user's type: namespace, nesting chain, keyword and name.</summary>
     public sealed record TypeInfo(string Namespace, EquatableArray<string> ContainingTypes, string Keyword, string Name, string FullyQualifiedName)
     {
-        public string HintPrefix => (Namespace.Length > 0 ? Namespace + "." : "") + (ContainingTypes.Count > 0 ? string.Join(".", ContainingTypes.Select(c => c.Substring(c.LastIndexOf(' ') + 1))) + "." : "") + Name;
+        /// <summary>Namespace.Containing.Name without the '@' of escaped identifiers (namespace @event): hint names may not contain it.</summary>
+        public string HintPrefix => ((Namespace.Length > 0 ? Namespace + "." : "") + (ContainingTypes.Count > 0 ? string.Join(".", ContainingTypes.Select(c => c.Substring(c.LastIndexOf(' ') + 1))) + "." : "") + Name).Replace("@", "");
     }
 
-    /// <summary>Parsed [InputNetwork] type.</summary>
+    /// <summary>Parsed [InputNetwork] type. <see cref="HasErrors"/>: a diagnostic was reported for it, so nothing is emitted.</summary>
     public sealed record ArchitectureInfo(
         TypeInfo Type,
         EquatableArray<LayerInfo> Layers,
         int InputActivation,
         float Omega0,
         float OutputOffset,
-        EquatableArray<DiagnosticInfo> Diagnostics);
+        bool HasErrors);
 
-    /// <summary>Parsed [EquivariantModel] type, including the architecture it refers to.</summary>
+    /// <summary>
+    /// Parsed [EquivariantModel] type, including the architecture it refers to. <see cref="HasErrors"/>: a diagnostic was
+    /// reported for it here or by another pipeline (a type that is also an [InputNetwork]), so nothing is emitted.
+    /// </summary>
     public sealed record EquivariantModelInfo(
         TypeInfo Type,
         ArchitectureInfo? Architecture,
@@ -52,15 +63,11 @@ namespace LayerCompiler.Generator.Model
         int Outputs,
         int HeadHidden,
         bool Normalize,
-        EquatableArray<DiagnosticInfo> Diagnostics)
+        bool HasErrors)
     {
         /// <summary>Fully qualified name of the architecture type, to join with the parsed architectures.</summary>
         public string ArchitectureName { get; init; } = "";
         /// <summary>The invariant head's pooling (HeadPooling: 0 mean, 1 max, 2 mean and max).</summary>
         public int Pooling { get; init; }
-        /// <summary>Where the [EquivariantModel] attribute is, for diagnostics found after parsing.</summary>
-        public LocationInfo? AttributeLocation { get; init; }
-        /// <summary>Set when another pipeline reports this type's problem (e.g. it is also an [InputNetwork]): emit nothing.</summary>
-        public bool SuppressEmission { get; init; }
     }
 }

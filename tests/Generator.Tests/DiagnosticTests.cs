@@ -1,89 +1,149 @@
 extern alias gen;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.Text;
 
 namespace LayerCompiler.Generator.Tests;
 
-/// <summary>One test per diagnostic: its id and the exact span, marked in the source with [| |].</summary>
+/// <summary>
+/// One test per way of triggering each diagnostic: markup <c>{|LC0003:…|}</c> marks its id and the exact span it must
+/// land on (Roslyn's generator-testing library, which also fails on any other error, generated sources included);
+/// the message is checked for the phrase that says what to change.
+/// </summary>
 public class DiagnosticTests
 {
-    private static void Expect(string id, string markedSource, string? messageContains = null)
+    private static async Task Expect(string id, string markedSource, string? messageContains = null)
     {
-        var source = GeneratorHarness.Usings + markedSource;
-        int start = source.IndexOf("[|", StringComparison.Ordinal);
-        Assert.True(start >= 0, "mark the expected span with [| |]");
-        source = source.Remove(start, 2);
-        int end = source.IndexOf("|]", StringComparison.Ordinal);
-        source = source.Remove(end, 2);
+        Assert.Contains("{|" + id + ":", markedSource);
+        await LcGeneratorTest.VerifyAsync(markedSource);
+
+        // The message, and that nothing is generated for the broken declaration.
+        var source = System.Text.RegularExpressions.Regex.Replace(GeneratorHarness.Usings + markedSource, @"\{\|LC\d{4}:|\|\}", "");
         var result = GeneratorHarness.Run(source);
-        var diags = result.Run.Diagnostics.Where(d => d.Id.StartsWith("LC")).ToList();
-        var d = Assert.Single(diags, x => x.Id == id);
+        var d = Assert.Single(result.Run.Diagnostics, x => x.Id == id);
         Assert.Equal(DiagnosticSeverity.Error, d.Severity);
-        Assert.Equal(new TextSpan(start, end - start), d.Location.SourceSpan);
-        Assert.Equal("Source0.cs", d.Location.GetLineSpan().Path);
         if (messageContains != null) Assert.Contains(messageContains, d.GetMessage());
-        // Nothing is generated for the broken declaration.
         Assert.DoesNotContain(result.Run.Results.Single().GeneratedSources, s => s.HintName.StartsWith("Bad"));
     }
 
-    [Fact] public void LC0001_TypeNotPartial() =>
-        Expect("LC0001", "[InputNetwork] [Dense(2, 3)] public class [|Bad|] { }", "must be declared partial");
+    [Fact] public Task LC0001_TypeNotPartial() =>
+        Expect("LC0001", "[InputNetwork] [Dense(2, 3)] public class {|LC0001:Bad|} { }", "must be declared partial");
 
-    [Fact] public void LC0001_ContainingTypeNotPartial() =>
-        Expect("LC0001", "public class [|Outer|] { [InputNetwork] [Dense(2, 3)] public partial class Bad { } }", "'Outer'");
+    [Fact] public Task LC0001_ContainingTypeNotPartial() =>
+        Expect("LC0001", "public class {|LC0001:Outer|} { [InputNetwork] [Dense(2, 3)] public partial class Bad { } }", "'Outer'");
 
-    [Fact] public void LC0002_NonPositiveSize() =>
-        Expect("LC0002", "[InputNetwork] [Dense(2, 3)] [[|Dense(3, 0)|]] public partial class Bad { }", "out = 0");
+    [Fact] public Task LC0002_NonPositiveSize() =>
+        Expect("LC0002", "[InputNetwork] [Dense(2, 3)] [{|LC0002:Dense(3, 0)|}] public partial class Bad { }", "out = 0");
 
-    [Fact] public void LC0002_NonPositiveKernel() =>
-        Expect("LC0002", "[InputNetwork] [[|Conv2d(1, 3, 0, 3)|]] [Dense(3, 1)] public partial class Bad { }", "kernel height = 0");
+    [Fact] public Task LC0002_NonPositiveKernel() =>
+        Expect("LC0002", "[InputNetwork] [{|LC0002:Conv2d(1, 3, 0, 3)|}] [Dense(3, 1)] public partial class Bad { }", "kernel height = 0");
 
-    [Fact] public void LC0002_NonPositiveOmega0() =>
-        Expect("LC0002", "[InputNetwork(Activation = InputActivation.Sine, [|Omega0 = -1f|])] [Dense(2, 3)] public partial class Bad { }", "Omega0");
+    [Fact] public Task LC0002_NonPositiveOmega0() =>
+        Expect("LC0002", "[InputNetwork(Activation = InputActivation.Sine, {|LC0002:Omega0 = -1f|})] [Dense(2, 3)] public partial class Bad { }", "Omega0 = -1f is not a positive finite frequency; the sine activation computes sin(Omega0 · x)");
 
-    [Fact] public void LC0002_NonFiniteOmega0() =>
-        Expect("LC0002", "[InputNetwork([|Omega0 = float.NaN|])] [Dense(2, 3)] public partial class Bad { }", "Omega0");
+    [Fact] public Task LC0002_NonFiniteOmega0() =>
+        Expect("LC0002", "[InputNetwork({|LC0002:Omega0 = float.NaN|})] [Dense(2, 3)] public partial class Bad { }", "Omega0 = NaN is not a positive finite frequency");
 
-    [Fact] public void LC0003_DimensionsDoNotChain() =>
-        Expect("LC0003", "[InputNetwork] [Dense(2, 3)] [[|Dense(4, 1)|]] public partial class Bad { }", "Layer 2 takes 4 inputs but layer 1 produces 3");
+    [Fact] public Task LC0003_DimensionsDoNotChain() =>
+        Expect("LC0003", "[InputNetwork] [Dense(2, 3)] [{|LC0003:Dense(4, 1)|}] public partial class Bad { }", "Layer 2 takes 4 inputs but layer 1 produces 3");
 
-    [Fact] public void LC0004_ConvAfterDense() =>
-        Expect("LC0004", "[InputNetwork] [Dense(2, 3)] [[|Conv2d(3, 3, 1, 1)|]] public partial class Bad { }", "before the first Dense");
+    [Fact] public Task LC0004_ConvAfterDense() =>
+        Expect("LC0004", "[InputNetwork] [Dense(2, 3)] [{|LC0004:Conv2d(3, 3, 1, 1)|}] public partial class Bad { }", "before the first Dense");
 
-    [Fact] public void LC0005_NoLayers() =>
-        Expect("LC0005", "[InputNetwork] public partial class [|Bad|] { }", "declares no layers");
+    [Fact] public Task LC0005_NoLayers() =>
+        Expect("LC0005", "[InputNetwork] public partial class {|LC0005:Bad|} { }", "declares no layers");
 
-    [Fact] public void LC0006_ArchitectureWithoutInputNetwork() =>
-        Expect("LC0006", "public class Plain { } [[|EquivariantModel(typeof(Plain), Channels = new[] { 2 }, Outputs = 1)|]] public partial class Bad { }", "not marked [InputNetwork]");
+    [Fact] public Task LC0006_ArchitectureWithoutInputNetwork() =>
+        Expect("LC0006", "public class Plain { } [{|LC0006:EquivariantModel(typeof(Plain), Channels = new[] { 2 }, Outputs = 1)|}] public partial class Bad { }", "not marked [InputNetwork]");
 
     private const string Arch = "[InputNetwork] [Dense(2, 3)] [Dense(3, 1)] public partial class Net { } ";
 
-    [Fact] public void LC0007_ChannelsMissing() =>
-        Expect("LC0007", Arch + "[[|EquivariantModel(typeof(Net), Outputs = 1)|]] public partial class Bad { }", "are missing");
+    [Fact] public Task LC0007_ChannelsMissing() =>
+        Expect("LC0007", Arch + "[{|LC0007:EquivariantModel(typeof(Net), Outputs = 1)|}] public partial class Bad { }", "are missing");
 
-    [Fact] public void LC0007_ChannelsNonPositive() =>
-        Expect("LC0007", Arch + "[EquivariantModel(typeof(Net), [|Channels = new[] { 4, 0 }|], Outputs = 1)] public partial class Bad { }", "non-positive width (0)");
+    [Fact] public Task LC0007_ChannelsNonPositive() =>
+        Expect("LC0007", Arch + "[EquivariantModel(typeof(Net), {|LC0007:Channels = new[] { 4, 0 }|}, Outputs = 1)] public partial class Bad { }", "non-positive width (0)");
 
-    [Fact] public void LC0008_OutputsMissing() =>
-        Expect("LC0008", Arch + "[[|EquivariantModel(typeof(Net), Channels = new[] { 4 })|]] public partial class Bad { }", "set Outputs");
+    [Fact] public Task LC0008_OutputsMissing() =>
+        Expect("LC0008", Arch + "[{|LC0008:EquivariantModel(typeof(Net), Channels = new[] { 4 })|}] public partial class Bad { }", "set Outputs");
 
-    [Fact] public void LC0008_NegativeHeadHidden() =>
-        Expect("LC0008", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 4 }, Outputs = 2, [|HeadHidden = -1|])] public partial class Bad { }", "HeadHidden = -1");
+    [Fact] public Task LC0008_NegativeHeadHidden() =>
+        Expect("LC0008", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 4 }, Outputs = 2, {|LC0008:HeadHidden = -1|})] public partial class Bad { }", "HeadHidden = -1");
 
-    [Fact] public void LC0009_TensorTooLarge() =>
-        Expect("LC0009", "[InputNetwork] [[|Dense(100000, 100000)|]] public partial class Bad { }", "10000000000 weights");
+    [Fact] public Task LC0009_TensorTooLarge() =>
+        Expect("LC0009", "[InputNetwork] [{|LC0009:Dense(100000, 100000)|}] public partial class Bad { }", "10000000000 weights");
 
-    [Fact] public void LC0009_LayerParametersOverflow() =>
-        Expect("LC0009", Arch + "[[|EquivariantModel(typeof(Net), Channels = new[] { 60000, 60000 }, Outputs = 1)|]] public partial class Bad { }", "more than 2147483647");
+    [Fact] public Task LC0009_LayerParametersOverflow() =>
+        Expect("LC0009", Arch + "[{|LC0009:EquivariantModel(typeof(Net), Channels = new[] { 60000, 60000 }, Outputs = 1)|}] public partial class Bad { }", "more than 2147483647");
 
-    [Fact] public void LC0009_NetworkParametersOverflow() =>
-        Expect("LC0009", "[InputNetwork] [Dense(2, 46340)] [[|Dense(46340, 46340)|]] [Dense(46340, 1)] public partial class Bad { }", "Layers 1 to 2 have 2147580960 weights and biases");
+    [Fact] public Task LC0009_NetworkParametersOverflow() =>
+        Expect("LC0009", "[InputNetwork] [Dense(2, 46340)] [{|LC0009:Dense(46340, 46340)|}] [Dense(46340, 1)] public partial class Bad { }", "Layers 1 to 2 have 2147580960 weights and biases");
 
-    [Fact] public void LC0009_HeadParametersOverflow() =>
-        Expect("LC0009", Arch + "[[|EquivariantModel(typeof(Net), Channels = new[] { 4 }, Outputs = int.MaxValue, HeadHidden = 2)|]] public partial class Bad { }", "The invariant head");
+    [Fact] public Task LC0009_HeadParametersOverflow() =>
+        Expect("LC0009", Arch + "[{|LC0009:EquivariantModel(typeof(Net), Channels = new[] { 4 }, Outputs = int.MaxValue, HeadHidden = 2)|}] public partial class Bad { }", "The invariant head");
 
-    [Fact] public void LC0013_KeywordName() =>
-        Expect("LC0013", "[InputNetwork] [Dense(2, 3)] public partial class [|@class|] { }", "C# keyword");
+    [Fact] public Task LC0013_KeywordName() =>
+        Expect("LC0013", "[InputNetwork] [Dense(2, 3)] public partial class {|LC0013:@class|} { }", "C# keyword");
+
+    [Fact] public Task LC0002_ZeroOmega0() =>
+        Expect("LC0002", "[InputNetwork({|LC0002:Omega0 = 0f|})] [Dense(2, 3)] public partial class Bad { }", "Omega0 = 0f is not a positive finite frequency");
+
+    [Fact] public Task LC0009_ConvLayerParametersExceedALong() =>
+        Expect("LC0009", "[InputNetwork] [Conv2d(1, 1, 40000, 40000)] [Dense(1, 1)] public partial class N { } [{|LC0009:EquivariantModel(typeof(N), Channels = new[] { 2 }, Outputs = 1)|}] public partial class Bad { }", "has about ");
+
+    [Fact] public Task LC0013_StaticModel() =>
+        Expect("LC0013", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public static partial class {|LC0013:Bad|} { }", "remove 'static'");
+
+    [Fact] public Task LC0013_RecordModel() =>
+        Expect("LC0013", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial record {|LC0013:Bad|} { }", "is a record");
+
+    /// <summary>[EquivariantModel] is only valid on classes (CS0592 at the attribute, from the compiler); LC0013 says why.</summary>
+    [Fact] public Task LC0013_StructModel() =>
+        Expect("LC0013", Arch + "[{|CS0592:EquivariantModel|}(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial struct {|LC0013:Bad|} { }", "is a struct");
+
+    [Fact] public Task LC0013_ModelWithPrimaryConstructor() =>
+        Expect("LC0013", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial class Bad{|LC0013:(int width)|} { }", "primary constructor");
+
+    [Fact] public Task LC0014_ArchitectureMemberNamedDepth() =>
+        Expect("LC0014", "[InputNetwork] [Dense(2, 3)] public partial class Bad { public int {|LC0014:Depth|}; }", "generates the constant 'Depth'");
+
+    [Fact] public Task LC0014_ArchitectureMethodOverloadingCreateWeightSpace() =>
+        Expect("LC0014", "[InputNetwork] [Dense(2, 3)] public partial class Bad { public static int {|LC0014:CreateWeightSpace|}(int x) => x; }", "'CreateWeightSpace'");
+
+    [Fact] public Task LC0014_ArchitectureNestedTypeNamedNetwork() =>
+        Expect("LC0014", "[InputNetwork] [Dense(2, 3)] public partial class Bad { public class {|LC0014:Network|} { } }", "the nested class 'Network'");
+
+    [Fact] public Task LC0014_ArchitectureNamedLikeItsGeneratedMember() =>
+        Expect("LC0014", "namespace Bad { [InputNetwork] [Dense(2, 3)] public partial class {|LC0014:Network|} { } }", "rename the type");
+
+    [Fact] public Task LC0014_ModelFieldNamedConfiguration() =>
+        Expect("LC0014", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { private readonly int {|LC0014:Configuration|}; }", "the field 'Configuration'");
+
+    [Fact] public Task LC0014_ModelNestedTypeNamedLikeItsKernel() =>
+        Expect("LC0014", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2, 3 }, Outputs = 1)] public partial class Bad { private sealed class {|LC0014:FusedKernel_2x3|} { } }", "fused 2 → 3 channel kernel");
+
+    [Fact] public Task LC0014_ModelMemberNamedLikeACudaMember() =>
+        Expect("LC0014", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { public void {|LC0014:CreateCudaKernel|}() { } }", "CreateCudaKernel");
+
+    [Fact] public Task LC0014_ModelConstructorTakingASeed() =>
+        Expect("LC0014", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { private {|LC0014:Bad|}(ulong s) { } }", "the constructor Bad(ulong seed = 0)");
+
+    [Fact] public Task LC0015_FeatureTensorTimesChannelsOverflows() =>
+        Expect("LC0015", "[InputNetwork] [Dense(1, 60000)] [Dense(60000, 1)] public partial class N { } [{|LC0015:EquivariantModel(typeof(N), Channels = new[] { 40000 }, Outputs = 1)|}] public partial class Bad { }",
+            "holds 180001 weights × 40000 channels = 7200040000 feature values per network (the largest tensor, W1, has 60000 entries)");
+
+    [Fact] public Task LC0015_EquivariantHeadChannelsOverflow() =>
+        Expect("LC0015", "[InputNetwork] [Dense(1, 60000)] [Dense(60000, 1)] public partial class N { } [{|LC0015:EquivariantModel(typeof(N), Channels = new[] { 2 }, Outputs = 40000, Head = HeadKind.Equivariant)|}] public partial class Bad { }",
+            "2 → 40000 channels");
+
+    /// <summary>Each tensor's block fits (60000 × 20000), all of them together do not (180001 × 20000): the GPU backend's statistics region would overflow.</summary>
+    [Fact] public Task LC0015_AllTensorsTogetherOverflow() =>
+        Expect("LC0015", "[InputNetwork] [Dense(1, 60000)] [Dense(60000, 1)] public partial class N { } [{|LC0015:EquivariantModel(typeof(N), Symmetry = Symmetry.AllNeuron, Channels = new[] { 20000, 2 }, Outputs = 1)|}] public partial class Bad { }",
+            "180001 weights × 20000 channels = 3600020000");
+
+    /// <summary>Under C# 7.3 the generated code (nullable annotations) would not compile: each attribute is reported, nothing is generated.</summary>
+    [Fact] public Task LC0016_LanguageVersionTooOld() =>
+        LcGeneratorTest.VerifyAsync("[{|LC0016:InputNetwork|}] [Dense(2, 3)] [Dense(3, 1)] public partial class Net { } " +
+            "[{|LC0016:EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)|}] public partial class Model { }",
+            Microsoft.CodeAnalysis.CSharp.LanguageVersion.CSharp7_3);
 
     /// <summary>Hint names are compared ignoring case: two types whose names differ only in case still get their own files.</summary>
     [Fact]
@@ -104,35 +164,35 @@ public class DiagnosticTests
         Assert.Empty(result.Output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
     }
 
-    [Fact] public void LC0010_LayerWithoutInputNetwork() =>
-        Expect("LC0010", "[[|Dense(2, 3)|]] public partial class Bad { }", "add [InputNetwork]");
+    [Fact] public Task LC0010_LayerWithoutInputNetwork() =>
+        Expect("LC0010", "[{|LC0010:Dense(2, 3)|}] public partial class Bad { }", "add [InputNetwork]");
 
-    [Fact] public void LC0011_ArchitectureAndModelOnOneType() =>
-        Expect("LC0011", Arch + "[[|InputNetwork|]] [Dense(2, 3)] [EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { }", "both [InputNetwork] and [EquivariantModel]");
+    [Fact] public Task LC0011_ArchitectureAndModelOnOneType() =>
+        Expect("LC0011", Arch + "[{|LC0011:InputNetwork|}] [Dense(2, 3)] [EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { }", "both [InputNetwork] and [EquivariantModel]");
 
-    [Fact] public void LC0011_ModelWithBaseClass() =>
-        Expect("LC0011", Arch + "public class Base { } [EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial class [|Bad|] : Base { }", "remove the base class");
+    [Fact] public Task LC0011_ModelWithBaseClass() =>
+        Expect("LC0011", Arch + "public class Base { } [EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] public partial class {|LC0011:Bad|} : Base { }", "remove the base class");
 
-    [Fact] public void LC0011_HeadHiddenWithEquivariantHead() =>
-        Expect("LC0011", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, Head = HeadKind.Equivariant, [|HeadHidden = 8|])] public partial class Bad { }", "HeadHidden applies only");
+    [Fact] public Task LC0011_HeadHiddenWithEquivariantHead() =>
+        Expect("LC0011", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, Head = HeadKind.Equivariant, {|LC0011:HeadHidden = 8|})] public partial class Bad { }", "HeadHidden applies only");
 
-    [Fact] public void LC0012_UndefinedEnumValue() =>
-        Expect("LC0012", Arch + "[EquivariantModel(typeof(Net), [|Symmetry = (Symmetry)7|], Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { }", "HiddenNeuron, AllNeuron");
+    [Fact] public Task LC0012_UndefinedEnumValue() =>
+        Expect("LC0012", Arch + "[EquivariantModel(typeof(Net), {|LC0012:Symmetry = (Symmetry)7|}, Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { }", "HiddenNeuron, AllNeuron");
 
-    [Fact] public void LC0011_PoolingWithEquivariantHead() =>
-        Expect("LC0011", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, Head = HeadKind.Equivariant, [|Pooling = HeadPooling.Max|])] public partial class Bad { }", "Pooling applies only");
+    [Fact] public Task LC0011_PoolingWithEquivariantHead() =>
+        Expect("LC0011", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, Head = HeadKind.Equivariant, {|LC0011:Pooling = HeadPooling.Max|})] public partial class Bad { }", "Pooling applies only");
 
-    [Fact] public void LC0012_UndefinedPooling() =>
-        Expect("LC0012", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, [|Pooling = (HeadPooling)5|])] public partial class Bad { }", "Mean, Max, MeanAndMax");
+    [Fact] public Task LC0012_UndefinedPooling() =>
+        Expect("LC0012", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, {|LC0012:Pooling = (HeadPooling)5|})] public partial class Bad { }", "Mean, Max, MeanAndMax");
 
-    [Fact] public void LC0012_UndefinedInputActivation() =>
-        Expect("LC0012", "[InputNetwork([|Activation = (InputActivation)9|])] [Dense(2, 3)] public partial class Bad { }", "ReLU, Sine, Tanh");
+    [Fact] public Task LC0012_UndefinedInputActivation() =>
+        Expect("LC0012", "[InputNetwork({|LC0012:Activation = (InputActivation)9|})] [Dense(2, 3)] public partial class Bad { }", "ReLU, Sine, Tanh");
 
-    [Fact] public void LC0012_NonFiniteOutputOffset() =>
-        Expect("LC0012", "[InputNetwork([|OutputOffset = float.PositiveInfinity|])] [Dense(2, 3)] public partial class Bad { }", "a finite float");
+    [Fact] public Task LC0012_NonFiniteOutputOffset() =>
+        Expect("LC0012", "[InputNetwork({|LC0012:OutputOffset = float.PositiveInfinity|})] [Dense(2, 3)] public partial class Bad { }", "a finite float");
 
-    [Fact] public void LC0013_GenericType() =>
-        Expect("LC0013", "[InputNetwork] [Dense(2, 3)] public partial class [|Bad|]<T> { }", "is generic");
+    [Fact] public Task LC0013_GenericType() =>
+        Expect("LC0013", "[InputNetwork] [Dense(2, 3)] public partial class {|LC0013:Bad|}<T> { }", "is generic");
 
     /// <summary>
     /// Every descriptor in the catalog (found by reflection, so a new one cannot be forgotten) has a row in the
