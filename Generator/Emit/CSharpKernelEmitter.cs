@@ -104,11 +104,12 @@ namespace LayerCompiler.Generator.Emit
         private int EmitForward(IndentedWriter w)
         {
             _scratch = 0;
-            w.Line("// 1. Inputs as [grid, wide] views; pooled statistics (means).");
+            w.Line("// 1. Inputs as [grid, wide] views; pooled statistics (means), every tensor's total in one vector.");
             foreach (var v in _p.Views) EmitSourceView(w, v, "x", "xs", _p.Cin);
-            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
+            EmitTotals(w, "xt", "xs", _p.Cin);
+            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", "xt", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
             w.Line("// 2-3. Per output tensor: small broadcast terms, then one pass over its entries.");
-            EmitMap(w, _p.ForwardLinks, "xs", "xm", _p.Cin, "y", _p.Cout, biasArray: "b", transposed: false, null, ("x", _p.Cin));
+            EmitMap(w, _p.ForwardLinks, "xs", "xm", "xt", _p.Cin, "y", _p.Cout, biasArray: "b", transposed: false, null, ("x", _p.Cin));
             return _scratch;
         }
 
@@ -121,8 +122,10 @@ namespace LayerCompiler.Generator.Emit
             w.Line("// means of the input (what the forward mixed), sums of the gradient (adjoint of broadcast).");
             foreach (var v in _p.Views) EmitSourceView(w, v, "x", "xs", _p.Cin);
             foreach (var v in _p.Views) EmitSourceView(w, v, "gy", "gs", _p.Cout);
-            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
-            foreach (var v in _p.Views) EmitStats(w, v, "gs", "gm", _p.Cout, FusedPlan.PooledMasks(_p.BackwardLinks, v, true), mean: false);
+            EmitTotals(w, "xt", "xs", _p.Cin);
+            EmitTotals(w, "gt", "gs", _p.Cout);
+            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", "xt", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
+            foreach (var v in _p.Views) EmitStats(w, v, "gs", "gm", "gt", _p.Cout, FusedPlan.PooledMasks(_p.BackwardLinks, v, true), mean: false);
 
             w.Line("// Bias gradients: the total sum of each output gradient.");
             foreach (var v in _p.Views)
@@ -137,7 +140,8 @@ namespace LayerCompiler.Generator.Emit
             // is in L1 (it is read once for both); without an input gradient, in their own loops below.
             var fused = _p.ForwardLinks.Where(l => l.DstMask == _p.Views[l.Dst].FullMask && _p.Views[l.Dst].PermSizes.Length >= 2).ToList();
             w.Line("// Weight gradients: Σ over kept positions of (input statistic) ⊗ (gradient statistic); full-size terms a line at a time.");
-            foreach (var l in _p.ForwardLinks.Except(fused)) EmitWeightGradient(w, l);
+            foreach (var l in _p.ForwardLinks.Except(fused).Where(l => !IsTotal(l))) EmitWeightGradient(w, l);
+            if (_p.ForwardLinks.Any(IsTotal)) w.Line("OuterTotals(xt, gt, gw);");
             if (fused.Count > 0)
             {
                 using (w.Block("if (gx == null)"))
@@ -150,7 +154,7 @@ namespace LayerCompiler.Generator.Emit
             w.Line("// Input gradient: the transposed map (w holds each term's matrix transposed), with the fused weight gradients.");
             // No prefetch here: a backward network's working set (input, output gradient, input gradient,
             // the chunk's weight gradients) already fills L2, and prefetching the next one measured slower.
-            EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true, fusedGrads: fused);
+            EmitMap(w, _p.BackwardLinks, "gs", "gm", "gt", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true, fusedGrads: fused);
             return _scratch;
         }
 
@@ -222,8 +226,24 @@ namespace LayerCompiler.Generator.Emit
             return e;
         }
 
-        /// <summary>Pooled statistics of a [grid, wide] view over the axes not in each mask, in one pass.</summary>
-        private void EmitStats(IndentedWriter w, TensorView v, string src, string prefix, int channels, IEnumerable<int> maskSeq, bool mean)
+        /// <summary>A term that keeps no neuron layer (total of the source, broadcast over the destination): walked by the runtime's table.</summary>
+        private static bool IsTotal(Link l) => l.DstMask == 0;
+
+        /// <summary>
+        /// The vector of every tensor's total (its mean or sum over all permuted axes, <see cref="TotalTerms.TotalOffsets"/>
+        /// layout), which the runtime's <c>MixTotals</c>/<c>OuterTotals</c> read: tensors without permuted axes are copied in,
+        /// the others' totals are computed into it by <see cref="EmitStats"/>.
+        /// </summary>
+        private void EmitTotals(IndentedWriter w, string name, string src, int channels)
+        {
+            var offsets = TotalTerms.TotalOffsets(_p.Layer.Space, channels);
+            Alloc(w, name, offsets[offsets.Length - 1]);
+            foreach (var v in _p.Views.Where(v => v.FullMask == 0))
+                w.Line($"{src}{v.Tensor.Index}.CopyTo({name}.Slice({I(offsets[v.Tensor.Index])}, {I(v.Fixed * channels)}));");
+        }
+
+        /// <summary>Pooled statistics of a [grid, wide] view over the axes not in each mask, in one pass; totals (mask 0) land in the totals vector.</summary>
+        private void EmitStats(IndentedWriter w, TensorView v, string src, string prefix, string totals, int channels, IEnumerable<int> maskSeq, bool mean)
         {
             var masks = maskSeq.ToList();
             if (masks.Count == 0) return;
@@ -231,7 +251,8 @@ namespace LayerCompiler.Generator.Emit
             int wide = v.Fixed * channels;
             foreach (int m in masks)
             {
-                Alloc(w, $"{prefix}{t}_{m}", (long)v.KeptGrid(m) * wide);
+                if (m == 0) w.Line($"var {prefix}{t}_0 = {totals}.Slice({I(TotalTerms.TotalOffsets(_p.Layer.Space, channels)[t])}, {I(wide)});");
+                else Alloc(w, $"{prefix}{t}_{m}", (long)v.KeptGrid(m) * wide);
                 w.Line($"{prefix}{t}_{m}.Clear();");
             }
             string ops = "global::LayerCompiler.Runtime.Kernels.FusedOps";
@@ -294,7 +315,7 @@ namespace LayerCompiler.Generator.Emit
         /// permuted axis) at a time: broadcast terms first, then each full-size term as a small GEMM.
         /// With <paramref name="transposed"/> the weight array holds each term's matrix transposed.
         /// </summary>
-        private void EmitMap(IndentedWriter w, IReadOnlyList<Link> links, string fullPrefix, string statPrefix, int srcChannels,
+        private void EmitMap(IndentedWriter w, IReadOnlyList<Link> links, string fullPrefix, string statPrefix, string totals, int srcChannels,
             string dstArr, int dstChannels, string? biasArray, bool transposed, IReadOnlyList<Link>? fusedGrads = null, params (string Array, int Channels)[] prefetch)
         {
             int prefetchBase = 0;
@@ -320,6 +341,12 @@ namespace LayerCompiler.Generator.Emit
                     var kept = KeptAxes(d, m);
                     if (kept.Length > 1) throw new System.NotSupportedException("A broadcast term keeping two axes.");
                     int rows = kept.Length == 0 ? 1 : d.PermSizes[kept[0]];
+                    if (m == 0)
+                    {
+                        // Total terms, one per source tensor: the runtime walks them (same calls, same order).
+                        w.Line($"MixTotals({totals}, w, {I(t)}, tt{t}_0, {(transposed ? "true" : "false")});");
+                        continue;
+                    }
                     foreach (var l in g)
                     {
                         var sv = _p.Views[l.Src];
