@@ -4,6 +4,7 @@ using System.Linq;
 using LayerCompiler.Algebra;
 using LayerCompiler.Generator.Diagnostics;
 using LayerCompiler.Generator.Emit;
+using LayerCompiler.Generator.Lower;
 using LayerCompiler.Generator.Model;
 using LayerCompiler.Generator.Parse;
 using Microsoft.CodeAnalysis;
@@ -23,6 +24,7 @@ namespace LayerCompiler.Generator
         public const string ResolvedModelsStep = "ResolvedModels";
         public const string StrayLayersStep = "StrayLayers";
         public const string GpuBackendStep = "GpuBackend";
+        public const string PlansStep = "Plans";
 
         /// <summary>A type of the GPU backend assembly (LayerCompiler.Gpu); CUDA sources are emitted only where it is referenced.</summary>
         public const string GpuBackendMarker = "LayerCompiler.Gpu.CudaLayerSource";
@@ -42,6 +44,9 @@ namespace LayerCompiler.Generator
             var resolved = models.Combine(architectures.Collect())
                 .Select(static (pair, _) => Resolve(pair.Left, pair.Right))
                 .WithTrackingName(ResolvedModelsStep);
+
+            // Lower: each model's fused plans, plain data, so an edit that leaves the model equal reuses them (and the emission).
+            var plans = resolved.Select(static (m, ct) => ModelLowering.Lower(m, ct)).WithTrackingName(PlansStep);
 
             foreach (var layerAttribute in new[] { Parser.DenseName, Parser.Conv2dName })
             {
@@ -65,7 +70,7 @@ namespace LayerCompiler.Generator
                 .WithTrackingName(GpuBackendStep);
 
             context.RegisterSourceOutput(architectures.Combine(hints).Combine(gpu), static (spc, p) => EmitArchitecture(spc, p.Left.Left, p.Left.Right, p.Right));
-            context.RegisterSourceOutput(resolved.Combine(hints).Combine(gpu), static (spc, p) => EmitModel(spc, p.Left.Left, p.Left.Right, p.Right));
+            context.RegisterSourceOutput(plans.Combine(hints).Combine(gpu), static (spc, p) => EmitModel(spc, p.Left.Left, p.Left.Right, p.Right));
         }
 
         private static DiagnosticInfo? StrayLayer(GeneratorAttributeSyntaxContext ctx)
@@ -115,12 +120,13 @@ namespace LayerCompiler.Generator
                 Guarded(spc, arch.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaInputNetworkEmitter.EmitArchitecture(arch)));
         }
 
-        private static void EmitModel(SourceProductionContext spc, EquivariantModelInfo model, EquatableArray<string> hints, bool gpu)
+        private static void EmitModel(SourceProductionContext spc, ModelPlan plan, EquatableArray<string> hints, bool gpu)
         {
+            var model = plan.Model;
             foreach (var d in model.Diagnostics) Report(spc, d);
             var arch = model.Architecture;
             // Architecture errors are reported by the architecture's own pipeline (or just above, for one from metadata).
-            if (model.Diagnostics.Count > 0 || model.SuppressEmission || arch == null || arch.Layers.Count == 0 || arch.Diagnostics.Count > 0)
+            if (!ModelLowering.Emittable(model) || arch == null)
             {
                 if (arch != null && arch.Layers.Count > 0) foreach (var d in arch.Diagnostics.Where(d => d.Location == null)) Report(spc, d);
                 return;
@@ -150,8 +156,13 @@ namespace LayerCompiler.Generator
                     return;
                 }
             }
+            if (plan.Error != null)
+            {
+                spc.ReportDiagnostic(Diagnostic.Create(Descriptors.InternalError, Location.None, model.Type.Name, plan.Error));
+                return;
+            }
             string hint = UniqueHint(model.Type.HintPrefix, hints);
-            Guarded(spc, model.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitModel(model, arch)));
+            Guarded(spc, model.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitModel(model, arch, plan.Layers)));
             if (gpu) Guarded(spc, model.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
         }
 

@@ -116,7 +116,7 @@ public sealed class CudaLayerSource
     public static CudaLayerSource FromPlan(LayerCompiler.Algebra.LayerPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        var e = LayerCompiler.Generator.Emit.CudaKernelEmitter.Emit(new LayerCompiler.Generator.Lower.FusedPlan(plan));
+        var e = LayerCompiler.Generator.Emit.CudaKernelEmitter.Emit(LayerCompiler.Generator.Lower.FusedPlan.Lower(plan));
         var steps = e.Steps.Select(s => new CudaLaunchStep(s.Kernel, (CudaLayerPass)s.Pass, s.GridTerms.ToArray(), s.ConstantBlocks)).ToArray();
         return new CudaLayerSource(e.Source, e.Cin, e.Cout, e.WeightCount, e.BiasCount, e.TensorSizes, e.BlockSize,
             e.ScratchPerNetwork, e.ScratchChunkTerms.ToArray(), e.MaxBatch, steps);
