@@ -35,6 +35,7 @@ write_project() {  # depth dir
     <TargetFramework>net10.0</TargetFramework>
     <Nullable>enable</Nullable>
     <LangVersion>latest</LangVersion>
+    <InvariantGlobalization>true</InvariantGlobalization>
     <EmitCompilerGeneratedFiles>true</EmitCompilerGeneratedFiles>
     <CompilerGeneratedFilesOutputPath>generated</CompilerGeneratedFilesOutputPath>
   </PropertyGroup>
@@ -79,9 +80,9 @@ public static class Program
         sw.Restart();
         long cuda = Model.CudaSources.ForChannels($$CH$$, $$CH$$).Source.Length;
         double cudaSeconds = sw.Elapsed.TotalSeconds;
-        System.Console.WriteLine(System.FormattableString.Invariant(
+        System.Console.WriteLine(
             $"{space.Tensors.Count} tensors, {model.Parameters().Sum(p => (long)p.Value.Length)} parameters (model built in {built:F1} s); " +
-            $"forward of 4 networks {forward:F2} s, logits[0] = {logits.Data[0]:F4}; CUDA C of the {$$CH$$}→{$$CH$$} layer built at run time: {cuda} chars in {cudaSeconds:F1} s"));
+            $"forward of 4 networks {forward:F2} s, logits[0] = {logits.Data[0]:F4}; CUDA C of the {$$CH$$}→{$$CH$$} layer built at run time: {cuda} chars in {cudaSeconds:F1} s");
     }
 }
 CS
