@@ -4,6 +4,7 @@ using System.Linq;
 using LayerCompiler.Algebra;
 using LayerCompiler.Generator.Diagnostics;
 using LayerCompiler.Generator.Emit;
+using LayerCompiler.Generator.Lower;
 using LayerCompiler.Generator.Model;
 using LayerCompiler.Generator.Parse;
 using Microsoft.CodeAnalysis;
@@ -25,6 +26,7 @@ namespace LayerCompiler.Generator
         public const string ResolvedModelsStep = "ResolvedModels";
         public const string StrayLayersStep = "StrayLayers";
         public const string GpuBackendStep = "GpuBackend";
+        public const string PlansStep = "Plans";
 
         /// <summary>A type of the GPU backend assembly (LayerCompiler.Gpu); CUDA sources are emitted only where it is referenced.</summary>
         public const string GpuBackendMarker = LayerCompiler.Contracts.RuntimeNames.GpuBackendMarker;
@@ -56,6 +58,9 @@ namespace LayerCompiler.Generator
                 .Select(static (pair, _) => ModelDiagnostics(pair.Left, Resolve(pair.Left.Value, pair.Right)));
             context.RegisterSourceOutput(modelDiagnostics, static (spc, ds) => { foreach (var d in ds) Report(spc, d); });
 
+            // Lower: each model's fused plans, plain data, so an edit that leaves the model equal reuses them (and the emission).
+            var plans = resolved.Select(static (m, ct) => ModelLowering.Lower(m, ct)).WithTrackingName(PlansStep);
+
             foreach (var layerAttribute in new[] { Parser.DenseName, Parser.Conv2dName })
             {
                 var stray = context.SyntaxProvider.ForAttributeWithMetadataName(layerAttribute,
@@ -78,7 +83,7 @@ namespace LayerCompiler.Generator
                 .WithTrackingName(GpuBackendStep);
 
             context.RegisterSourceOutput(architectures.Combine(hints).Combine(gpu), static (spc, p) => EmitArchitecture(spc, p.Left.Left, p.Left.Right, p.Right));
-            context.RegisterSourceOutput(resolved.Combine(hints).Combine(gpu), static (spc, p) => EmitModel(spc, p.Left.Left, p.Left.Right, p.Right));
+            context.RegisterSourceOutput(plans.Combine(hints).Combine(gpu), static (spc, p) => EmitModel(spc, p.Left.Left, p.Left.Right, p.Right));
         }
 
         private static DiagnosticInfo? StrayLayer(GeneratorAttributeSyntaxContext ctx)
@@ -114,9 +119,7 @@ namespace LayerCompiler.Generator
             }
         }
 
-        /// <summary>Parsed clean, and so did its architecture (whose own output reports its errors).</summary>
-        private static bool CanEmit(EquivariantModelInfo model) =>
-            !model.HasErrors && model.Architecture != null && model.Architecture.Layers.Count > 0 && !model.Architecture.HasErrors;
+        private static bool CanEmit(EquivariantModelInfo model) => ModelLowering.Emittable(model);
 
         private static void Report(SourceProductionContext spc, DiagnosticInfo d)
         {
@@ -147,14 +150,20 @@ namespace LayerCompiler.Generator
                 Guarded(spc, arch.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaInputNetworkEmitter.EmitArchitecture(arch)));
         }
 
-        private static void EmitModel(SourceProductionContext spc, EquivariantModelInfo model, EquatableArray<string> hints, bool gpu)
+        private static void EmitModel(SourceProductionContext spc, ModelPlan plan, EquatableArray<string> hints, bool gpu)
         {
+            var model = plan.Model;
             // Whatever stops emission here was reported by the diagnostics outputs.
-            if (!CanEmit(model)) return;
+            if (!ModelLowering.Emittable(model)) return;
             var arch = model.Architecture!;
             if (!Fits(model, arch)) return;
+            if (plan.Error != null)
+            {
+                spc.ReportDiagnostic(Diagnostic.Create(Descriptors.InternalError, Location.None, model.Type.Name, plan.Error));
+                return;
+            }
             string hint = UniqueHint(model.Type.HintPrefix, hints);
-            Guarded(spc, model.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitModel(model, arch)));
+            Guarded(spc, model.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitModel(model, arch, plan.Layers)));
             if (gpu) Guarded(spc, model.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
         }
 

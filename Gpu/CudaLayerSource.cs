@@ -106,6 +106,22 @@ public sealed class CudaLayerSource
         ScratchChunkTerms = scratchChunkTerms; MaxBatch = maxBatch; Steps = steps;
     }
 
+    /// <summary>
+    /// The CUDA C of a layer and its launches, scheduled from <paramref name="plan"/> at run time by the generator's own
+    /// CUDA backend (its planning and printing code is compiled into this assembly too). Generated models call this
+    /// instead of carrying the source as string constants: the source grows with the square of the input network's
+    /// depth (a block for every ordered pair of tensors), and an assembly's string literals share one heap of about
+    /// 16 MB (CS8103). Deterministic: the same plan gives the same text (and hits the same cubin cache entry).
+    /// </summary>
+    public static CudaLayerSource FromPlan(LayerCompiler.Algebra.LayerPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var e = LayerCompiler.Generator.Emit.CudaKernelEmitter.Emit(LayerCompiler.Generator.Lower.FusedPlan.Lower(plan));
+        var steps = e.Steps.Select(s => new CudaLaunchStep(s.Kernel, (CudaLayerPass)s.Pass, s.GridTerms.ToArray(), s.ConstantBlocks)).ToArray();
+        return new CudaLayerSource(e.Source, e.Cin, e.Cout, e.WeightCount, e.BiasCount, e.TensorSizes, e.BlockSize,
+            e.ScratchPerNetwork, e.ScratchChunkTerms.ToArray(), e.MaxBatch, steps);
+    }
+
     /// <summary>The distinct kernel names, in launch order (what <see cref="CudaDevice.Compile"/> looks up).</summary>
     public string[] KernelNames => Steps.Select(s => s.Kernel).Distinct(StringComparer.Ordinal).ToArray();
 

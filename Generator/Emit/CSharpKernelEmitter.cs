@@ -37,11 +37,11 @@ namespace LayerCompiler.Generator.Emit
             var bwd = new IndentedWriter();
             int fwdScratch = EmitForward(fwd);
             int bwdScratch = EmitBackward(bwd);
-            _w.Line($"/// <summary>Fused equivariant layer, {_p.Cin} → {_p.Cout} channels: {_p.Layer.Terms.Count} basis terms, {_p.Layer.WeightCount} weights, {_p.Layer.BiasCount} biases.</summary>");
+            _w.Line($"/// <summary>Fused equivariant layer, {_p.Cin} → {_p.Cout} channels: {_p.TermCount} basis terms, {_p.WeightCount} weights, {_p.BiasCount} biases.</summary>");
             using (_w.Block($"private sealed class {name} : global::LayerCompiler.Runtime.Kernels.FusedKernel"))
             {
-                _w.Line($"public const int WeightCount = {I(_p.Layer.WeightCount)};");
-                _w.Line($"public const int BiasCount = {I(_p.Layer.BiasCount)};");
+                _w.Line($"public const int WeightCount = {I(_p.WeightCount)};");
+                _w.Line($"public const int BiasCount = {I(_p.BiasCount)};");
                 _w.Line();
                 using (_w.Block($"public {name}(global::LayerCompiler.Algebra.LayerPlan plan) : base(plan, {I(fwdScratch)}, {I(bwdScratch)})"))
                 {
@@ -88,7 +88,7 @@ namespace LayerCompiler.Generator.Emit
             {
                 long bytes = _p.Views.Sum(v => (long)v.Tensor.Size) * Math.Max(_p.Cin, _p.Cout) * sizeof(float);
                 if (bytes > PrefetchMaxBytes || bytes < PrefetchMinBytes) return 0;
-                return _p.Views.Where(v => v.PermSizes.Length >= 2).Sum(v => v.PermSizes.Take(v.PermSizes.Length - 1).Aggregate(1, (a, b) => a * b));
+                return _p.Views.Where(v => v.PermSizes.Count >= 2).Sum(v => v.PermSizes.Take(v.PermSizes.Count - 1).Aggregate(1, (a, b) => a * b));
             }
         }
 
@@ -104,11 +104,12 @@ namespace LayerCompiler.Generator.Emit
         private int EmitForward(IndentedWriter w)
         {
             _scratch = 0;
-            w.Line("// 1. Inputs as [grid, wide] views; pooled statistics (means).");
+            w.Line("// 1. Inputs as [grid, wide] views; pooled statistics (means), every tensor's total in one vector.");
             foreach (var v in _p.Views) EmitSourceView(w, v, "x", "xs", _p.Cin);
-            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
+            EmitTotals(w, "xt", "xs", _p.Cin);
+            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", "xt", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
             w.Line("// 2-3. Per output tensor: small broadcast terms, then one pass over its entries.");
-            EmitMap(w, _p.ForwardLinks, "xs", "xm", _p.Cin, "y", _p.Cout, biasArray: "b", transposed: false, null, ("x", _p.Cin));
+            EmitMap(w, _p.ForwardLinks, "xs", "xm", "xt", _p.Cin, "y", _p.Cout, biasArray: "b", transposed: false, null, ("x", _p.Cin));
             return _scratch;
         }
 
@@ -121,23 +122,26 @@ namespace LayerCompiler.Generator.Emit
             w.Line("// means of the input (what the forward mixed), sums of the gradient (adjoint of broadcast).");
             foreach (var v in _p.Views) EmitSourceView(w, v, "x", "xs", _p.Cin);
             foreach (var v in _p.Views) EmitSourceView(w, v, "gy", "gs", _p.Cout);
-            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
-            foreach (var v in _p.Views) EmitStats(w, v, "gs", "gm", _p.Cout, FusedPlan.PooledMasks(_p.BackwardLinks, v, true), mean: false);
+            EmitTotals(w, "xt", "xs", _p.Cin);
+            EmitTotals(w, "gt", "gs", _p.Cout);
+            foreach (var v in _p.Views) EmitStats(w, v, "xs", "xm", "xt", _p.Cin, FusedPlan.PooledMasks(_p.ForwardLinks, v, false), mean: true);
+            foreach (var v in _p.Views) EmitStats(w, v, "gs", "gm", "gt", _p.Cout, FusedPlan.PooledMasks(_p.BackwardLinks, v, true), mean: false);
 
             w.Line("// Bias gradients: the total sum of each output gradient.");
             foreach (var v in _p.Views)
             {
                 int wide = v.Fixed * _p.Cout;
                 string total = v.FullMask == 0 ? $"gs{v.Tensor.Index}" : $"gm{v.Tensor.Index}_0";
-                w.Line($"global::LayerCompiler.Runtime.Kernels.FusedOps.Add({total}, new global::System.Span<float>(gb, {I(_p.Layer.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
+                w.Line($"global::LayerCompiler.Runtime.Kernels.FusedOps.Add({total}, new global::System.Span<float>(gb, {I(_p.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
             }
 
             // Weight gradients of full-size terms into a tensor with an outer loop are computed line by
             // line inside the input gradient's pass over that tensor, while the line of the output gradient
             // is in L1 (it is read once for both); without an input gradient, in their own loops below.
-            var fused = _p.ForwardLinks.Where(l => l.DstMask == _p.Views[l.Dst].FullMask && _p.Views[l.Dst].PermSizes.Length >= 2).ToList();
+            var fused = _p.ForwardLinks.Where(l => l.DstMask == _p.Views[l.Dst].FullMask && _p.Views[l.Dst].PermSizes.Count >= 2).ToList();
             w.Line("// Weight gradients: Σ over kept positions of (input statistic) ⊗ (gradient statistic); full-size terms a line at a time.");
-            foreach (var l in _p.ForwardLinks.Except(fused)) EmitWeightGradient(w, l);
+            foreach (var l in _p.ForwardLinks.Except(fused).Where(l => !IsTotal(l))) EmitWeightGradient(w, l);
+            if (_p.ForwardLinks.Any(IsTotal)) w.Line("OuterTotals(xt, gt, gw);");
             if (fused.Count > 0)
             {
                 using (w.Block("if (gx == null)"))
@@ -150,7 +154,7 @@ namespace LayerCompiler.Generator.Emit
             w.Line("// Input gradient: the transposed map (w holds each term's matrix transposed), with the fused weight gradients.");
             // No prefetch here: a backward network's working set (input, output gradient, input gradient,
             // the chunk's weight gradients) already fills L2, and prefetching the next one measured slower.
-            EmitMap(w, _p.BackwardLinks, "gs", "gm", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true, fusedGrads: fused);
+            EmitMap(w, _p.BackwardLinks, "gs", "gm", "gt", _p.Cout, "gx", _p.Cin, biasArray: null, transposed: true, fusedGrads: fused);
             return _scratch;
         }
 
@@ -205,13 +209,13 @@ namespace LayerCompiler.Generator.Emit
         private void EmitLayoutLoops(IndentedWriter w, TensorView v, int channels, Func<string, string, string> body)
         {
             var axes = v.Tensor.Axes;
-            for (int i = 0; i < axes.Length; i++) w.Open($"for (int a{i} = 0; a{i} < {I(axes[i].Size)}; a{i}++)");
-            string mem = "(" + MixedRadix(Enumerable.Range(0, axes.Length).Select(i => ($"a{i}", axes[i].Size)).ToList()) + $") * {I(channels)}";
+            for (int i = 0; i < axes.Count; i++) w.Open($"for (int a{i} = 0; a{i} < {I(axes[i].Size)}; a{i}++)");
+            string mem = "(" + MixedRadix(Enumerable.Range(0, axes.Count).Select(i => ($"a{i}", axes[i].Size)).ToList()) + $") * {I(channels)}";
             string grid = MixedRadix(v.Tensor.PermutedAxes.Select(i => ($"a{i}", axes[i].Size)).ToList());
             string fix = MixedRadix(v.Tensor.FixedAxes.Select(i => ($"a{i}", axes[i].Size)).ToList());
             string wide = $"(({grid}) * {I(v.Fixed)} + {fix}) * {I(channels)}";
             w.Line(body(mem, wide));
-            for (int i = 0; i < axes.Length; i++) w.Close();
+            for (int i = 0; i < axes.Count; i++) w.Close();
         }
 
         private static string MixedRadix(IList<(string Var, int Size)> digits)
@@ -222,8 +226,24 @@ namespace LayerCompiler.Generator.Emit
             return e;
         }
 
-        /// <summary>Pooled statistics of a [grid, wide] view over the axes not in each mask, in one pass.</summary>
-        private void EmitStats(IndentedWriter w, TensorView v, string src, string prefix, int channels, IEnumerable<int> maskSeq, bool mean)
+        /// <summary>A term that keeps no neuron layer (total of the source, broadcast over the destination): walked by the runtime's table.</summary>
+        private static bool IsTotal(Link l) => l.DstMask == 0;
+
+        /// <summary>
+        /// The vector of every tensor's total (its mean or sum over all permuted axes, <see cref="TotalTerms.TotalOffsets"/>
+        /// layout), which the runtime's <c>MixTotals</c>/<c>OuterTotals</c> read: tensors without permuted axes are copied in,
+        /// the others' totals are computed into it by <see cref="EmitStats"/>.
+        /// </summary>
+        private void EmitTotals(IndentedWriter w, string name, string src, int channels)
+        {
+            var offsets = _p.TotalOffsets(channels);
+            Alloc(w, name, offsets[offsets.Count - 1]);
+            foreach (var v in _p.Views.Where(v => v.FullMask == 0))
+                w.Line($"{src}{v.Tensor.Index}.CopyTo({name}.Slice({I(offsets[v.Tensor.Index])}, {I(v.Fixed * channels)}));");
+        }
+
+        /// <summary>Pooled statistics of a [grid, wide] view over the axes not in each mask, in one pass; totals (mask 0) land in the totals vector.</summary>
+        private void EmitStats(IndentedWriter w, TensorView v, string src, string prefix, string totals, int channels, IEnumerable<int> maskSeq, bool mean)
         {
             var masks = maskSeq.ToList();
             if (masks.Count == 0) return;
@@ -231,12 +251,13 @@ namespace LayerCompiler.Generator.Emit
             int wide = v.Fixed * channels;
             foreach (int m in masks)
             {
-                Alloc(w, $"{prefix}{t}_{m}", (long)v.KeptGrid(m) * wide);
+                if (m == 0) w.Line($"var {prefix}{t}_0 = {totals}.Slice({I(_p.TotalOffsets(channels)[t])}, {I(wide)});");
+                else Alloc(w, $"{prefix}{t}_{m}", (long)v.KeptGrid(m) * wide);
                 w.Line($"{prefix}{t}_{m}.Clear();");
             }
             string ops = "global::LayerCompiler.Runtime.Kernels.FusedOps";
             string line = "global::LayerCompiler.Runtime.Kernels.LineOps";
-            if (v.PermSizes.Length == 1)
+            if (v.PermSizes.Count == 1)
                 w.Line($"{line}.SumRows({src}{t}, {I(v.PermSizes[0])}, {prefix}{t}_0);");
             else
             {
@@ -262,7 +283,7 @@ namespace LayerCompiler.Generator.Emit
         }
 
         /// <summary>Positions (in v's permuted axes) of the axes a mask keeps.</summary>
-        private static int[] KeptAxes(TensorView v, int mask) => Enumerable.Range(0, v.PermSizes.Length).Where(i => (mask & (1 << i)) != 0).ToArray();
+        private static int[] KeptAxes(TensorView v, int mask) => Enumerable.Range(0, v.PermSizes.Count).Where(i => (mask & (1 << i)) != 0).ToArray();
 
         private static void OpenLoops(IndentedWriter w, TensorView v, int[] axes)
         {
@@ -282,7 +303,7 @@ namespace LayerCompiler.Generator.Emit
         {
             int t = s.Tensor.Index;
             int wide = s.Fixed * channels;
-            var digits = KeptAxes(s, sMask).Select(i => ($"p{Array.IndexOf(d.PermLayers, s.PermLayers[i])}", s.PermSizes[i])).ToList();
+            var digits = KeptAxes(s, sMask).Select(i => ($"p{d.PermLayers.IndexOf(s.PermLayers[i])}", s.PermSizes[i])).ToList();
             string idx = MixedRadix(digits);
             string buf = sMask == s.FullMask ? $"{fullPrefix}{t}" : $"{statPrefix}{t}_{sMask}";
             return idx == "0" ? $"{buf}.Slice(0, {I(wide)})" : $"{buf}.Slice(({idx}) * {I(wide)}, {I(wide)})";
@@ -294,7 +315,7 @@ namespace LayerCompiler.Generator.Emit
         /// permuted axis) at a time: broadcast terms first, then each full-size term as a small GEMM.
         /// With <paramref name="transposed"/> the weight array holds each term's matrix transposed.
         /// </summary>
-        private void EmitMap(IndentedWriter w, IReadOnlyList<Link> links, string fullPrefix, string statPrefix, int srcChannels,
+        private void EmitMap(IndentedWriter w, IReadOnlyList<Link> links, string fullPrefix, string statPrefix, string totals, int srcChannels,
             string dstArr, int dstChannels, string? biasArray, bool transposed, IReadOnlyList<Link>? fusedGrads = null, params (string Array, int Channels)[] prefetch)
         {
             int prefetchBase = 0;
@@ -302,7 +323,7 @@ namespace LayerCompiler.Generator.Emit
             string line = "global::LayerCompiler.Runtime.Kernels.LineOps";
             int maxWide = _p.Views.Max(v => v.Fixed * dstChannels);
             Alloc(w, "acc", maxWide);
-            int maxLine = _p.Views.Where(v => !v.Trailing && v.PermSizes.Length > 0).Select(v => v.PermSizes[v.PermSizes.Length - 1] * v.Fixed * dstChannels).DefaultIfEmpty(0).Max();
+            int maxLine = _p.Views.Where(v => !v.Trailing && v.PermSizes.Count > 0).Select(v => v.PermSizes[v.PermSizes.Count - 1] * v.Fixed * dstChannels).DefaultIfEmpty(0).Max();
             if (maxLine > 0) Alloc(w, "lineBuf", maxLine);
             foreach (var d in _p.Views)
             {
@@ -320,6 +341,12 @@ namespace LayerCompiler.Generator.Emit
                     var kept = KeptAxes(d, m);
                     if (kept.Length > 1) throw new System.NotSupportedException("A broadcast term keeping two axes.");
                     int rows = kept.Length == 0 ? 1 : d.PermSizes[kept[0]];
+                    if (m == 0)
+                    {
+                        // Total terms, one per source tensor: the runtime walks them (same calls, same order).
+                        w.Line($"MixTotals({totals}, w, {I(t)}, tt{t}_0, {(transposed ? "true" : "false")});");
+                        continue;
+                    }
                     foreach (var l in g)
                     {
                         var sv = _p.Views[l.Src];
@@ -333,12 +360,12 @@ namespace LayerCompiler.Generator.Emit
                 string raw = $"new global::System.Span<float>({dstArr}[{t}].Data, n * {I((long)d.Tensor.Size * dstChannels)}, {I((long)d.Tensor.Size * dstChannels)})";
                 w.Line($"var out{t} = {raw};");
                 w.OpenScope();
-                int k = d.PermSizes.Length;
+                int k = d.PermSizes.Count;
                 var full = mine.Where(l => l.DstMask == d.FullMask).ToList();
                 if (k == 0)
                 {
                     w.Line($"var a = acc.Slice(0, {I(wide)});");
-                    if (biasArray != null) w.Line($"new global::System.ReadOnlySpan<float>({biasArray}, {I(_p.Layer.BiasOffsets[t])}, {I(wide)}).CopyTo(a);");
+                    if (biasArray != null) w.Line($"new global::System.ReadOnlySpan<float>({biasArray}, {I(_p.BiasOffsets[t])}, {I(wide)}).CopyTo(a);");
                     else w.Line("a.Clear();");
                     foreach (var l in full)
                         w.Line($"{ops}.MixAdd({SourceAt(_p.Views[l.Src], l.SrcMask, d, fullPrefix, statPrefix, srcChannels)}, new global::System.ReadOnlySpan<float>(w, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)}), a{Scale(l)});");
@@ -358,7 +385,7 @@ namespace LayerCompiler.Generator.Emit
                 }
                 // Terms constant along the line: bias + every broadcast term that does not keep the last axis.
                 w.Line($"var init = acc.Slice(0, {I(wide)});");
-                if (biasArray != null) w.Line($"new global::System.ReadOnlySpan<float>({biasArray}, {I(_p.Layer.BiasOffsets[t])}, {I(wide)}).CopyTo(init);");
+                if (biasArray != null) w.Line($"new global::System.ReadOnlySpan<float>({biasArray}, {I(_p.BiasOffsets[t])}, {I(wide)}).CopyTo(init);");
                 else w.Line("init.Clear();");
                 foreach (var g in small.Where(g => (g.Key & (1 << last)) == 0))
                 {
@@ -438,7 +465,7 @@ namespace LayerCompiler.Generator.Emit
                 stride *= s.PermSizes[kept[j]];
             }
             if (!found) throw new System.NotSupportedException("A full-size term whose source does not run along the line.");
-            var digits = kept.Select(i => s.PermLayers[i] == lineLayer ? ("0", s.PermSizes[i]) : ($"p{Array.IndexOf(d.PermLayers, s.PermLayers[i])}", s.PermSizes[i])).ToList();
+            var digits = kept.Select(i => s.PermLayers[i] == lineLayer ? ("0", s.PermSizes[i]) : ($"p{d.PermLayers.IndexOf(s.PermLayers[i])}", s.PermSizes[i])).ToList();
             string idx = MixedRadix(digits);
             string buf = sMask == s.FullMask ? $"{fullPrefix}{t}" : $"{statPrefix}{t}_{sMask}";
             return ($"{buf}.Slice(({idx}) * {I(wide)})", stride);
@@ -452,14 +479,14 @@ namespace LayerCompiler.Generator.Emit
             int wide = d.Fixed * channels;
             if (d.Trailing)
             {
-                string grid = MixedRadix(Enumerable.Range(0, d.PermSizes.Length).Select(i => ($"p{i}", d.PermSizes[i])).ToList());
+                string grid = MixedRadix(Enumerable.Range(0, d.PermSizes.Count).Select(i => ($"p{i}", d.PermSizes[i])).ToList());
                 w.Line($"a.CopyTo({dst}.Slice(({grid}) * {I(wide)}, {I(wide)}));");
                 return;
             }
             var axes = d.Tensor.Axes;
             var fixedAxes = d.Tensor.FixedAxes;
             foreach (int i in fixedAxes) w.Open($"for (int f{i} = 0; f{i} < {I(axes[i].Size)}; f{i}++)");
-            var memDigits = Enumerable.Range(0, axes.Length).Select(i => (axes[i].Permuted ? $"p{Array.IndexOf(d.Tensor.PermutedAxes, i)}" : $"f{i}", axes[i].Size)).ToList();
+            var memDigits = Enumerable.Range(0, axes.Count).Select(i => (axes[i].Permuted ? $"p{d.Tensor.PermutedAxes.IndexOf(i)}" : $"f{i}", axes[i].Size)).ToList();
             string fix = MixedRadix(fixedAxes.Select(i => ($"f{i}", axes[i].Size)).ToList());
             w.Line($"a.Slice(({fix}) * {I(channels)}, {I(channels)}).CopyTo({dst}.Slice(({MixedRadix(memDigits)}) * {I(channels)}, {I(channels)}));");
             foreach (var _ in fixedAxes) w.Close();

@@ -7,8 +7,8 @@ using LayerCompiler.Generator.Model;
 namespace LayerCompiler.Generator.Emit
 {
     /// <summary>
-    /// Emits <c>Namespace.Type.Cuda.g.cs</c>: the CUDA C of every fused layer of a model as string constants, with the
-    /// launch metadata the runtime needs (<c>LayerCompiler.Gpu.CudaLayerSource</c>), nested in the model type.
+    /// Emits <c>Namespace.Type.Cuda.g.cs</c>: a model's fused layers on CUDA (<c>LayerCompiler.Gpu.CudaLayerSource</c>, nested in
+    /// the model type), each built from its layer plan by the GPU backend when first used.
     /// </summary>
     public static class CudaSourceEmitter
     {
@@ -18,7 +18,6 @@ namespace LayerCompiler.Generator.Emit
         {
             var w = new IndentedWriter();
             w.Lines(SourceEmitter.Header);
-            var space = WeightSpace.FromLayers(SourceEmitter.Declarations(arch), (Symmetry)model.Symmetry);
             var pairs = SourceEmitter.KernelChannelPairs(model).Distinct().ToList();
             SourceEmitter.OpenType(w, model.Type, null);
             w.Line("/// <summary>");
@@ -28,31 +27,21 @@ namespace LayerCompiler.Generator.Emit
             w.Line($"public static {Rt}CudaEquivariantKernel CreateCudaKernel({Rt}CudaDevice device, global::LayerCompiler.Algebra.LayerPlan plan) =>");
             w.Line($"    new {Rt}CudaEquivariantKernel(device, CudaSources.ForChannels(plan.InChannels, plan.OutChannels), plan);");
             w.Line();
-            w.Line("/// <summary>CUDA C of the fused layers (self-contained, constants baked in) and how to launch them; see docs/gpu.md.</summary>");
+            w.Line("/// <summary>The fused layers on CUDA: their CUDA C is scheduled from the layer plan when first asked for (see docs/gpu.md).</summary>");
             using (w.Block("public static class CudaSources"))
             {
                 w.Line("/// <summary>Threads per block of every kernel.</summary>");
                 w.Line($"public const int BlockSize = {CudaKernelEmitter.Threads};");
                 foreach (var (cin, cout) in pairs)
                 {
-                    var e = CudaKernelEmitter.Emit(new FusedPlan(new LayerPlan(space, cin, cout)));
                     string id = $"{cin}x{cout}";
                     w.Line();
-                    w.Line($"/// <summary>CUDA C of the {cin} → {cout} layer: kernels {string.Join(", ", e.Steps.Select(s => s.Kernel).Distinct())}.</summary>");
-                    w.Line($"public const string Kernel_{id} = @\"{e.Source.Replace("\"", "\"\"")}\";");
-                    w.Line($"/// <summary>Scratch floats per network of the {cin} → {cout} layer (plus the parameter-gradient chunks, see <see cref=\"Layer_{id}\"/>).</summary>");
-                    w.Line($"public const long Kernel_{id}_ScratchFloatsPerNetwork = {e.ScratchPerNetwork};");
-                    w.Line($"/// <summary>Largest batch of the {cin} → {cout} layer's 32-bit indices.</summary>");
-                    w.Line($"public const int Kernel_{id}_MaxBatch = {e.MaxBatch};");
+                    // The source is built at run time, not carried as a string constant: it grows with the square of the
+                    // depth, and an assembly's string literals share one heap of about 16 MB (CS8103).
+                    w.Line($"private static {Rt}CudaLayerSource? _layer_{id};");
                     w.Line($"/// <summary>The {cin} → {cout} layer with its launch steps.</summary>");
-                    w.Line($"public static {Rt}CudaLayerSource Layer_{id} {{ get; }} = new {Rt}CudaLayerSource(");
-                    w.Line($"    Kernel_{id}, {cin}, {cout}, {e.WeightCount}, {e.BiasCount}, new int[] {{ {string.Join(", ", e.TensorSizes)} }},");
-                    w.Line($"    BlockSize, Kernel_{id}_ScratchFloatsPerNetwork, {LongArray(e.ScratchChunkTerms)}, Kernel_{id}_MaxBatch,");
-                    w.Line($"    new {Rt}CudaLaunchStep[]");
-                    w.Line("    {");
-                    foreach (var s in e.Steps)
-                        w.Line($"        new {Rt}CudaLaunchStep(\"{s.Kernel}\", {Rt}CudaLayerPass.{PassName(s.Pass)}, {LongArray(s.GridTerms)}, {s.ConstantBlocks}),");
-                    w.Line("    });");
+                    w.Line($"public static {Rt}CudaLayerSource Layer_{id} => global::System.Threading.LazyInitializer.EnsureInitialized(ref _layer_{id},");
+                    w.Line($"    static () => {Rt}CudaLayerSource.FromPlan(new global::LayerCompiler.Algebra.LayerPlan(CreateWeightSpace(), {cin}, {cout})));");
                 }
                 w.Line();
                 w.Line("/// <summary>The layer for a channel pair of this model.</summary>");
@@ -69,9 +58,5 @@ namespace LayerCompiler.Generator.Emit
             return w.ToString();
         }
 
-        private static string LongArray(List<long> values) =>
-            values.Count == 0 ? "new long[0]" : $"new long[] {{ {string.Join(", ", values)} }}";
-
-        private static string PassName(int pass) => pass switch { 0 => "Forward", 1 => "ParameterGradient", _ => "InputGradient" };
     }
 }

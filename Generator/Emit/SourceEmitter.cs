@@ -53,7 +53,7 @@ namespace LayerCompiler.Generator.Emit
             return w.ToString();
         }
 
-        public static string EmitModel(EquivariantModelInfo model, ArchitectureInfo arch)
+        public static string EmitModel(EquivariantModelInfo model, ArchitectureInfo arch, IReadOnlyList<FusedPlan> plans)
         {
             var w = new IndentedWriter();
             w.Lines(Header);
@@ -84,10 +84,10 @@ namespace LayerCompiler.Generator.Emit
                     w.Line("default: throw new global::System.ArgumentException($\"No kernel was generated for {plan.InChannels} → {plan.OutChannels} channels.\");");
                 }
             }
-            foreach (var (cin, cout) in pairs)
+            foreach (var plan in plans)
             {
                 w.Line();
-                CSharpKernelEmitter.Emit(new FusedPlan(new LayerPlan(space, cin, cout)), w);
+                CSharpKernelEmitter.Emit(plan, w);
             }
             CloseType(w, model.Type);
             return w.ToString();

@@ -28,6 +28,8 @@ namespace LayerCompiler.Generator.Model
 
         public override bool Equals(object? obj) => obj is EquatableArray<T> o && Equals(o);
 
+        public int IndexOf(T item) => _items == null ? -1 : Array.IndexOf(_items, item);
+
         public override int GetHashCode()
         {
             int h = 17;

@@ -30,6 +30,67 @@ public abstract class FusedKernel : IReluFusingKernel
         Plan = plan;
         _forwardScratch = forwardScratch;
         _backwardScratch = backwardScratch;
+        BuildTotalLinks(plan);
+    }
+
+    // ------------------------------------------------------------ total terms
+    // The terms that keep no neuron layer (one per ordered pair of tensors: quadratic in the depth) are walked from
+    // a table built here rather than spelled out in the generated code, which then stays linear in the depth. The
+    // calls and their order are those the generator would have emitted, so the results are the same bits.
+
+    private readonly record struct TotalLink(int Src, int SrcWidth, int WOffset, int InWidth, int OutWidth, float Scale);
+
+    private TotalLink[][] _forwardTotals = Array.Empty<TotalLink[]>(), _backwardTotals = Array.Empty<TotalLink[]>();
+    private (int X, int G, int WOffset, int Rows, int Cols)[] _gradientTotals = Array.Empty<(int, int, int, int, int)>();
+
+    /// <summary>Floats of the totals vector of the layer's input (Cin channels) and of its output gradient (Cout channels).</summary>
+    protected int InputTotalsLength { get; private set; }
+    protected int OutputTotalsLength { get; private set; }
+
+    private void BuildTotalLinks(LayerPlan plan)
+    {
+        var space = plan.Space;
+        int tensors = space.Tensors.Count;
+        var inOff = TotalTerms.TotalOffsets(space, plan.InChannels);
+        var outOff = TotalTerms.TotalOffsets(space, plan.OutChannels);
+        InputTotalsLength = inOff[tensors];
+        OutputTotalsLength = outOff[tensors];
+        var terms = TotalTerms.Of(plan);
+        var fwd = new System.Collections.Generic.List<TotalLink>[tensors];
+        var bwd = new System.Collections.Generic.List<TotalLink>[tensors];
+        for (int t = 0; t < tensors; t++) { fwd[t] = new(); bwd[t] = new(); }
+        var grads = new (int, int, int, int, int)[terms.Length];
+        for (int i = 0; i < terms.Length; i++)
+        {
+            var term = terms[i];
+            fwd[term.Output].Add(new TotalLink(inOff[term.Input], term.Rows, term.Offset, term.Rows, term.Cols, 1f));
+            // The backward of a mean is a broadcast scaled by 1/(positions pooled).
+            float scale = (float)(1.0 / TotalTerms.PooledCount(space.Tensors[term.Input]));
+            bwd[term.Input].Add(new TotalLink(outOff[term.Output], term.Cols, term.Offset, term.Cols, term.Rows, scale));
+            grads[i] = (inOff[term.Input], outOff[term.Output], term.Offset, term.Rows, term.Cols);
+        }
+        _forwardTotals = Array.ConvertAll(fwd, l => l.ToArray());
+        _backwardTotals = Array.ConvertAll(bwd, l => l.ToArray());
+        _gradientTotals = grads;
+    }
+
+    /// <summary>
+    /// acc += Σ over the total terms into tensor <paramref name="dst"/> of (source total) · W, in term order: the forward
+    /// (totals of the input, W) or, with <paramref name="backward"/>, the input gradient (totals of the output gradient,
+    /// the transposed matrices in <paramref name="w"/>, each scaled by the adjoint of its mean).
+    /// </summary>
+    protected void MixTotals(ReadOnlySpan<float> totals, float[] w, int dst, Span<float> acc, bool backward)
+    {
+        foreach (var l in (backward ? _backwardTotals : _forwardTotals)[dst])
+            LineOps.MixAdd(totals.Slice(l.Src, l.SrcWidth), l.SrcWidth, new ReadOnlySpan<float>(w, l.WOffset, l.InWidth * l.OutWidth),
+                l.InWidth, l.OutWidth, acc, acc.Length, 1, l.Scale);
+    }
+
+    /// <summary>The weight gradients of every total term: (input total) ⊗ (output-gradient total).</summary>
+    protected void OuterTotals(ReadOnlySpan<float> inputTotals, ReadOnlySpan<float> gradientTotals, float[] gw)
+    {
+        foreach (var (x, g, off, rows, cols) in _gradientTotals)
+            LineOps.OuterAdd(inputTotals.Slice(x, rows), rows, gradientTotals.Slice(g, cols), cols, 1, rows, cols, new Span<float>(gw, off, rows * cols));
     }
 
     /// <summary>Per-network forward; with <paramref name="relu"/>, ReLU applied to each finished output line.</summary>

@@ -1,9 +1,11 @@
 using System.Text.RegularExpressions;
+using LayerCompiler.Algebra;
+using LayerCompiler.Gpu;
 using LayerCompiler.TestSupport;
 
 namespace LayerCompiler.Generator.Tests;
 
-/// <summary>The CUDA backend's output for models, Namespace.Model.Cuda.g.cs: snapshots, and the CUDA C it carries.</summary>
+/// <summary>The CUDA backend's output for models: Namespace.Model.Cuda.g.cs (snapshots) and the CUDA C the GPU backend builds from its plans.</summary>
 public class CudaSnapshotTests
 {
     public static IEnumerable<object[]> Names() => SnapshotTests.Names();
@@ -20,10 +22,41 @@ public class CudaSnapshotTests
         return cuda.SourceText.ToString();
     }
 
-    /// <summary>The CUDA C string constants of a generated file, by channel pair ("8x8").</summary>
-    private static Dictionary<string, string> Kernels(string file) =>
-        Regex.Matches(file, "public const string Kernel_(\\w+) = @\"(.*?)\";\n", RegexOptions.Singleline)
-            .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value.Replace("\"\"", "\""));
+    /// <summary>The weight space of each snapshot declaration's model (as declared in SnapshotTests.Architectures).</summary>
+    private static WeightSpace SpaceOf(string name) => name switch
+    {
+        "Siren" => WeightSpace.FromLayers(new[] { LayerDeclaration.Dense(2, 32), LayerDeclaration.Dense(32, 32), LayerDeclaration.Dense(32, 1) }, Symmetry.HiddenNeuron),
+        "TinyAllNeuron" => WeightSpace.FromLayers(new[] { LayerDeclaration.Dense(2, 3), LayerDeclaration.Dense(3, 2, false) }, Symmetry.AllNeuron),
+        "Cnn" => WeightSpace.FromLayers(new[] { LayerDeclaration.Conv2d(1, 4, 3, 3), LayerDeclaration.Conv2d(4, 4, 3, 3), LayerDeclaration.Dense(4, 10) }, Symmetry.HiddenNeuron),
+        _ => throw new ArgumentException($"No weight space for '{name}'."),
+    };
+
+    /// <summary>
+    /// The CUDA layers of a generated model file, by channel pair ("8x8"): the file names its channel pairs, and the GPU
+    /// backend builds each layer's CUDA C from the plan, as the generated <c>CudaSources.Layer_*</c> properties do.
+    /// </summary>
+    private static Dictionary<string, CudaLayerSource> Kernels(string name, string file) =>
+        Regex.Matches(file, @"case \((\d+), (\d+)\): return Layer_")
+            .ToDictionary(m => $"{m.Groups[1].Value}x{m.Groups[2].Value}",
+                m => CudaLayerSource.FromPlan(new LayerPlan(SpaceOf(name), int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value))));
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void TheGeneratedFileCarriesNoCudaSourceAndNamesEveryChannelPair(string name)
+    {
+        var file = CudaFile(name, out _);
+        Assert.DoesNotContain("__global__", file);
+        Assert.DoesNotContain("public const string", file);
+        Assert.NotEmpty(Kernels(name, file));
+    }
+
+    /// <summary>One representative layer's CUDA C (the smallest declaration's 2 → 1 equivariant head).</summary>
+    [Fact]
+    public void CudaKernelMatchesSnapshot()
+    {
+        var layer = Kernels("TinyAllNeuron", CudaFile("TinyAllNeuron", out _))["2x1"];
+        Snapshot.Match("TinyAllNeuron.TinyEditor.2x1.cu", layer.Source);
+    }
 
     [Theory]
     [MemberData(nameof(Names))]
@@ -45,14 +78,14 @@ public class CudaSnapshotTests
     [MemberData(nameof(Names))]
     public void EveryLaunchedKernelIsAnExternCGlobalFunctionAndTheSourceNeedsNoHeaders(string name)
     {
-        var file = CudaFile(name, out _);
-        var kernels = Kernels(file);
+        var kernels = Kernels(name, CudaFile(name, out _));
         Assert.NotEmpty(kernels);
-        foreach (var (pair, source) in kernels)
+        foreach (var (pair, layer) in kernels)
         {
+            string source = layer.Source;
             Assert.DoesNotContain("#include", source);
             Assert.DoesNotMatch(@"\batomic[A-Z]\w*\s*\(", source);   // deterministic: fixed-order reductions, no atomics
-            var launched = Regex.Matches(file, $"CudaLaunchStep\\(\"(lc_\\w+_{pair})\"").Select(m => m.Groups[1].Value).Distinct().ToList();
+            var launched = layer.KernelNames.ToList();
             Assert.Contains($"lc_fwd_out_{pair}", launched);
             Assert.Contains($"lc_wgrad_{pair}", launched);
             Assert.Contains($"lc_bwd_out_{pair}", launched);
@@ -66,9 +99,9 @@ public class CudaSnapshotTests
     public void CudaSourcePassesAHostCompilerSyntaxCheck()
     {
         foreach (var (name, _) in SnapshotTests.Architectures)
-            foreach (var (pair, source) in Kernels(CudaFile(name, out _)))
+            foreach (var (pair, layer) in Kernels(name, CudaFile(name, out _)))
             {
-                string messages = CudaEmulator.SyntaxCheck(source);
+                string messages = CudaEmulator.SyntaxCheck(layer.Source);
                 Assert.True(messages.Length == 0, $"{name} {pair}:\n{messages}");
             }
     }
@@ -82,13 +115,12 @@ public class CudaSnapshotTests
     {
         foreach (var (name, _) in SnapshotTests.Architectures)
         {
-            var file = CudaFile(name, out _);
-            foreach (var (pair, source) in Kernels(file))
+            foreach (var (pair, layer) in Kernels(name, CudaFile(name, out _)))
             {
-                var (messages, ptx) = CudaEmulator.DeviceCheck(source);
+                var (messages, ptx) = CudaEmulator.DeviceCheck(layer.Source);
                 Assert.True(messages.Length == 0, $"{name} {pair}:\n{messages}");
-                foreach (Match m in Regex.Matches(file, $"CudaLaunchStep\\(\"(lc_\\w+_{pair})\""))
-                    Assert.Contains($".entry {m.Groups[1].Value}(", ptx);
+                foreach (var kernel in layer.KernelNames)
+                    Assert.Contains($".entry {kernel}(", ptx);
                 foreach (Match m in Regex.Matches(ptx, @"\.shared \.align \d+ \.b8 \w+\[(\d+)\]"))
                     Assert.True(int.Parse(m.Groups[1].Value) <= 48 * 1024, $"{name} {pair}: {m.Value}");
             }

@@ -9,7 +9,34 @@ namespace LayerCompiler.Generator.Tests;
 
 public class IncrementalTests
 {
-    private static readonly string[] Steps = { LcGenerator.ArchitecturesStep, LcGenerator.ModelsStep, LcGenerator.ResolvedModelsStep };
+    private static readonly string[] Steps = { LcGenerator.ArchitecturesStep, LcGenerator.ModelsStep, LcGenerator.ResolvedModelsStep, LcGenerator.PlansStep };
+
+    [Fact]
+    public void ASecondRunReusesThePlansAndTheEmission()
+    {
+        var compilation = GeneratorHarness.Compile(SnapshotTests.Architectures[0].Source);
+        var first = GeneratorHarness.Run(GeneratorHarness.CreateDriver(), compilation);
+        Assert.Contains(first.Run.Results.Single().TrackedSteps[LcGenerator.PlansStep].SelectMany(r => r.Outputs), o => o.Reason == IncrementalStepRunReason.New);
+        var result = GeneratorHarness.Run(first.Driver, compilation).Run.Results.Single();
+        foreach (var step in Steps)
+            foreach (var (_, reason) in result.TrackedSteps[step].SelectMany(r => r.Outputs))
+                Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{step}: {reason}");
+        foreach (var output in result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(r => r.Outputs))
+            Assert.True(output.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"output: {output.Reason}");
+    }
+
+    /// <summary>Lowering is deterministic data: two independent runs give equal plans (value equality, so the step can cache).</summary>
+    [Fact]
+    public void PlansOfTwoRunsAreEqualValues()
+    {
+        object Plan() => GeneratorHarness.Run(SnapshotTests.Architectures[0].Source).Run.Results.Single()
+            .TrackedSteps[LcGenerator.PlansStep].Single().Outputs.Single().Value;
+        var a = Plan();
+        var b = Plan();
+        Assert.NotSame(a, b);
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+    }
 
     [Fact]
     public void UnrelatedEditIsAllCachedOrUnchanged()
