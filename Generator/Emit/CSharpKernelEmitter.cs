@@ -1,3 +1,4 @@
+using LayerCompiler.Contracts;
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -38,12 +39,12 @@ namespace LayerCompiler.Generator.Emit
             int fwdScratch = EmitForward(fwd);
             int bwdScratch = EmitBackward(bwd);
             _w.Line($"/// <summary>Fused equivariant layer, {_p.Cin} → {_p.Cout} channels: {_p.TermCount} basis terms, {_p.WeightCount} weights, {_p.BiasCount} biases.</summary>");
-            using (_w.Block($"private sealed class {name} : global::LayerCompiler.Runtime.Kernels.FusedKernel"))
+            using (_w.Block($"private sealed class {name} : {RuntimeNames.FusedKernel}"))
             {
                 _w.Line($"public const int WeightCount = {I(_p.WeightCount)};");
                 _w.Line($"public const int BiasCount = {I(_p.BiasCount)};");
                 _w.Line();
-                using (_w.Block($"public {name}(global::LayerCompiler.Algebra.LayerPlan plan) : base(plan, {I(fwdScratch)}, {I(bwdScratch)})"))
+                using (_w.Block($"public {name}({RuntimeNames.LayerPlan} plan) : base(plan, {I(fwdScratch)}, {I(bwdScratch)})"))
                 {
                     _w.Line("if (plan.WeightCount != WeightCount || plan.BiasCount != BiasCount || plan.InChannels != " + I(_p.Cin) + " || plan.OutChannels != " + I(_p.Cout) + ")");
                     _w.Line($"    throw new global::System.ArgumentException(\"This kernel was generated for {_p.Cin} → {_p.Cout} channels with \" + WeightCount + \" weights; the plan does not match.\");");
@@ -51,21 +52,21 @@ namespace LayerCompiler.Generator.Emit
                 _w.Line();
                 // Compiled fully optimized on first call: tiered compilation's PGO build of these loops measured 7–12 % slower.
                 _w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
-                using (_w.Block("protected override void ForwardNetwork(int n, float[] w, float[] b, global::LayerCompiler.Runtime.Tensor[] x, global::LayerCompiler.Runtime.Tensor[] y, float[] s, bool relu)"))
+                using (_w.Block("protected override void ForwardNetwork(int n, float[] w, float[] b, " + RuntimeNames.Tensor + "[] x, " + RuntimeNames.Tensor + "[] y, float[] s, bool relu)"))
                     _w.Lines(fwd.ToString().TrimEnd('\n'));
                 _w.Line();
                 _w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
-                using (_w.Block("protected override void BackwardNetwork(int n, float[] w, global::LayerCompiler.Runtime.Tensor[] x, global::LayerCompiler.Runtime.Tensor[] gy, global::LayerCompiler.Runtime.Tensor[]? gx, float[] gw, float[] gb, float[] s, bool reluMaskInput)"))
+                using (_w.Block("protected override void BackwardNetwork(int n, float[] w, " + RuntimeNames.Tensor + "[] x, " + RuntimeNames.Tensor + "[] gy, " + RuntimeNames.Tensor + "[]? gx, float[] gw, float[] gb, float[] s, bool reluMaskInput)"))
                     _w.Lines(bwd.ToString().TrimEnd('\n'));
                 if (PrefetchParts > 0)
                 {
                     _w.Line();
                     _w.Line($"/// <summary>Prefetches part <c>part</c> of {I(PrefetchParts)} of network n + 1's input (a hint: its statistics pass then reads from cache).</summary>");
-                    using (_w.Block("private static void PrefetchNext(int n, int part, global::LayerCompiler.Runtime.Tensor[] t, int channels)"))
+                    using (_w.Block("private static void PrefetchNext(int n, int part, " + RuntimeNames.Tensor + "[] t, int channels)"))
                         foreach (var v in _p.Views)
                         {
                             string size = $"{I(v.Tensor.Size)} * channels";
-                            _w.Line($"global::LayerCompiler.Runtime.Kernels.FusedOps.PrefetchPart(t[{v.Tensor.Index}].Data, (long)(n + 1) * ({size}), {size}, part, {I(PrefetchParts)});");
+                            _w.Line($"{RuntimeNames.FusedOps}.PrefetchPart(t[{v.Tensor.Index}].Data, (long)(n + 1) * ({size}), {size}, part, {I(PrefetchParts)});");
                         }
                 }
             }
@@ -132,7 +133,7 @@ namespace LayerCompiler.Generator.Emit
             {
                 int wide = v.Fixed * _p.Cout;
                 string total = v.FullMask == 0 ? $"gs{v.Tensor.Index}" : $"gm{v.Tensor.Index}_0";
-                w.Line($"global::LayerCompiler.Runtime.Kernels.FusedOps.Add({total}, new global::System.Span<float>(gb, {I(_p.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
+                w.Line($"{RuntimeNames.FusedOps}.Add({total}, new global::System.Span<float>(gb, {I(_p.BiasOffsets[v.Tensor.Index])}, {I(wide)}));");
             }
 
             // Weight gradients of full-size terms into a tensor with an outer loop are computed line by
@@ -165,7 +166,7 @@ namespace LayerCompiler.Generator.Emit
             var kept = KeptAxes(o, l.DstMask);
             if (kept.Length == 0)
             {
-                w.Line($"global::LayerCompiler.Runtime.Kernels.LineOps.OuterAdd({SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin)}, {I(a.Fixed * _p.Cin)}, {SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout)}, {I(o.Fixed * _p.Cout)}, 1, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
+                w.Line($"{RuntimeNames.LineOps}.OuterAdd({SourceAt(a, l.SrcMask, o, "xs", "xm", _p.Cin)}, {I(a.Fixed * _p.Cin)}, {SourceAt(o, l.DstMask, o, "gs", "gm", _p.Cout)}, {I(o.Fixed * _p.Cout)}, 1, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
                 return;
             }
             // A line along the last kept axis, loops over the others.
@@ -182,7 +183,7 @@ namespace LayerCompiler.Generator.Emit
             var a = _p.Views[l.Src]; var o = _p.Views[l.Dst];
             var (xBase, xStride) = LineSource(a, l.SrcMask, o, lineAxis, "xs", "xm", _p.Cin);
             var (gBase, gStride) = LineSource(o, l.DstMask, o, lineAxis, "gs", "gm", _p.Cout);
-            w.Line($"global::LayerCompiler.Runtime.Kernels.LineOps.OuterAdd({xBase}, {I(xStride)}, {gBase}, {I(gStride)}, {I(o.PermSizes[lineAxis])}, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
+            w.Line($"{RuntimeNames.LineOps}.OuterAdd({xBase}, {I(xStride)}, {gBase}, {I(gStride)}, {I(o.PermSizes[lineAxis])}, {I(l.Rows)}, {I(l.Cols)}, {GradientSpan(l)});");
         }
 
         private static string GradientSpan(Link l) => $"new global::System.Span<float>(gw, {I(l.WOffset)}, {I((long)l.Rows * l.Cols)})";
@@ -255,8 +256,8 @@ namespace LayerCompiler.Generator.Emit
                 else Alloc(w, $"{prefix}{t}_{m}", (long)v.KeptGrid(m) * wide);
                 w.Line($"{prefix}{t}_{m}.Clear();");
             }
-            string ops = "global::LayerCompiler.Runtime.Kernels.FusedOps";
-            string line = "global::LayerCompiler.Runtime.Kernels.LineOps";
+            string ops = RuntimeNames.FusedOps;
+            string line = RuntimeNames.LineOps;
             if (v.PermSizes.Count == 1)
                 w.Line($"{line}.SumRows({src}{t}, {I(v.PermSizes[0])}, {prefix}{t}_0);");
             else
@@ -265,7 +266,7 @@ namespace LayerCompiler.Generator.Emit
                 if (row || col)
                 {
                     // One read of the tensor for its row and column sums.
-                    w.Line($"global::LayerCompiler.Runtime.Kernels.LineOps.Sums2D({src}{t}, {I(v.PermSizes[0])}, {I(v.PermSizes[1])}, {I(wide)}, {(row ? $"{prefix}{t}_1" : "default")}, {(col ? $"{prefix}{t}_2" : "default")});");
+                    w.Line($"{RuntimeNames.LineOps}.Sums2D({src}{t}, {I(v.PermSizes[0])}, {I(v.PermSizes[1])}, {I(wide)}, {(row ? $"{prefix}{t}_1" : "default")}, {(col ? $"{prefix}{t}_2" : "default")});");
                     if (tot)
                     {
                         int by = row ? 0 : 1; string from = row ? $"{prefix}{t}_1" : $"{prefix}{t}_2";
@@ -319,8 +320,8 @@ namespace LayerCompiler.Generator.Emit
             string dstArr, int dstChannels, string? biasArray, bool transposed, IReadOnlyList<Link>? fusedGrads = null, params (string Array, int Channels)[] prefetch)
         {
             int prefetchBase = 0;
-            string ops = "global::LayerCompiler.Runtime.Kernels.FusedOps";
-            string line = "global::LayerCompiler.Runtime.Kernels.LineOps";
+            string ops = RuntimeNames.FusedOps;
+            string line = RuntimeNames.LineOps;
             int maxWide = _p.Views.Max(v => v.Fixed * dstChannels);
             Alloc(w, "acc", maxWide);
             int maxLine = _p.Views.Where(v => !v.Trailing && v.PermSizes.Count > 0).Select(v => v.PermSizes[v.PermSizes.Count - 1] * v.Fixed * dstChannels).DefaultIfEmpty(0).Max();
@@ -442,7 +443,7 @@ namespace LayerCompiler.Generator.Emit
         /// </summary>
         private static void EmitFusedRelu(IndentedWriter w, bool backward, string line, string inputLine)
         {
-            const string act = "global::LayerCompiler.Runtime.Kernels.Activations";
+            const string act = RuntimeNames.Activations;
             if (!backward) w.Line($"if (relu) {act}.ReluForward({line}, {line});");
             else w.Line($"if (reluMaskInput) {act}.ReluBackward({inputLine}, {line}, {line});");
         }

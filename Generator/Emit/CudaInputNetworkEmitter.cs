@@ -1,3 +1,4 @@
+using LayerCompiler.Contracts;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
@@ -48,7 +49,7 @@ namespace LayerCompiler.Generator.Emit
         /// <summary>Tiles of at least this many points keep the weights in shared memory; otherwise weights stay in device memory.</summary>
         private const int MinSharedWeightTile = 8;
 
-        private const string Rt = "global::LayerCompiler.Gpu.";
+        private const string Rt = RuntimeNames.GpuNamespace + ".";
 
         private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
 
@@ -96,7 +97,7 @@ namespace LayerCompiler.Generator.Emit
                 w.Line($"public static {Rt}CudaInputNetwork Create({Rt}CudaDevice device) => new {Rt}CudaInputNetwork(device, Info);");
                 w.Line();
                 w.Line("/// <summary>A fitter of many INRs at once on <paramref name=\"device\"/> at the given points (the CPU <c>InrFitter</c>'s semantics).</summary>");
-                w.Line($"public static {Rt}CudaInrFitter CreateFitter({Rt}CudaDevice device, float[] points, int pointCount, global::LayerCompiler.Runtime.InputNetworks.InrFitSettings settings) =>");
+                w.Line($"public static {Rt}CudaInrFitter CreateFitter({Rt}CudaDevice device, float[] points, int pointCount, {RuntimeNames.InrFitSettings} settings) =>");
                 w.Line($"    new {Rt}CudaInrFitter(device, Info, points, pointCount, settings);");
             }
             SourceEmitter.CloseType(w, arch.Type);

@@ -1,3 +1,4 @@
+using LayerCompiler.Contracts;
 using System.Collections.Generic;
 using System.Linq;
 using LayerCompiler.Algebra;
@@ -12,7 +13,7 @@ namespace LayerCompiler.Generator.Emit
     /// </summary>
     public static class CudaSourceEmitter
     {
-        private const string Rt = "global::LayerCompiler.Gpu.";
+        private const string Rt = RuntimeNames.GpuNamespace + ".";
 
         public static string EmitModel(EquivariantModelInfo model, ArchitectureInfo arch)
         {
@@ -24,7 +25,7 @@ namespace LayerCompiler.Generator.Emit
             w.Line("/// The CUDA kernel of one layer's channel pair on <paramref name=\"device\"/>: compiled by NVRTC for the device (cached");
             w.Line("/// on disk), device buffers held by the kernel. Dispose it before the device.");
             w.Line("/// </summary>");
-            w.Line($"public static {Rt}CudaEquivariantKernel CreateCudaKernel({Rt}CudaDevice device, global::LayerCompiler.Algebra.LayerPlan plan) =>");
+            w.Line($"public static {Rt}CudaEquivariantKernel CreateCudaKernel({Rt}CudaDevice device, {RuntimeNames.LayerPlan} plan) =>");
             w.Line($"    new {Rt}CudaEquivariantKernel(device, CudaSources.ForChannels(plan.InChannels, plan.OutChannels), plan);");
             w.Line();
             w.Line("/// <summary>The fused layers on CUDA: their CUDA C is scheduled from the layer plan when first asked for (see docs/gpu.md).</summary>");
@@ -41,7 +42,7 @@ namespace LayerCompiler.Generator.Emit
                     w.Line($"private static {Rt}CudaLayerSource? _layer_{id};");
                     w.Line($"/// <summary>The {cin} → {cout} layer with its launch steps.</summary>");
                     w.Line($"public static {Rt}CudaLayerSource Layer_{id} => global::System.Threading.LazyInitializer.EnsureInitialized(ref _layer_{id},");
-                    w.Line($"    static () => {Rt}CudaLayerSource.FromPlan(new global::LayerCompiler.Algebra.LayerPlan(CreateWeightSpace(), {cin}, {cout})));");
+                    w.Line($"    static () => {Rt}CudaLayerSource.FromPlan(new {RuntimeNames.LayerPlan}(CreateWeightSpace(), {cin}, {cout})));");
                 }
                 w.Line();
                 w.Line("/// <summary>The layer for a channel pair of this model.</summary>");

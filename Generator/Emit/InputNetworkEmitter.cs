@@ -1,3 +1,4 @@
+using LayerCompiler.Contracts;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
@@ -13,7 +14,7 @@ namespace LayerCompiler.Generator.Emit
     /// </summary>
     public static class InputNetworkEmitter
     {
-        private const string Ops = "global::LayerCompiler.Runtime.Kernels.FusedOps";
+        private const string Ops = RuntimeNames.FusedOps;
         private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
 
         public static bool Supports(ArchitectureInfo arch) => arch.Layers.All(l => l.Kind == 0);
@@ -31,16 +32,16 @@ namespace LayerCompiler.Generator.Emit
             string omega = IndentedWriter.Float(arch.Omega0);
 
             w.Line($"/// <summary>Runs batches of this network at shared input points ({act} hidden layers{(act == InputActivation.Sine ? ", ω0 = " + arch.Omega0.ToString(CultureInfo.InvariantCulture) : "")}, linear output{(arch.OutputOffset != 0 ? " + " + arch.OutputOffset.ToString(CultureInfo.InvariantCulture) : "")}); generated for these widths.</summary>");
-            using (w.Block("public sealed class Network : global::LayerCompiler.Runtime.InputNetworks.IInputNetwork"))
+            using (w.Block("public sealed class Network : " + RuntimeNames.IInputNetwork))
             {
-                w.Line("public global::LayerCompiler.Algebra.WeightSpace Space { get; } = CreateWeightSpace(global::LayerCompiler.Symmetry.HiddenNeuron);");
+                w.Line("public " + RuntimeNames.WeightSpace + " Space { get; } = CreateWeightSpace(global::LayerCompiler.Symmetry.HiddenNeuron);");
                 w.Line($"public global::LayerCompiler.InputActivation Activation => global::LayerCompiler.InputActivation.{act};");
                 w.Line($"public float Omega0 => {omega};");
                 w.Line($"public float OutputOffset => {IndentedWriter.Float(arch.OutputOffset)};");
                 w.Line($"public int InputWidth => {d0};");
                 w.Line($"public int OutputWidth => {dM};");
                 w.Line();
-                using (w.Block("private void Check(global::LayerCompiler.Runtime.WeightSpaceBatch weights, float[] points, int pointCount, int outputLength, string outputName)"))
+                using (w.Block("private void Check(" + RuntimeNames.WeightSpaceBatch + " weights, float[] points, int pointCount, int outputLength, string outputName)"))
                 {
                     w.Line("if (weights.Channels != 1) throw new global::System.ArgumentException($\"Input-network weights have 1 channel, got {weights.Channels}.\", nameof(weights));");
                     w.Line("if (weights.Space.Dimension != Space.Dimension || weights.Tensors.Length != Space.Tensors.Count) throw new global::System.ArgumentException(\"The weights are not over this architecture's weight space.\", nameof(weights));");
@@ -48,14 +49,14 @@ namespace LayerCompiler.Generator.Emit
                     w.Line($"if (outputLength != weights.Batch * pointCount * {dM}) throw new global::System.ArgumentException($\"{{outputName}} must hold batch × points × {dM} = {{weights.Batch * pointCount * {dM}}} values, got {{outputLength}}.\", outputName);");
                 }
                 w.Line();
-                using (w.Block("public void Forward(global::LayerCompiler.Runtime.WeightSpaceBatch weights, float[] points, int pointCount, float[] output)"))
+                using (w.Block("public void Forward(" + RuntimeNames.WeightSpaceBatch + " weights, float[] points, int pointCount, float[] output)"))
                 {
                     w.Line("Check(weights, points, pointCount, output.Length, nameof(output));");
                     w.Line("var t = weights.Tensors;");
                     w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => ForwardOne(n, t, points, pointCount, output));");
                 }
                 w.Line();
-                using (w.Block("public void Backward(global::LayerCompiler.Runtime.WeightSpaceBatch weights, float[] points, int pointCount, float[] gradOutput, global::LayerCompiler.Runtime.WeightSpaceBatch gradWeights)"))
+                using (w.Block("public void Backward(" + RuntimeNames.WeightSpaceBatch + " weights, float[] points, int pointCount, float[] gradOutput, " + RuntimeNames.WeightSpaceBatch + " gradWeights)"))
                 {
                     w.Line("Check(weights, points, pointCount, gradOutput.Length, nameof(gradOutput));");
                     w.Line("if (gradWeights.Batch != weights.Batch || gradWeights.Channels != 1) throw new global::System.ArgumentException(\"gradWeights must match the weights' batch and have 1 channel.\", nameof(gradWeights));");
@@ -63,7 +64,7 @@ namespace LayerCompiler.Generator.Emit
                     w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => BackwardOne(n, t, g, points, pointCount, gradOutput));");
                 }
                 w.Line();
-                using (w.Block("private static void ForwardOne(int n, global::LayerCompiler.Runtime.Tensor[] t, float[] points, int pointCount, float[] output)"))
+                using (w.Block("private static void ForwardOne(int n, " + RuntimeNames.Tensor + "[] t, float[] points, int pointCount, float[] output)"))
                 {
                     EmitViews(w, decls, wIdx, bIdx, "t", "W", "b", readOnly: true);
                     for (int l = 0; l < m - 1; l++) w.Line($"global::System.Span<float> h{l + 1} = {Buffer(decls[l].Out)};");
@@ -86,7 +87,7 @@ namespace LayerCompiler.Generator.Emit
                     }
                 }
                 w.Line();
-                using (w.Block("private static void BackwardOne(int n, global::LayerCompiler.Runtime.Tensor[] t, global::LayerCompiler.Runtime.Tensor[] gt, float[] points, int pointCount, float[] gradOutput)"))
+                using (w.Block("private static void BackwardOne(int n, " + RuntimeNames.Tensor + "[] t, " + RuntimeNames.Tensor + "[] gt, float[] points, int pointCount, float[] gradOutput)"))
                 {
                     EmitViews(w, decls, wIdx, bIdx, "t", "W", "b", readOnly: true);
                     EmitViews(w, decls, wIdx, bIdx, "gt", "gW", "gb", readOnly: false);
@@ -141,7 +142,7 @@ namespace LayerCompiler.Generator.Emit
 
         private const string V = "global::System.Runtime.Intrinsics.Vector256";
         private const string VF = "global::System.Runtime.Intrinsics.Vector256<float>";
-        private const string VM = "global::LayerCompiler.Runtime.Kernels.VectorMath";
+        private const string VM = RuntimeNames.VectorMath;
 
         private static string Gather(string arr, string baseExpr, int stride, string offset) =>
             $"{V}.Create({string.Join(", ", Enumerable.Range(0, 8).Select(j => $"{arr}[({baseExpr} + {j}) * {stride} + {offset}]"))})";

@@ -1,3 +1,4 @@
+using LayerCompiler.Contracts;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -32,18 +33,18 @@ namespace LayerCompiler.Generator.Emit
             w.Line($"public static global::System.Collections.Generic.IReadOnlyList<string> TensorNames {{ get; }} = new string[] {{ {string.Join(", ", space.Tensors.Select(t => "\"" + t.Name + "\""))} }};");
             w.Line();
             w.Line("/// <summary>The declared layers, in order.</summary>");
-            using (w.Block("public static global::LayerCompiler.Algebra.LayerDeclaration[] CreateLayers() => new global::LayerCompiler.Algebra.LayerDeclaration[]"))
+            using (w.Block("public static " + RuntimeNames.LayerDeclaration + "[] CreateLayers() => new " + RuntimeNames.LayerDeclaration + "[]"))
             {
                 foreach (var d in decls)
                     w.Line(d.Kind == LayerKind.Dense
-                        ? $"global::LayerCompiler.Algebra.LayerDeclaration.Dense({d.In}, {d.Out}, {(d.Bias ? "true" : "false")}),"
-                        : $"global::LayerCompiler.Algebra.LayerDeclaration.Conv2d({d.In}, {d.Out}, {d.KernelH}, {d.KernelW}, {(d.Bias ? "true" : "false")}),");
+                        ? $"{RuntimeNames.LayerDeclaration}.Dense({d.In}, {d.Out}, {(d.Bias ? "true" : "false")}),"
+                        : $"{RuntimeNames.LayerDeclaration}.Conv2d({d.In}, {d.Out}, {d.KernelH}, {d.KernelW}, {(d.Bias ? "true" : "false")}),");
             }
             w.Line(";");
             w.Line();
             w.Line("/// <summary>The weight space of this architecture under a symmetry.</summary>");
-            w.Line("public static global::LayerCompiler.Algebra.WeightSpace CreateWeightSpace(global::LayerCompiler.Symmetry symmetry) =>");
-            w.Line("    global::LayerCompiler.Algebra.WeightSpace.FromLayers(CreateLayers(), symmetry);");
+            w.Line("public static " + RuntimeNames.WeightSpace + " CreateWeightSpace(global::LayerCompiler.Symmetry symmetry) =>");
+            w.Line("    " + RuntimeNames.WeightSpace + ".FromLayers(CreateLayers(), symmetry);");
             if (InputNetworkEmitter.Supports(arch))
             {
                 w.Line();
@@ -60,22 +61,22 @@ namespace LayerCompiler.Generator.Emit
             var symmetry = (Symmetry)model.Symmetry;
             var space = WeightSpace.FromLayers(Declarations(arch), symmetry);
             var pairs = KernelChannelPairs(model).Distinct().ToList();
-            OpenType(w, model.Type, "global::LayerCompiler.Runtime.Modules.EquivariantNetwork");
+            OpenType(w, model.Type, RuntimeNames.EquivariantNetwork);
             string channels = string.Join(", ", model.Channels);
             w.Line("/// <summary>The options this model was declared with.</summary>");
-            w.Line("public static readonly global::LayerCompiler.Runtime.Modules.ModelConfig Configuration = new global::LayerCompiler.Runtime.Modules.ModelConfig(");
+            w.Line("public static readonly " + RuntimeNames.ModelConfig + " Configuration = new " + RuntimeNames.ModelConfig + "(");
             w.Line($"    global::LayerCompiler.Symmetry.{symmetry}, new int[] {{ {channels} }}, global::LayerCompiler.Activation.{(Activation)model.Activation},");
             string pooling = model.Pooling == 0 ? "" : $", global::LayerCompiler.HeadPooling.{(HeadPooling)model.Pooling}";
             w.Line($"    global::LayerCompiler.HeadKind.{(HeadKind)model.Head}, {model.Outputs}, {model.HeadHidden}, {(model.Normalize ? "true" : "false")}{pooling});");
             w.Line();
             w.Line($"/// <summary>Weight space of <see cref=\"{arch.Type.FullyQualifiedName}\"/> under {symmetry} symmetry ({space.Dimension} weights per network).</summary>");
-            w.Line($"public static global::LayerCompiler.Algebra.WeightSpace CreateWeightSpace() => {arch.Type.FullyQualifiedName}.CreateWeightSpace(global::LayerCompiler.Symmetry.{symmetry});");
+            w.Line($"public static {RuntimeNames.WeightSpace} CreateWeightSpace() => {arch.Type.FullyQualifiedName}.CreateWeightSpace(global::LayerCompiler.Symmetry.{symmetry});");
             w.Line();
             w.Line("/// <summary>Creates the model with parameters initialized from <paramref name=\"seed\"/> (see docs/model.md for the scheme).</summary>");
             w.Line($"public {model.Type.Name}(ulong seed = 0) : base(Configuration, CreateWeightSpace(), CreateKernel, seed) {{ }}");
             w.Line();
             w.Line("/// <summary>The generated fused kernel for one layer's channel pair.</summary>");
-            using (w.Block("public static global::LayerCompiler.Runtime.Kernels.IEquivariantKernel CreateKernel(global::LayerCompiler.Algebra.LayerPlan plan)"))
+            using (w.Block("public static " + RuntimeNames.IEquivariantKernel + " CreateKernel(" + RuntimeNames.LayerPlan + " plan)"))
             {
                 using (w.Block("switch ((plan.InChannels, plan.OutChannels))"))
                 {

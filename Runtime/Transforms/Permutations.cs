@@ -71,8 +71,7 @@ public static class Permutations
             var idx = new int[wt.Axes.Length];
             for (int e = 0; e < wt.Size; e++)
             {
-                int r = e;
-                for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = r % wt.Axes[a].Size; r /= wt.Axes[a].Size; }
+                RowMajor.Unravel(e, wt.Shape, idx);
                 bool negate = false;
                 for (int a = 0; a < wt.Axes.Length; a++)
                     if (!wt.Axes[a].IsKernel && wt.Axes[a].Layer < perLayer.Length && perLayer[wt.Axes[a].Layer] is bool[] s && s[idx[a]]) negate = !negate;

@@ -115,8 +115,7 @@ public sealed class SignInvariantLift
                 var idx = new int[wt.Axes.Length];
                 for (int e = 0; e < wt.Size; e++)
                 {
-                    int rest = e;
-                    for (int a = wt.Axes.Length - 1; a >= 0; a--) { idx[a] = rest % wt.Shape[a]; rest /= wt.Shape[a]; }
+                    RowMajor.Unravel(e, wt.Shape, idx);
                     float v = x[n * wt.Size + e];
                     var dst = y.AsSpan((n * wt.Size + e) * Channels, Channels);
                     // x · r(axis 1) ⊗ r(axis 2) ⊗ …, channels in row-major order over the hidden axes' reference entries.
