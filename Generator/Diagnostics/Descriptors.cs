@@ -41,6 +41,8 @@ namespace LayerCompiler.Generator.Diagnostics
             "Name collides with a generated member", "{0}");
         public static readonly DiagnosticDescriptor FeaturesOverflow = Error("LC0015",
             "Feature tensor size overflows", "{0}; use fewer channels or narrower layers");
+        public static readonly DiagnosticDescriptor SymmetryNotGenerated = Error("LC0017",
+            "Symmetry not generated yet", "Symmetry.{0} is not generated yet: {1}");
         public static readonly DiagnosticDescriptor LanguageVersionTooOld = Error("LC0016",
             "C# language version too old", "LayerCompiler generates C# 8 code (nullable annotations) for '{0}', but this project compiles C# {1}; set <LangVersion> to 8.0 or later, or remove it to use the SDK's default");
 
@@ -51,9 +53,10 @@ namespace LayerCompiler.Generator.Diagnostics
 
         private static Dictionary<string, DiagnosticDescriptor> Build()
         {
+            // Every descriptor field, so that a new one cannot be left out of the catalog.
             var d = new Dictionary<string, DiagnosticDescriptor>();
-            foreach (var x in new[] { NotPartial, NonPositiveSize, DimensionsDoNotChain, ConvAfterDense, NoLayers, NotAnInputNetwork, BadChannels, BadHead, TooManyParameters, LayerWithoutInputNetwork, ConflictingAttributes, BadEnumValue, UnsupportedType, GeneratedNameCollision, FeaturesOverflow, LanguageVersionTooOld, InternalError })
-                d[x.Id] = x;
+            foreach (var field in typeof(Descriptors).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
+                if (field.GetValue(null) is DiagnosticDescriptor x) d[x.Id] = x;
             return d;
         }
     }

@@ -111,7 +111,11 @@ namespace LayerCompiler.Generator.Parse
                 }
             }
             LocationInfo? At(string name) => NamedArgLocation(attr, name) ?? attrLoc;
-            if (symmetry < 0 || symmetry > 1) diags.Add(Diag(Descriptors.BadEnumValue, At("Symmetry"), "Symmetry", symmetry.ToString(), "HiddenNeuron, AllNeuron"));
+            if (symmetry == (int)Symmetry.SignedHiddenNeuron)
+                diags.Add(Diag(Descriptors.SymmetryNotGenerated, At("Symmetry"), nameof(Symmetry.SignedHiddenNeuron),
+                    "its algebra, the interpreted layer (InterpretedKernel) and the sign-invariant lift (SignInvariantLift) exist at run time, but the generator emits no kernels for it; declare HiddenNeuron (optionally after the lift) or AllNeuron"));
+            else if (symmetry < 0 || symmetry > (int)Symmetry.SignedHiddenNeuron)
+                diags.Add(Diag(Descriptors.BadEnumValue, At("Symmetry"), "Symmetry", symmetry.ToString(), "HiddenNeuron, AllNeuron, SignedHiddenNeuron"));
             if (activation < 0 || activation > 2) diags.Add(Diag(Descriptors.BadEnumValue, At("Activation"), "Activation", activation.ToString(), "ReLU, GELU, None"));
             if (head < 0 || head > 1) diags.Add(Diag(Descriptors.BadEnumValue, At("Head"), "Head", head.ToString(), "Invariant, Equivariant"));
             if (pooling < 0 || pooling > 2) diags.Add(Diag(Descriptors.BadEnumValue, At("Pooling"), "Pooling", pooling.ToString(), "Mean, Max, MeanAndMax"));
