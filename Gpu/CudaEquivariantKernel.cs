@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Runtime.Optim;
@@ -9,7 +8,6 @@ using System.Collections.Generic;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Gpu;
 

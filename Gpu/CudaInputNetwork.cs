@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Runtime.Optim;
@@ -7,7 +6,6 @@ using LayerCompiler.Runtime.IO;
 using System;
 using System.Runtime.InteropServices;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Gpu;

@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Runtime.Optim;
 using LayerCompiler.Runtime.Losses;
@@ -8,9 +7,7 @@ using System.Collections.Generic;
 using System.Linq;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Gpu;
 

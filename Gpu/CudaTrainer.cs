@@ -1,6 +1,4 @@
-using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Losses;
-using LayerCompiler.Runtime.IO;
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -8,11 +6,9 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Optim;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Gpu;
 

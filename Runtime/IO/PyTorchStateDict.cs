@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 

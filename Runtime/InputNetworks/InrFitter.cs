@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using System;
 using System.Runtime.CompilerServices;
@@ -6,7 +5,6 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Threading;
 using System.Threading.Tasks;
-using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Kernels;
 
 namespace LayerCompiler.Runtime.InputNetworks;

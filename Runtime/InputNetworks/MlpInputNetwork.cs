@@ -2,10 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading.Tasks;
-using LayerCompiler.Algebra;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.InputNetworks;
 

@@ -1,7 +1,5 @@
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using System;
-using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Kernels;
 
 namespace LayerCompiler.Runtime.InputNetworks;

@@ -1,5 +1,4 @@
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.InputNetworks;
 using System;
 using System.Numerics.Tensors;

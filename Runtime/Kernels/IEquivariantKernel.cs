@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.InputNetworks;
 using System;

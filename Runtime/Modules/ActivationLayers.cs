@@ -1,5 +1,4 @@
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.InputNetworks;
 using System;
 

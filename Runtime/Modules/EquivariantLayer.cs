@@ -1,10 +1,7 @@
-using LayerCompiler.Runtime.InputNetworks;
 using System;
 using System.Collections.Generic;
 using LayerCompiler.Algebra;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.Modules;
 

@@ -1,11 +1,8 @@
-using LayerCompiler.Runtime.InputNetworks;
 using System;
 using System.Collections.Generic;
 using System.Linq;
 using LayerCompiler.Algebra;
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.Modules;

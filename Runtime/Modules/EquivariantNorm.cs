@@ -1,11 +1,9 @@
-using LayerCompiler.Runtime.InputNetworks;
 using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Threading.Tasks;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 

@@ -1,8 +1,6 @@
-using LayerCompiler.Runtime.InputNetworks;
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 

@@ -1,9 +1,6 @@
-using LayerCompiler.Runtime.InputNetworks;
 using System;
 using System.Collections.Generic;
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.Modules;

@@ -1,6 +1,5 @@
 using System;
 using System.Linq;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 

@@ -1,6 +1,5 @@
 using System;
 using System.Globalization;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;

@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.InputNetworks;
 using System;

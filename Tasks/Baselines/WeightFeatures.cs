@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Tasks.Zoo;
@@ -7,9 +6,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading.Tasks;
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Tasks.Baselines;
 

@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
@@ -9,7 +8,6 @@ using LayerCompiler.Tasks.Data;
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.Linq;
 using System.Text;
 using LayerCompiler.Runtime.IO;
 

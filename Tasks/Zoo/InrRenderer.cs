@@ -1,13 +1,10 @@
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Runtime.IO;
 using System;
 using System.Collections.Generic;
 using LayerCompiler.Tasks.Data;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Tasks.Zoo;
 

@@ -1,5 +1,4 @@
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.InputNetworks;

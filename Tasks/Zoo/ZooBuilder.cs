@@ -1,5 +1,4 @@
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Tasks.Data;
@@ -11,7 +10,6 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.IO;
 
 namespace LayerCompiler.Tasks.Zoo;

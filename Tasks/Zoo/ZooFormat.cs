@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.Training;
@@ -11,7 +10,6 @@ using System.IO;
 using System.Linq;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 
 namespace LayerCompiler.Tasks.Zoo;
 

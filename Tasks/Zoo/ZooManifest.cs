@@ -1,9 +1,7 @@
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Training;
 using LayerCompiler.Tasks.Data;
 using System;
 using System.Collections.Generic;

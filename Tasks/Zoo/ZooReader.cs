@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Tasks.Data;
 using System;
@@ -7,10 +6,8 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Tasks.Zoo;
 

@@ -1,4 +1,3 @@
-using LayerCompiler;
 
 namespace LayerCompiler.Bench;
 

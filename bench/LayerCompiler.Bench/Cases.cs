@@ -1,7 +1,6 @@
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Bench;
 

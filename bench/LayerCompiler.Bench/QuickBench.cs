@@ -3,10 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using LayerCompiler.Runtime;
-using LayerCompiler.Bench;
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Optim;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Bench;

@@ -8,7 +8,6 @@ using System.Threading;
 using InrClassifier.Training;
 using LayerCompiler.Tasks.Data;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Tasks.Zoo;
 
 namespace InrClassifier;

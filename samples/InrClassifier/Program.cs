@@ -9,7 +9,6 @@ using System.Threading;
 using InrClassifier;
 using InrClassifier.Training;
 using LayerCompiler.Runtime.IO;
-using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Runtime.InputNetworks;
 
 // InrClassifier: builds a zoo of SIREN INRs of Fashion-MNIST images and classifies them from their weights

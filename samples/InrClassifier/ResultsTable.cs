@@ -8,7 +8,6 @@ using System.Text.Json;
 using InrClassifier.Training;
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Tasks.Zoo;
-using LayerCompiler.Runtime.InputNetworks;
 using Spectre.Console;
 
 namespace InrClassifier;

@@ -7,7 +7,6 @@ using InrClassifier.Training;
 using LayerCompiler.Tasks.Data;
 using LayerCompiler.Tasks.Reports;
 using LayerCompiler.Tasks.Zoo;
-using LayerCompiler.Runtime.InputNetworks;
 
 namespace InrClassifier;
 

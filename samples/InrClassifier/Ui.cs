@@ -2,12 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
-using System.Linq;
 using System.Threading;
 using InrClassifier.Training;
 using LayerCompiler.Tasks.Data;
 using LayerCompiler.Tasks.Zoo;
-using LayerCompiler.Runtime.InputNetworks;
 using Spectre.Console;
 
 namespace InrClassifier;

@@ -2,7 +2,6 @@
 using LayerCompiler;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.Losses;
 

@@ -1,4 +1,3 @@
-using LayerCompiler.Bench;
 
 namespace LayerCompiler.Bench.Tests;
 

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using LayerCompiler.Algebra;
 using LayerCompiler.Gpu;
-using LayerCompiler.TestSupport;
 
 namespace LayerCompiler.Generator.Tests;
 

@@ -2,7 +2,6 @@ extern alias gen;
 using System.Collections;
 using System.Reflection;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using LcGenerator = gen::LayerCompiler.Generator.LayerCompilerGenerator;
 
 namespace LayerCompiler.Generator.Tests;

@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using LayerCompiler.TestSupport;
 
 namespace LayerCompiler.Generator.Tests;
 

@@ -1,5 +1,4 @@
 using LayerCompiler.Algebra;
-using LayerCompiler.Runtime;
 
 namespace LayerCompiler.Runtime.Tests;
 

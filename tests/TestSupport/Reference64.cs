@@ -1,5 +1,4 @@
 using LayerCompiler.Algebra;
-using WS = LayerCompiler.Algebra.WeightSpace;
 
 namespace LayerCompiler.TestSupport;
 

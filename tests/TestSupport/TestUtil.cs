@@ -1,6 +1,4 @@
-using LayerCompiler.Algebra;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using WS = LayerCompiler.Algebra.WeightSpace;
 

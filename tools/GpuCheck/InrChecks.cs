@@ -5,7 +5,6 @@ using System.Linq;
 using LayerCompiler.Runtime;
 using LayerCompiler.Gpu;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Tools.GpuCheck.Models;

@@ -2,10 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using LayerCompiler.Algebra;
 using LayerCompiler.Gpu;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Tools.GpuCheck;

@@ -1,12 +1,10 @@
 using System;
-using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using LayerCompiler.Algebra;
 using LayerCompiler.Gpu;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tools.GpuCheck.Models;
 using WS = LayerCompiler.Algebra.WeightSpace;
 

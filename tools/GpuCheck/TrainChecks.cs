@@ -7,7 +7,6 @@ using LayerCompiler.Gpu;
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Optim;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tools.GpuCheck.Models;
 

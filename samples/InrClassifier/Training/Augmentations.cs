@@ -1,5 +1,4 @@
 using System;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 

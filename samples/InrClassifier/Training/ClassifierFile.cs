@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Runtime.Modules;
 

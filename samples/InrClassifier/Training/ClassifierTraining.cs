@@ -2,16 +2,12 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
-using System.Globalization;
 using System.IO;
-using System.Text.Json;
 using System.Threading;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.IO;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.Losses;
-using LayerCompiler.Runtime.Optim;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Tasks.Zoo;
 

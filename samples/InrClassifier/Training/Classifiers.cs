@@ -1,15 +1,12 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.Linq;
 using LayerCompiler;
 using LayerCompiler.Runtime;
 using LayerCompiler.Tasks.Baselines;
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tasks.Zoo;
-using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Training;
 using System.IO;
 

@@ -1,6 +1,5 @@
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Generated.Tests.Equivariance;

@@ -1,9 +1,7 @@
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tests.Generated;
-using WS = LayerCompiler.Algebra.WeightSpace;
 
 namespace LayerCompiler.Generated.Tests.Equivariance;
 

@@ -1,6 +1,5 @@
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tests.Generated;
 

@@ -1,9 +1,7 @@
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.IO;
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Optim;
 using LayerCompiler.Runtime.Training;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tests.Generated;
 using Xunit.Abstractions;

@@ -1,4 +1,3 @@
-using LayerCompiler.Gpu;
 
 namespace LayerCompiler.Gpu.Tests;
 

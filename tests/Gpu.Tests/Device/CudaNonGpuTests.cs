@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using LayerCompiler.Gpu;
 using LayerCompiler.Gpu.Native;
 
 namespace LayerCompiler.Gpu.Tests;

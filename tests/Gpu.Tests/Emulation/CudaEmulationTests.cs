@@ -1,10 +1,7 @@
 using LayerCompiler.Algebra;
-using LayerCompiler.Gpu;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tests.Generated;
-using LayerCompiler.TestSupport;
 using WS = LayerCompiler.Algebra.WeightSpace;
 
 namespace LayerCompiler.Gpu.Tests;

@@ -1,8 +1,6 @@
-using LayerCompiler.Gpu;
 using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Tests.Generated;
-using LayerCompiler.TestSupport;
 using Xunit.Abstractions;
 using Emu = LayerCompiler.TestSupport.CudaEmulator;
 

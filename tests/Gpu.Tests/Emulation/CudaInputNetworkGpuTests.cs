@@ -1,4 +1,3 @@
-using LayerCompiler.Gpu;
 using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Tests.Generated;

@@ -1,6 +1,4 @@
-using LayerCompiler.Gpu;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Runtime.InputNetworks;

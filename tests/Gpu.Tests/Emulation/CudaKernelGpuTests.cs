@@ -1,7 +1,5 @@
 using LayerCompiler.Algebra;
-using LayerCompiler.Gpu;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tests.Generated;
 

@@ -1,5 +1,4 @@
 using LayerCompiler.Algebra;
-using LayerCompiler.Gpu;
 using LayerCompiler.Tests.Generated;
 
 namespace LayerCompiler.Gpu.Tests;

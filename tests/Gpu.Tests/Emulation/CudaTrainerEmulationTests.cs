@@ -1,10 +1,7 @@
-using LayerCompiler.TestSupport;
 using LayerCompiler.Runtime;
-using LayerCompiler.Gpu;
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Optim;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tests.Generated;
 using Xunit.Abstractions;

@@ -1,4 +1,3 @@
-using LayerCompiler.Runtime;
 using LayerCompiler.Gpu;
 using LayerCompiler.Runtime.Optim;
 using LayerCompiler.Tests.Generated;

@@ -1,12 +1,9 @@
 using LayerCompiler.Runtime;
-using LayerCompiler.Gpu;
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Optim;
-using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tests.Generated;
-using LayerCompiler.TestSupport;
 using Xunit.Abstractions;
 using Emu = LayerCompiler.TestSupport.CudaEmulator;
 using WS = LayerCompiler.Algebra.WeightSpace;

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using LayerCompiler.Gpu;
 using Emu = LayerCompiler.TestSupport.CudaEmulator;
 
 namespace LayerCompiler.Gpu.Tests;

@@ -1,7 +1,5 @@
 using LayerCompiler.Runtime;
-using LayerCompiler.Gpu;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Tests.Generated;

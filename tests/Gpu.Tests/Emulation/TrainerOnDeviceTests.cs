@@ -1,7 +1,5 @@
-using LayerCompiler.TestSupport;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.IO;
-using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Runtime.Transforms;
 using Xunit.Abstractions;

@@ -1,7 +1,6 @@
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Transforms;
 using Space = LayerCompiler.Algebra.WeightSpace;
 

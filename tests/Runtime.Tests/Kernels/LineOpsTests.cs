@@ -1,6 +1,4 @@
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.Tests.Kernels;
 

@@ -1,5 +1,4 @@
 using LayerCompiler.Runtime.Kernels;
-using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.Tests.Kernels;
 

@@ -1,7 +1,5 @@
 using LayerCompiler.Runtime.Tests.Training;
-using LayerCompiler;
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 

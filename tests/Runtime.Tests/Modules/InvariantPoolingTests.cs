@@ -1,7 +1,5 @@
 using LayerCompiler.Runtime.Tests.Training;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 
 namespace LayerCompiler.Runtime.Tests.Modules;

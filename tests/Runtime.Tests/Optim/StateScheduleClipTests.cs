@@ -1,5 +1,4 @@
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Optim;
 
 namespace LayerCompiler.Runtime.Tests.Optim;

@@ -1,6 +1,5 @@
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Optim;
 
 namespace LayerCompiler.Runtime.Tests.Optim;

@@ -1,7 +1,6 @@
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Optim;
 
 namespace LayerCompiler.Runtime.Tests.Training;

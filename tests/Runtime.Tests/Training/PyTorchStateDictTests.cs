@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime.IO;
-using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using WS = LayerCompiler.Algebra.WeightSpace;

@@ -1,7 +1,6 @@
 using LayerCompiler.Algebra;
 using LayerCompiler.Tasks.Baselines;
 using LayerCompiler.Runtime;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 using Space = LayerCompiler.Algebra.WeightSpace;
 

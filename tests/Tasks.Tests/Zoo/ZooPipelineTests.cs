@@ -1,7 +1,6 @@
 using LayerCompiler.Runtime;
 using LayerCompiler.Tasks.Baselines;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Optim;
 using LayerCompiler.Runtime.Transforms;

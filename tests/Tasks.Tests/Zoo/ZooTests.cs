@@ -1,7 +1,6 @@
 using LayerCompiler.Runtime;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Tasks.Zoo;
 using Space = LayerCompiler.Algebra.WeightSpace;
