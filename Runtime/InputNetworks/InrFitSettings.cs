@@ -12,6 +12,7 @@ namespace LayerCompiler.Runtime.InputNetworks;
 /// </summary>
 public sealed record InrFitSettings
 {
+    // The defaults are the image-INR protocol (Tasks/Zoo/InrFitProtocols names each task's settings).
     public int MaxSteps { get; init; } = 1000;
     public float LearningRate { get; init; } = 5e-4f;
     public double Beta1 { get; init; } = 0.9;
@@ -19,12 +20,6 @@ public sealed record InrFitSettings
     public double Epsilon { get; init; } = 1e-8;
     /// <summary>Early-stop threshold on the MSE; 0 never stops early.</summary>
     public double StopMse { get; init; } = Psnr.ToMse(40);
-
-    /// <summary>The Fashion-MNIST INR protocol: Adam lr 5e-4, 1000 steps, stop at PSNR ≥ 40 dB.</summary>
-    public static InrFitSettings FashionMnistProtocol { get; } = new();
-
-    /// <summary>The sine-wave protocol: Adam lr 1e-3, up to 1500 steps, stop at MSE ≤ 1e-4.</summary>
-    public static InrFitSettings SineWaveProtocol { get; } = new() { MaxSteps = 1500, LearningRate = 1e-3f, StopMse = 1e-4 };
 
     public void Validate()
     {

@@ -22,7 +22,7 @@ public sealed record ZooBuildOptions
     /// <summary>Zoo seed: every INR's initialization derives from (seed, split, item index).</summary>
     public ulong Seed { get; init; }
     public int ShardSize { get; init; } = 1000;
-    public InrFitSettings Fit { get; init; } = InrFitSettings.FashionMnistProtocol;
+    public InrFitSettings Fit { get; init; } = InrFitProtocols.FashionMnist;
     /// <summary>Worker threads (-1 = all cores).</summary>
     public int MaxThreads { get; init; } = -1;
     /// <summary>When set, only the first K items of every split are built (small zoos).</summary>

@@ -16,7 +16,7 @@ namespace InrClassifier;
 internal sealed record ZooPlan(string Name, IReadOnlyDictionary<string, int>? SplitLimits, int? PerSplit, InrFitSettings Fit, int ShardSize = 1000)
 {
     /// <summary>The DWSNets protocol: every image, 1000 Adam steps at 5e-4, stop at 40 dB.</summary>
-    public static ZooPlan Full => new("full protocol", null, null, InrFitSettings.FashionMnistProtocol);
+    public static ZooPlan Full => new("full protocol", null, null, InrFitProtocols.FashionMnist);
 
     /// <summary>
     /// The main job's zoo, sized for 2 CPU cores and a few minutes (about 4.5 of the job's 6): 10,000 train /
@@ -26,7 +26,7 @@ internal sealed record ZooPlan(string Name, IReadOnlyDictionary<string, int>? Sp
     /// INRs: 28 % against 42 % at 5e-4 × 300 and 50 % at 5e-4 × 1000; docs/results.md).
     /// </summary>
     public static ZooPlan Quick => new("quick", new Dictionary<string, int> { ["train"] = 10000, ["validation"] = 1000, ["test"] = 2000 }, null,
-        InrFitSettings.FashionMnistProtocol with { MaxSteps = 400 });
+        InrFitProtocols.FashionMnist with { MaxSteps = 400 });
 }
 
 internal static class Jobs
@@ -119,7 +119,7 @@ internal static class Jobs
     public static void BenchFit(FashionMnist data, int count, int steps, int repeats, int threads)
     {
         if (count <= 0 || steps <= 0 || repeats <= 0) throw new ArgumentException("--count, --steps and --repeats must be positive.");
-        var fit = new InrFitter(Siren, InrTask.ImageGrid(28, 28), 784, InrFitSettings.FashionMnistProtocol with { MaxSteps = steps, StopMse = 0 });
+        var fit = new InrFitter(Siren, InrTask.ImageGrid(28, 28), 784, InrFitProtocols.FashionMnist with { MaxSteps = steps, StopMse = 0 });
         int p = Siren.ParameterCount;
         var init = new float[count * p];
         var targets = new float[count * 784];

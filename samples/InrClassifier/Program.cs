@@ -1,3 +1,4 @@
+using LayerCompiler.Tasks.Zoo;
 using System;
 using System.CommandLine;
 using System.Diagnostics;
@@ -47,7 +48,7 @@ build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.
     if (perSplit is <= 0) throw new ArgumentException($"--per-split must be positive, got {perSplit}.");
     if (r.GetValue(shardOption) <= 0) throw new ArgumentException($"--shard-size must be positive, got {r.GetValue(shardOption)}.");
     bool sine = r.GetValue(taskOption) == "sine-waves";
-    var fit = sine ? InrFitSettings.SineWaveProtocol : InrFitSettings.FashionMnistProtocol;
+    var fit = sine ? InrFitProtocols.SineWaves : InrFitProtocols.FashionMnist;
     if (r.GetValue(stepsOption) is int steps)
     {
         if (steps <= 0) throw new ArgumentException($"--steps must be positive, got {steps} (a zoo of unfitted INRs would classify nothing).");

@@ -125,7 +125,7 @@ public static class InrChecks
     {
         var src = Siren32.NetworkCuda.Info;
         const int count = 64;
-        var settings = InrFitSettings.FashionMnistProtocol with { MaxSteps = FitSteps, StopMse = 0 };
+        var settings = InrFitProtocols.FashionMnist with { MaxSteps = FitSteps, StopMse = 0 };
         var p0 = SirenParameters(src, count, 200);
         var targets = Targets(count, 201);
         var pCpu = (float[])p0.Clone();
@@ -153,9 +153,9 @@ public static class InrChecks
         var p0 = SirenParameters(src, count, 300);
         var targets = Targets(count, 301);
         var net = src.CreateCpuNetwork();
-        var free = new InrFitter(net, Grid, GridPoints, InrFitSettings.FashionMnistProtocol with { MaxSteps = steps, StopMse = 0 }).FitMany((float[])p0.Clone(), targets, count);
+        var free = new InrFitter(net, Grid, GridPoints, InrFitProtocols.FashionMnist with { MaxSteps = steps, StopMse = 0 }).FitMany((float[])p0.Clone(), targets, count);
         var sorted = free.Select(r => r.Mse).Order().ToArray();
-        var settings = InrFitSettings.FashionMnistProtocol with { MaxSteps = steps, StopMse = sorted[count / 2] };
+        var settings = InrFitProtocols.FashionMnist with { MaxSteps = steps, StopMse = sorted[count / 2] };
         var rCpu = new InrFitter(net, Grid, GridPoints, settings).FitMany((float[])p0.Clone(), targets, count);
         using var fitter = new CudaInrFitter(c.Device, src, Grid, GridPoints, settings);
         var rGpu = fitter.FitMany((float[])p0.Clone(), targets, count);
@@ -175,7 +175,7 @@ public static class InrChecks
     {
         var src = Siren32.NetworkCuda.Info;
         const int steps = 1000;
-        var settings = InrFitSettings.FashionMnistProtocol with { MaxSteps = steps, StopMse = 0 };
+        var settings = InrFitProtocols.FashionMnist with { MaxSteps = steps, StopMse = 0 };
         var metrics = new Dictionary<string, double>();
         var samples = new List<double>();
         var log = new List<string>();

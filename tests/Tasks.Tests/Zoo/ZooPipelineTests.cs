@@ -42,7 +42,7 @@ public sealed class ZooPipelineTests : IDisposable
     {
         new ZooBuilder(Task(), Siren(), new ZooBuildOptions
         {
-            Directory = _dir, Seed = 3, ShardSize = 4, Fit = InrFitSettings.FashionMnistProtocol with { MaxSteps = 3 },
+            Directory = _dir, Seed = 3, ShardSize = 4, Fit = InrFitProtocols.FashionMnist with { MaxSteps = 3 },
         }).Build();
         return ZooReader.Open(_dir);
     }

@@ -42,7 +42,7 @@ public class ZooTests
     private static ZooBuildOptions Options(string dir, int shardSize = 2, int threads = -1, ulong seed = 1, int steps = 4) => new()
     {
         Directory = dir, Seed = seed, ShardSize = shardSize, MaxThreads = threads,
-        Fit = InrFitSettings.FashionMnistProtocol with { MaxSteps = steps, LearningRate = 1e-3f },
+        Fit = InrFitProtocols.FashionMnist with { MaxSteps = steps, LearningRate = 1e-3f },
     };
 
     [Fact]
@@ -54,7 +54,7 @@ public class ZooTests
         Assert.True(double.IsPositiveInfinity(Psnr.FromMse(0)));
         Assert.Equal(10 * Math.Log10(1 / 0.0625), Psnr.Of(new float[] { 0.25f, 0.5f }, new float[] { 0.5f, 0.25f }), 6);
         Assert.Throws<ArgumentOutOfRangeException>(() => Psnr.FromMse(-1));
-        Assert.Equal(40.0, Psnr.FromMse(InrFitSettings.FashionMnistProtocol.StopMse), 9);
+        Assert.Equal(40.0, Psnr.FromMse(InrFitProtocols.FashionMnist.StopMse), 9);
     }
 
     [Fact]
@@ -385,7 +385,7 @@ public class ZooTests
         var net = new MlpInputNetwork(Space.FromLayers(new[] { LayerDeclaration.Dense(1, 8), LayerDeclaration.Dense(8, 8), LayerDeclaration.Dense(8, 1) }, Symmetry.HiddenNeuron),
             InputActivation.Sine, 30f, 0f);
         var task = new SineWaveInrTask(seed: 3, trainCount: 5, validationCount: 2, testCount: 2, pointCount: 100);
-        var options = new ZooBuildOptions { Directory = dir.Path, Seed = 4, ShardSize = 3, Fit = InrFitSettings.SineWaveProtocol with { MaxSteps = 3 } };
+        var options = new ZooBuildOptions { Directory = dir.Path, Seed = 4, ShardSize = 3, Fit = InrFitProtocols.SineWaves with { MaxSteps = 3 } };
         new ZooBuilder(task, net, options).Build();
         var train = ZooReader.Open(dir.Path).Load("train");
         Assert.Null(train.Labels);
