@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Linq;
 using LayerCompiler.Algebra;
 
@@ -31,8 +30,10 @@ public sealed class SignInvariantLift
     /// <summary>Channels of the lifted features.</summary>
     public int Channels { get; }
 
-    private readonly List<(int Tensor, Func<int[], int> Neuron, bool Row)>[] _references; // per neuron layer: the sources of r
-    private readonly int[] _referenceSize;                                                   // per neuron layer: |r|
+    private readonly int[] _referenceSize;        // per neuron layer: |r| (0 for the fixed layers)
+    private readonly int[] _weightTensor;         // per weight layer ℓ (1..M): index of W_ℓ
+    private readonly int[] _biasTensor;           // per weight layer ℓ: index of b_ℓ, or -1
+    private readonly int[][] _signedAxes;         // per tensor: positions of its sign-flipped axes
 
     public SignInvariantLift(WeightSpace input)
     {
@@ -44,7 +45,14 @@ public sealed class SignInvariantLift
         Output = WeightSpace.FromLayers(input.Declarations, Symmetry.HiddenNeuron);
         int m = input.Depth;
         _referenceSize = new int[m + 1];
-        _references = new List<(int, Func<int[], int>, bool)>[m + 1];
+        _weightTensor = new int[m + 1];
+        _biasTensor = new int[m + 1];
+        for (int l = 1; l <= m; l++)
+        {
+            _weightTensor[l] = input.Tensors.Single(t => t.LayerNumber == l && !t.IsBias).Index;
+            _biasTensor[l] = input.Tensors.SingleOrDefault(t => t.LayerNumber == l && t.IsBias)?.Index ?? -1;
+        }
+        _signedAxes = input.Tensors.Select(t => Enumerable.Range(0, t.Axes.Length).Where(a => !t.Axes[a].IsKernel && input.Layers[t.Axes[a].Layer].Signed).ToArray()).ToArray();
         for (int l = 1; l < m; l++)
         {
             int size = 0;
@@ -80,7 +88,6 @@ public sealed class SignInvariantLift
         int m = Input.Depth;
         var output = new WeightSpaceBatch(Output, weights.Batch, Channels);
         var reference = new float[m + 1][];
-        int tensorOf(int layer, bool bias) => Input.Tensors.First(t => t.LayerNumber == layer && t.IsBias == bias).Index;
         for (int n = 0; n < weights.Batch; n++)
         {
             // r(ℓ, i) for every hidden neuron, [width × |r|].
@@ -92,15 +99,15 @@ public sealed class SignInvariantLift
                 for (int i = 0; i < width; i++)
                 {
                     int k = i * size;
-                    if (d.Bias) r[k++] = weights.Tensors[tensorOf(l, true)].Data[n * width + i];
+                    if (d.Bias) r[k++] = weights.Tensors[_biasTensor[l]].Data[n * width + i];
                     if (l == 1)
                     {
-                        var w = weights.Tensors[tensorOf(l, false)].Data;
+                        var w = weights.Tensors[_weightTensor[l]].Data;
                         for (int j = 0; j < d.In; j++) r[k++] = w[(n * width + i) * d.In + j];
                     }
                     if (l + 1 == m)
                     {
-                        var w = weights.Tensors[tensorOf(l + 1, false)].Data;
+                        var w = weights.Tensors[_weightTensor[l + 1]].Data;
                         int outs = Input.Declarations[l].Out;
                         for (int o = 0; o < outs; o++) r[k++] = w[(n * outs + o) * width + i];
                     }
@@ -111,7 +118,7 @@ public sealed class SignInvariantLift
                 var wt = Input.Tensors[t];
                 var x = weights.Tensors[t].Data;
                 var y = output.Tensors[t].Data;
-                var hidden = Enumerable.Range(0, wt.Axes.Length).Where(a => !wt.Axes[a].IsKernel && Input.Layers[wt.Axes[a].Layer].Signed).ToArray();
+                var hidden = _signedAxes[t];
                 var idx = new int[wt.Axes.Length];
                 for (int e = 0; e < wt.Size; e++)
                 {

@@ -109,14 +109,7 @@ public class MetadataArchitectureTests
         const string model = "[EquivariantModel(typeof(Lib.Remote), Channels = new[] { 2 }, Outputs = 1)] public partial class M { }";
         var source = GeneratorHarness.Usings + model;
         // A project reference in an IDE is a compilation reference (its symbols keep their syntax); a build reads the DLL.
-        MetadataReference reference;
-        if (projectReference) reference = library.ToMetadataReference();
-        else
-        {
-            using var image = new MemoryStream();
-            Assert.True(library.Emit(image).Success);
-            reference = MetadataReference.CreateFromImage(image.ToArray());
-        }
+        var reference = ReferenceTo(library, projectReference);
         var user = GeneratorHarness.Compile(GeneratorHarness.CpuOnlyReferences.Add(reference), source);
         var result = GeneratorHarness.Run(GeneratorHarness.CreateDriver(), user);
 
@@ -135,19 +128,21 @@ public class MetadataArchitectureTests
     {
         // Built with the generator, as a library declaring an architecture is: the model calls its CreateWeightSpace.
         var library = GeneratorHarness.Run(GeneratorHarness.Usings + "namespace Lib; [InputNetwork] [Dense(2, 3)] [Dense(3, 1)] public partial class Remote { }").Output;
-        MetadataReference reference;
-        if (projectReference) reference = library.ToMetadataReference();
-        else
-        {
-            using var image = new MemoryStream();
-            Assert.True(library.Emit(image).Success);
-            reference = MetadataReference.CreateFromImage(image.ToArray());
-        }
+        var reference = ReferenceTo(library, projectReference);
         var user = GeneratorHarness.Compile(GeneratorHarness.CpuOnlyReferences.Add(reference),
             GeneratorHarness.Usings + "[EquivariantModel(typeof(Lib.Remote), Channels = new[] { 2 }, Outputs = 1)] public partial class M { }");
         var result = GeneratorHarness.Run(GeneratorHarness.CreateDriver(), user);
         Assert.Empty(result.Run.Diagnostics);
         Assert.Contains(result.Run.Results.Single().GeneratedSources, s => s.HintName == "M.g.cs");
         Assert.True(result.CompileDiagnostics.IsEmpty, string.Join("\n", result.CompileDiagnostics));
+    }
+
+    /// <summary>A project reference as an IDE sees it (the compilation, symbols keep their syntax) or as a build does (the DLL).</summary>
+    private static MetadataReference ReferenceTo(Compilation library, bool projectReference)
+    {
+        if (projectReference) return library.ToMetadataReference();
+        using var image = new MemoryStream();
+        Assert.True(library.Emit(image).Success);
+        return MetadataReference.CreateFromImage(image.ToArray());
     }
 }
