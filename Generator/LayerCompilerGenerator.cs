@@ -27,9 +27,13 @@ namespace LayerCompiler.Generator
         public const string StrayLayersStep = "StrayLayers";
         public const string GpuBackendStep = "GpuBackend";
         public const string PlansStep = "Plans";
+        public const string IlgpuBackendStep = "IlgpuBackend";
 
         /// <summary>A type of the GPU backend assembly (LayerCompiler.Gpu); CUDA sources are emitted only where it is referenced.</summary>
         public const string GpuBackendMarker = LayerCompiler.Contracts.RuntimeNames.GpuBackendMarker;
+
+        /// <summary>A type of the ILGPU backend assembly (LayerCompiler.Ilgpu); ILGPU kernels are emitted only where it is referenced.</summary>
+        public const string IlgpuBackendMarker = LayerCompiler.Contracts.RuntimeNames.IlgpuBackendMarker;
 
         public void Initialize(IncrementalGeneratorInitializationContext context)
         {
@@ -84,6 +88,12 @@ namespace LayerCompiler.Generator
 
             context.RegisterSourceOutput(architectures.Combine(hints).Combine(gpu), static (spc, p) => EmitArchitecture(spc, p.Left.Left, p.Left.Right, p.Right));
             context.RegisterSourceOutput(plans.Combine(hints).Combine(gpu), static (spc, p) => EmitModel(spc, p.Left.Left, p.Left.Right, p.Right));
+
+            // The ILGPU kernels name the ILGPU backend's types (and ILGPU's), so likewise only where it is referenced.
+            var ilgpu = context.CompilationProvider
+                .Select(static (c, _) => c.GetTypeByMetadataName(IlgpuBackendMarker) != null)
+                .WithTrackingName(IlgpuBackendStep);
+            context.RegisterSourceOutput(plans.Combine(hints).Combine(ilgpu), static (spc, p) => EmitIlgpuModel(spc, p.Left.Left, p.Left.Right, p.Right));
         }
 
         private static DiagnosticInfo? StrayLayer(GeneratorAttributeSyntaxContext ctx)
@@ -165,6 +175,16 @@ namespace LayerCompiler.Generator
             string hint = UniqueHint(model.Type.HintPrefix, hints);
             Guarded(spc, model.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitModel(model, arch, plan.Layers)));
             if (gpu) Guarded(spc, model.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
+        }
+
+        private static void EmitIlgpuModel(SourceProductionContext spc, ModelPlan plan, EquatableArray<string> hints, bool ilgpu)
+        {
+            var model = plan.Model;
+            // Diagnostics and lowering errors are reported by the other outputs; here only emission.
+            if (!ilgpu || !ModelLowering.Emittable(model) || plan.Error != null || plan.Layers.Count == 0) return;
+            if (!Fits(model, model.Architecture!)) return;
+            string hint = UniqueHint(model.Type.HintPrefix, hints);
+            Guarded(spc, model.Type, () => spc.AddSource(hint + ".Ilgpu.g.cs", IlgpuKernelEmitter.EmitModel(model, plan.Layers)));
         }
 
         /// <summary>Every int-sized quantity fits. A check that fails or throws is reported by the model diagnostics output (LC0009,

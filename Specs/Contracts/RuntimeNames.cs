@@ -3,7 +3,7 @@ namespace LayerCompiler.Contracts
     /// <summary>
     /// The run-time types that generated code names, as fully qualified <c>global::</c> names. The generator compiles
     /// this file in and emits these constants instead of hand-typed strings; a test in Runtime.Tests resolves every
-    /// constant against the runtime and GPU assemblies, so a rename or move on either side fails a build of the tests
+    /// constant against the runtime, GPU and ILGPU assemblies, so a rename or move on either side fails a build of the tests
     /// instead of every user's generated code.
     /// </summary>
     public static class RuntimeNames
@@ -40,6 +40,16 @@ namespace LayerCompiler.Contracts
         public const string CudaLayerPass = GpuNamespace + ".CudaLayerPass";
         public const string CudaLayerSource = GpuNamespace + ".CudaLayerSource";
 
+        // ILGPU backend (LayerCompiler.Ilgpu): named only in the *.Ilgpu.g.cs sources, emitted where the backend is referenced.
+        public const string IlgpuNamespace = "global::LayerCompiler.Ilgpu";
+        /// <summary>The metadata name the generator looks up to decide whether a project references the ILGPU backend.</summary>
+        public const string IlgpuBackendMarker = "LayerCompiler.Ilgpu.IlgpuLayerSource";
+        public const string IlgpuDevice = IlgpuNamespace + ".IlgpuDevice";
+        public const string IlgpuEquivariantKernel = IlgpuNamespace + ".IlgpuEquivariantKernel";
+        public const string IlgpuLayerSource = IlgpuNamespace + ".IlgpuLayerSource";
+        public const string IlgpuLayerArgs = IlgpuNamespace + ".IlgpuLayerArgs";
+        public const string IlgpuLayerOps = IlgpuNamespace + ".IlgpuLayerOps";
+
         /// <summary>Every constant above that names a type, for the test that resolves them.</summary>
         public static readonly string[] AllTypes =
         {
@@ -47,6 +57,7 @@ namespace LayerCompiler.Contracts
             ModelConfig, EquivariantNetwork, IInputNetwork, InrFitSettings, WeightSpace, LayerPlan, LayerDeclaration,
             CudaDevice, CudaEquivariantKernel, CudaInputNetwork, CudaInputNetworkSource, CudaInrFitter, CudaLaunchStep,
             CudaLayerPass, CudaLayerSource,
+            IlgpuDevice, IlgpuEquivariantKernel, IlgpuLayerSource, IlgpuLayerArgs, IlgpuLayerOps,
         };
     }
 }

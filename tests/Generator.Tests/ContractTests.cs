@@ -10,6 +10,7 @@ public class ContractTests
     {
         typeof(LayerCompiler.Runtime.Tensor).Assembly,
         typeof(LayerCompiler.Gpu.CudaDevice).Assembly,
+        typeof(LayerCompiler.Ilgpu.IlgpuDevice).Assembly,
         typeof(LayerCompiler.Algebra.WeightSpace).Assembly,
     };
 
@@ -35,10 +36,19 @@ public class ContractTests
     }
 
     [Fact]
+    public void TheIlgpuBackendMarkerIsAnIlgpuType()
+    {
+        var type = typeof(LayerCompiler.Ilgpu.IlgpuDevice).Assembly.GetType(RuntimeNames.IlgpuBackendMarker);
+        Assert.NotNull(type);
+        Assert.Equal("global::" + RuntimeNames.IlgpuBackendMarker, RuntimeNames.IlgpuLayerSource);
+    }
+
+    [Fact]
     public void AllTypesListsEveryTypeConstant()
     {
         var constants = typeof(RuntimeNames).GetFields(BindingFlags.Public | BindingFlags.Static)
-            .Where(f => f.IsLiteral && f.Name is not nameof(RuntimeNames.GpuNamespace) and not nameof(RuntimeNames.GpuBackendMarker))
+            .Where(f => f.IsLiteral && f.Name is not nameof(RuntimeNames.GpuNamespace) and not nameof(RuntimeNames.GpuBackendMarker)
+                and not nameof(RuntimeNames.IlgpuNamespace) and not nameof(RuntimeNames.IlgpuBackendMarker))
             .Select(f => (string)f.GetRawConstantValue()!).OrderBy(s => s, StringComparer.Ordinal);
         Assert.Equal(constants, RuntimeNames.AllTypes.OrderBy(s => s, StringComparer.Ordinal));
     }
