@@ -93,6 +93,7 @@ namespace LayerCompiler.Generator
             var ilgpu = context.CompilationProvider
                 .Select(static (c, _) => c.GetTypeByMetadataName(IlgpuBackendMarker) != null)
                 .WithTrackingName(IlgpuBackendStep);
+            context.RegisterSourceOutput(architectures.Combine(hints).Combine(ilgpu), static (spc, p) => EmitIlgpuArchitecture(spc, p.Left.Left, p.Left.Right, p.Right));
             context.RegisterSourceOutput(plans.Combine(hints).Combine(ilgpu), static (spc, p) => EmitIlgpuModel(spc, p.Left.Left, p.Left.Right, p.Right));
         }
 
@@ -175,6 +176,13 @@ namespace LayerCompiler.Generator
             string hint = UniqueHint(model.Type.HintPrefix, hints);
             Guarded(spc, model.Type, () => spc.AddSource(hint + ".g.cs", SourceEmitter.EmitModel(model, arch, plan.Layers)));
             if (gpu) Guarded(spc, model.Type, () => spc.AddSource(hint + ".Cuda.g.cs", CudaSourceEmitter.EmitModel(model, arch)));
+        }
+
+        private static void EmitIlgpuArchitecture(SourceProductionContext spc, ArchitectureInfo arch, EquatableArray<string> hints, bool ilgpu)
+        {
+            if (!ilgpu || arch.HasErrors || !InputNetworkEmitter.Supports(arch)) return;
+            string hint = UniqueHint(arch.Type.HintPrefix, hints);
+            Guarded(spc, arch.Type, () => spc.AddSource(hint + ".Ilgpu.g.cs", IlgpuInputNetworkEmitter.EmitArchitecture(arch)));
         }
 
         private static void EmitIlgpuModel(SourceProductionContext spc, ModelPlan plan, EquatableArray<string> hints, bool ilgpu)

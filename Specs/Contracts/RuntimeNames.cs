@@ -49,6 +49,9 @@ namespace LayerCompiler.Contracts
         public const string IlgpuLayerSource = IlgpuNamespace + ".IlgpuLayerSource";
         public const string IlgpuLayerArgs = IlgpuNamespace + ".IlgpuLayerArgs";
         public const string IlgpuLayerOps = IlgpuNamespace + ".IlgpuLayerOps";
+        public const string IlgpuInputNetwork = IlgpuNamespace + ".IlgpuInputNetwork";
+        public const string IlgpuInputNetworkSource = IlgpuNamespace + ".IlgpuInputNetworkSource";
+        public const string IlgpuInputNetworkArgs = IlgpuNamespace + ".IlgpuInputNetworkArgs";
 
         /// <summary>Every constant above that names a type, for the test that resolves them.</summary>
         public static readonly string[] AllTypes =
@@ -58,6 +61,7 @@ namespace LayerCompiler.Contracts
             CudaDevice, CudaEquivariantKernel, CudaInputNetwork, CudaInputNetworkSource, CudaInrFitter, CudaLaunchStep,
             CudaLayerPass, CudaLayerSource,
             IlgpuDevice, IlgpuEquivariantKernel, IlgpuLayerSource, IlgpuLayerArgs, IlgpuLayerOps,
+            IlgpuInputNetwork, IlgpuInputNetworkSource, IlgpuInputNetworkArgs,
         };
     }
 }

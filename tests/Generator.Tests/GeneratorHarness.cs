@@ -24,6 +24,11 @@ public static class GeneratorHarness
     public static ImmutableArray<MetadataReference> CpuOnlyReferences => References.Value
         .Where(r => !string.Equals(Path.GetFileName(r.Display), "LayerCompiler.Gpu.dll", StringComparison.Ordinal)).ToImmutableArray();
 
+    /// <summary>The references plus the ILGPU backend (LayerCompiler.Ilgpu and ILGPU): a project that takes the ILGPU backend.</summary>
+    public static ImmutableArray<MetadataReference> IlgpuReferences => References.Value
+        .Add(MetadataReference.CreateFromFile(typeof(LayerCompiler.Ilgpu.IlgpuDevice).Assembly.Location))
+        .Add(MetadataReference.CreateFromFile(typeof(global::ILGPU.Context).Assembly.Location));
+
     public static CSharpCompilation Compile(params string[] sources) => Compile(References.Value, sources);
 
     public static CSharpCompilation Compile(ImmutableArray<MetadataReference> references, params string[] sources) =>

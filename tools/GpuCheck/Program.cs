@@ -49,6 +49,7 @@ public static class Program
         var noBenchOption = new Option<bool>("--no-bench") { Description = "Run the checks only." };
         var listOption = new Option<bool>("--list") { Description = "List checks and benchmarks, then exit." };
         var requireGpuOption = new Option<bool>("--require-gpu") { Description = "Exit 2 (not 0) when no CUDA driver or device is usable." };
+        var ilgpuCpuOption = new Option<bool>("--ilgpu-cpu") { Description = "Run only the ilgpu-* checks, on ILGPU's CPU accelerator (no GPU needed; proves a publish runs the ILGPU backend)." };
         var bandwidthOption = AtLeast(new Option<int>("--bandwidth-mib") { Description = "Buffer size for the bandwidth benchmarks, MiB.", DefaultValueFactory = _ => (int)(defaults.BandwidthBytes >> 20) }, 1);
         var runsOption = AtLeast(new Option<int>("--runs") { Description = "Timed runs per benchmark.", DefaultValueFactory = _ => defaults.Runs }, 1);
         var warmupOption = AtLeast(new Option<int>("--warmup") { Description = "Untimed warm-up runs per benchmark.", DefaultValueFactory = _ => defaults.Warmup }, 0);
@@ -58,7 +59,7 @@ public static class Program
             "or --require-gpu and no usable GPU. Environment: LAYERCOMPILER_LIBCUDA, LAYERCOMPILER_NVRTC (library paths), " +
             "LAYERCOMPILER_CACHE (cache root).")
         {
-            outOption, onlyOption, noBenchOption, listOption, requireGpuOption, bandwidthOption, runsOption, warmupOption,
+            outOption, onlyOption, noBenchOption, listOption, requireGpuOption, bandwidthOption, runsOption, warmupOption, ilgpuCpuOption,
         };
         root.SetAction(r =>
         {
@@ -69,6 +70,7 @@ public static class Program
                 Warmup = r.GetValue(warmupOption),
             };
             string[]? only = r.GetValue(onlyOption);
+            if (r.GetValue(ilgpuCpuOption)) return RunIlgpuCpu(registry, options, r.GetValue(outOption), only is null ? null : only.ToHashSet());
             return Run(registry, options, r.GetValue(outOption), only is null ? null : only.ToHashSet(),
                 r.GetValue(noBenchOption), r.GetValue(listOption), r.GetValue(requireGpuOption));
         });
@@ -119,6 +121,7 @@ public static class Program
             if (!noBench)
                 foreach (var bench in registry.Benchmarks.Where(b => only is null || only.Contains(b.Name)))
                     report.Benchmarks.Add(RunBenchmark(bench, ctx));
+            IlgpuChecks.DisposeDevice();
         }
 
         int passed = report.Checks.Count(c => c.Passed), failed = report.Checks.Count - passed;
@@ -127,6 +130,27 @@ public static class Program
         Console.WriteLine($"gpu-check: {passed} checks passed, {failed} failed; {report.Benchmarks.Count - benchFailed} benchmarks ran, {benchFailed} failed");
         WriteReport(report, outPath);
         return report.Status == "passed" ? 0 : 1;
+    }
+
+    /// <summary>--ilgpu-cpu: the ILGPU checks on ILGPU's CPU accelerator, without a CUDA driver (benchmarks are not run).</summary>
+    private static int RunIlgpuCpu(CheckRegistry registry, RunOptions options, string? outPath, HashSet<string>? only)
+    {
+        var report = new Report { StartedUtc = DateTime.UtcNow };
+        IlgpuChecks.Kind = LayerCompiler.Ilgpu.IlgpuDeviceKind.Cpu;
+        Console.WriteLine($"gpu-check --ilgpu-cpu: {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.RuntimeIdentifier}, {Environment.ProcessorCount} CPUs");
+        // The ILGPU checks do not touch the CUDA device.
+        var ctx = new CheckContext { Device = null!, Options = options, Log = Console.Out };
+        try
+        {
+            foreach (var check in registry.Checks.Where(c => c.Name.StartsWith("ilgpu-", StringComparison.Ordinal) && (only is null || only.Contains(c.Name))))
+                report.Checks.Add(RunCheck(check, ctx));
+        }
+        finally { IlgpuChecks.DisposeDevice(); }
+        int passed = report.Checks.Count(c => c.Passed), failed = report.Checks.Count - passed;
+        report.Status = failed == 0 ? "passed" : "failed";
+        Console.WriteLine($"gpu-check --ilgpu-cpu: {passed} checks passed, {failed} failed");
+        WriteReport(report, outPath);
+        return failed == 0 ? 0 : 1;
     }
 
     private static Dictionary<string, string> DescribeDevice(CudaDevice d)

@@ -79,6 +79,7 @@ public sealed class CheckRegistry
         LayerBenchmarks.Register(r);
         InrChecks.Register(r);
         TrainChecks.Register(r);
+        IlgpuChecks.Register(r);
         return r;
     }
 }
