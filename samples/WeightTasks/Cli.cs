@@ -20,6 +20,54 @@ internal static class Cli
     public static readonly Option<bool> Full = new("--full") { Description = "Use the full protocol (all 70,000 images, 1000 fitting steps; reference model and training). Takes hours on a CPU." };
     public static readonly Option<string> Zoo = new("--zoo") { Description = "Zoo directory.", Required = true };
     public static readonly Option<string> Split = new("--split") { Description = "Split: train, validation or test.", DefaultValueFactory = _ => "test" };
+    public static readonly Option<string> Device = CreateDevice();
+
+    private static Option<string> CreateDevice()
+    {
+        var option = new Option<string>("--device")
+        {
+            Description = "Where the equivariant layers run: cpu (the generated C# kernels), cuda (the generated ILGPU kernels on a CUDA GPU; an error when there is none) or auto (cuda when a CUDA GPU is found, else cpu).",
+            DefaultValueFactory = _ => "cpu",
+        };
+        option.Validators.Add(r =>
+        {
+            string v = r.GetValueOrDefault<string>() ?? "";
+            try { LayerCompiler.Ilgpu.IlgpuDevice.ParseKind(v); }
+            catch (ArgumentException) { r.AddError($"--device must be cpu, cuda or auto, got '{v}'."); }
+        });
+        return option;
+    }
+
+    /// <summary>
+    /// --device for INR fitting: the ILGPU backend has the input network's batched forward and weight gradient but not yet
+    /// the fused fitting loop, so zoos are fitted on the CPU: cuda is refused with that reason (before any work), auto says so.
+    /// </summary>
+    public static void FittingDevice(string value)
+    {
+        var kind = LayerCompiler.Ilgpu.IlgpuDevice.ParseKind(value);
+        const string why = "INR fitting runs on the CPU in this build (the ILGPU backend has the input network's forward and weight gradient, not yet the fitting loop)";
+        if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Cuda) throw new InvalidOperationException($"--device cuda: {why}; use --device cpu or auto.");
+        if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Auto) Ui.Info($"  device: cpu ({why})");
+    }
+
+    /// <summary>
+    /// The accelerator for --device: null for cpu (the C# kernels) and for auto without a CUDA GPU; a CUDA accelerator for
+    /// cuda (or auto with one). cuda without a GPU throws with ILGPU's one-line reason, e.g. "--device cuda: no CUDA device
+    /// found (ILGPU found: CPU accelerator only)". ILGPU's CPU accelerator is never chosen: it is an emulator for tests.
+    /// </summary>
+    public static LayerCompiler.Ilgpu.IlgpuDevice? OpenDevice(string value)
+    {
+        var kind = LayerCompiler.Ilgpu.IlgpuDevice.ParseKind(value);
+        if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Cpu) return null;
+        if (LayerCompiler.Ilgpu.IlgpuDevice.TryOpen(LayerCompiler.Ilgpu.IlgpuDeviceKind.Cuda, out var device, out string reason))
+        {
+            Ui.Info($"  device: {device!.Description} (equivariant layers on the GPU through ILGPU)");
+            return device;
+        }
+        if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Cuda) throw new InvalidOperationException(reason);
+        Ui.Info($"  device: cpu ({reason.Replace("--device cuda: ", "", StringComparison.Ordinal)})");
+        return null;
+    }
 
     private static Option<int> CreateThreads()
     {

@@ -15,10 +15,10 @@ public sealed class PackagesTests(PackedFeed feed) : IClassFixture<PackedFeed>
     private const string GeneratorEntry = "analyzers/dotnet/cs/LayerCompiler.Generator.dll";
 
     [Fact]
-    public void TheFeedHoldsSpecsRuntimeAndGpuOnly()
+    public void TheFeedHoldsSpecsRuntimeGpuAndIlgpuOnly()
     {
         var ids = Directory.GetFiles(feed.FeedPath, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(new[] { "Gpu", "Runtime", "Specs" }.Select(n => $"LayerCompiler.{n}.{feed.Version}.nupkg"), ids);
+        Assert.Equal(new[] { "Gpu", "Ilgpu", "Runtime", "Specs" }.Select(n => $"LayerCompiler.{n}.{feed.Version}.nupkg"), ids);
     }
 
     [Fact]

@@ -145,6 +145,25 @@ public class ErrorTests
         Assert.Contains("'no-rotation'", result.Output);
     }
 
+    // ------------------------------------------------------------------ --device
+
+    [Fact]
+    public void Train_DeviceCudaWithoutAGpu_SaysWhatWasFound() =>
+        Fails(1, "--device cuda: no CUDA device found (ILGPU found: CPU accelerator only", "inr-classify", "train", "--zoo", Workspace.Zoo, "--device", "cuda", "--out", Workspace.NewDirectory("device-cuda"));
+
+    [Fact]
+    public void Eval_DeviceCudaWithoutAGpu_SaysWhatWasFound() =>
+        Fails(1, "--device cuda: no CUDA device found", "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.TrainedRun, "model.safetensors"), "--device", "cuda");
+
+    [Fact]
+    public void ZooBuild_DeviceCuda_IsRefusedWithTheReason() =>
+        Fails(1, "--device cuda: INR fitting runs on the CPU in this build", "inr-zoo", "build", "--per-split", "2", "--out", Path.Combine(Workspace.NewDirectory("zoo-cuda"), "zoo"), "--device", "cuda");
+
+    [Fact]
+    public void Train_UnknownDevice_IsRejected() =>
+        Tool.Run(Workspace.Root, "inr-classify", "train", "--zoo", Workspace.Zoo, "--device", "tpu", "--out", Workspace.NewDirectory("device-tpu"))
+            .ShouldFail(1, "--device must be cpu, cuda or auto, got 'tpu'.");
+
     [Fact]
     public void Train_ZeroEpochs_IsRejected() =>
         Fails(1, "--epochs must be positive, got 0.", "inr-classify", "train", "--zoo", Workspace.Zoo, "--epochs", "0", "--out", Workspace.NewDirectory("epochs0"));

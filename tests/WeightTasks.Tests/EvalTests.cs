@@ -18,6 +18,17 @@ public class EvalTests
     }
 
     [Fact]
+    public void Eval_DeviceAutoWithoutAGpu_RunsOnTheCpuAndSaysSo()
+    {
+        string model = Path.Combine(Workspace.TrainedRun, "model.safetensors");
+
+        var result = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model, "--split", "test", "--device", "auto").ShouldSucceed();
+
+        Assert.Contains("device: cpu (no CUDA device found (ILGPU found: CPU accelerator only", result.Output);
+        Assert.Equal(Workspace.PrintedAccuracy(Workspace.TrainedRunResult, "test"), Workspace.PrintedAccuracy(result, "test"));
+    }
+
+    [Fact]
     public void Eval_ValidationSplit_MatchesTheAccuracyRecordedInTheModel()
     {
         string model = Path.Combine(Workspace.TrainedRun, "model.safetensors");

@@ -27,7 +27,7 @@ internal static class ClassifierFile
     }
 
     /// <summary>Rebuilds the classifier saved at <paramref name="path"/>, with its <c>user.</c> metadata (prefix removed). Errors say what is wrong with the file.</summary>
-    public static (Classifier Model, IReadOnlyDictionary<string, string> Metadata) Load(string path)
+    public static (Classifier Model, IReadOnlyDictionary<string, string> Metadata) Load(string path, LayerCompiler.Ilgpu.IlgpuDevice? device = null)
     {
         if (Directory.Exists(path)) throw new ArgumentException($"Checkpoint '{path}' is a directory; give the model file (DIR/model.safetensors).");
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist. Train one with `inr-classify train --out DIR` (it writes DIR/model.safetensors).", path);
@@ -49,7 +49,7 @@ internal static class ClassifierFile
             if (bad >= 0) throw new InvalidDataException($"'{path}': tensor '{name}' holds a non-finite value ({t.Data[bad]} at {bad}); the file is damaged or comes from a run that diverged.");
         }
         bool full = meta.TryGetValue("model.variant", out var variant) && variant == "full";
-        var model = Classifier.Create(kind, full, 0);
+        var model = Classifier.Create(kind, full, 0, device);
         try { model.Module.LoadStateDict(contents.Model); }
         catch (InvalidOperationException e) { throw new InvalidDataException($"'{path}' does not fit the {kind} ({(full ? "full" : "quick")}) model: {e.Message}", e); }
         model.LoadNormalization(contents.ExtraWithPrefix(NormalizerPrefix));

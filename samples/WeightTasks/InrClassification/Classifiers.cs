@@ -69,11 +69,16 @@ internal abstract class Classifier
         ["model.parameters"] = Module.ParameterCount().ToString(CultureInfo.InvariantCulture),
     };
 
-    public static Classifier Create(string kind, bool full, ulong seed) => kind switch
+    /// <param name="device">An accelerator for the equivariant layers (the models' generated ILGPU constructor), or null for the C# kernels.</param>
+    public static Classifier Create(string kind, bool full, ulong seed, LayerCompiler.Ilgpu.IlgpuDevice? device = null) => kind switch
     {
-        ModelKinds.Hidden => new EquivariantClassifier(kind, full, full ? new HiddenNeuronClassifierFull(seed) : new HiddenNeuronClassifier(seed),
+        ModelKinds.Hidden => new EquivariantClassifier(kind, full,
+            device is null ? (full ? new HiddenNeuronClassifierFull(seed) : new HiddenNeuronClassifier(seed))
+                           : (full ? new HiddenNeuronClassifierFull(device, seed) : new HiddenNeuronClassifier(device, seed)),
             full ? HiddenNeuronClassifierFull.CreateWeightSpace() : HiddenNeuronClassifier.CreateWeightSpace()),
-        ModelKinds.All => new EquivariantClassifier(kind, full, full ? new AllNeuronClassifierFull(seed) : new AllNeuronClassifier(seed),
+        ModelKinds.All => new EquivariantClassifier(kind, full,
+            device is null ? (full ? new AllNeuronClassifierFull(seed) : new AllNeuronClassifier(seed))
+                           : (full ? new AllNeuronClassifierFull(device, seed) : new AllNeuronClassifier(device, seed)),
             full ? AllNeuronClassifierFull.CreateWeightSpace() : AllNeuronClassifier.CreateWeightSpace()),
         ModelKinds.Mlp or ModelKinds.Stats => new FeatureClassifier(kind, full, seed),
         _ => throw new ArgumentException($"Unknown model '{kind}'; choose one of {string.Join(", ", ModelKinds.Names)}."),

@@ -166,13 +166,14 @@ internal static class Jobs
     }
 
     /// <summary>Trains one model on a zoo, evaluates it on the test split, saves the checkpoint and the HTML report.</summary>
-    public static (Evaluation Test, TrainOutcome Outcome) Train(string zoo, string kind, bool full, TrainOptions options, string outDir, int? trainLimit, CancellationToken cancellation)
+    public static (Evaluation Test, TrainOutcome Outcome) Train(string zoo, string kind, bool full, TrainOptions options, string outDir, int? trainLimit, CancellationToken cancellation,
+        LayerCompiler.Ilgpu.IlgpuDevice? device = null)
     {
         options.Validate();
         var reader = ZooReader.Open(zoo);
         if (reader.Manifest.ClassCount != 10)
             throw new ArgumentException($"The zoo in '{zoo}' is a {reader.Manifest.TaskName} zoo without 10 class labels; train needs a Fashion-MNIST zoo.");
-        var model = Classifier.Create(kind, full, options.Seed);
+        var model = Classifier.Create(kind, full, options.Seed, device);
         Ui.Step($"Model: {model.Description}, {model.Module.ParameterCount():N0} parameters ({model.Module.GetType().Name})");
         var sw = Stopwatch.StartNew();
         var train = reader.Load("train", model.Space, trainLimit);
@@ -221,11 +222,11 @@ internal static class Jobs
         return (testEval, outcome);
     }
 
-    public static Evaluation Evaluate(string zoo, string checkpoint, string split)
+    public static Evaluation Evaluate(string zoo, string checkpoint, string split, LayerCompiler.Ilgpu.IlgpuDevice? device = null)
     {
         var reader = ZooReader.Open(zoo);
         reader.Manifest.Split(split); // clear error for a wrong split name before the slow part
-        var (model, meta) = ClassifierFile.Load(checkpoint);
+        var (model, meta) = ClassifierFile.Load(checkpoint, device);
         Ui.Step($"Checkpoint: {model.Description} (trained {meta.GetValueOrDefault("train.epochs", "?")} epochs, best epoch {meta.GetValueOrDefault("train.best_epoch", "?")})");
         var data = reader.Load(split, model.Space);
         var e = ClassifierTraining.Evaluate(model, data, 256);

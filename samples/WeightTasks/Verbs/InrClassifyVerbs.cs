@@ -27,13 +27,14 @@ internal static class InrClassifyVerbs
         augmentOption.AcceptOnlyFromAmong(Augmentations.Names);
         var train = new Command("train", "Train a classifier on a zoo; writes the model and an HTML report.")
         {
-            Cli.Zoo, modelOption, epochsOption, batchOption, lrOption, wdOption, Cli.Seed, runOutOption, Cli.Full, limitOption, augmentOption,
+            Cli.Zoo, modelOption, epochsOption, batchOption, lrOption, wdOption, Cli.Seed, runOutOption, Cli.Full, limitOption, augmentOption, Cli.Device,
         };
         train.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
             bool full = r.GetValue(Cli.Full);
             var options = TrainingDefaults(full, r.GetValue(epochsOption), r.GetValue(batchOption), r.GetValue(lrOption), r.GetValue(wdOption), r.GetValue(Cli.Seed), r.GetValue(augmentOption));
-            Jobs.Train(r.GetValue(Cli.Zoo)!, r.GetValue(modelOption)!, full, options, r.GetValue(runOutOption)!, r.GetValue(limitOption), ct);
+            using var device = Cli.OpenDevice(r.GetValue(Cli.Device)!);
+            Jobs.Train(r.GetValue(Cli.Zoo)!, r.GetValue(modelOption)!, full, options, r.GetValue(runOutOption)!, r.GetValue(limitOption), ct, device);
             return 0;
         })));
 
@@ -43,7 +44,7 @@ internal static class InrClassifyVerbs
         var tableOutOption = new Option<string>("--out") { Description = "Directory for one sub-directory per run and results.md / results.json.", DefaultValueFactory = _ => "runs/inr-classifier-table" };
         var table = new Command("table", "Train every model with every seed on one zoo and write the results table (mean ± std of test accuracy). Each run resumes, and finished runs are not repeated.")
         {
-            Cli.Zoo, modelsOption, seedsOption, epochsOption, batchOption, lrOption, wdOption, tableOutOption, Cli.Full, limitOption, augmentOption,
+            Cli.Zoo, modelsOption, seedsOption, epochsOption, batchOption, lrOption, wdOption, tableOutOption, Cli.Full, limitOption, augmentOption, Cli.Device,
         };
         table.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
@@ -51,13 +52,14 @@ internal static class InrClassifyVerbs
             var models = ResultsTable.ParseList(r.GetValue(modelsOption)!, "--models", s => ModelKinds.Names.Contains(s) ? s : throw new ArgumentException($"--models: unknown model '{s}'; choose from {string.Join(", ", ModelKinds.Names)}."));
             var seeds = ResultsTable.ParseList(r.GetValue(seedsOption)!, "--seeds", s => ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : throw new ArgumentException($"--seeds: '{s}' is not a non-negative integer."));
             string outDir = r.GetValue(tableOutOption)!;
+            using var device = Cli.OpenDevice(r.GetValue(Cli.Device)!);
             var rows = new List<ResultsTable.Run>();
             foreach (string model in models)
                 foreach (ulong seed in seeds)
                 {
                     var options = TrainingDefaults(full, r.GetValue(epochsOption), r.GetValue(batchOption), r.GetValue(lrOption), r.GetValue(wdOption), seed, r.GetValue(augmentOption));
                     Ui.Step($"Run {rows.Count + 1}/{models.Count * seeds.Count}: {model}, seed {seed}");
-                    var (test, outcome) = Jobs.Train(r.GetValue(Cli.Zoo)!, model, full, options, Path.Combine(outDir, $"{model}-seed{seed}"), r.GetValue(limitOption), ct);
+                    var (test, outcome) = Jobs.Train(r.GetValue(Cli.Zoo)!, model, full, options, Path.Combine(outDir, $"{model}-seed{seed}"), r.GetValue(limitOption), ct, device);
                     var best = outcome.History.First(h => h.Epoch == outcome.BestEpoch);
                     rows.Add(new ResultsTable.Run(model, seed, test.Accuracy, best.ValAccuracy, outcome.BestEpoch, outcome.History.Count, outcome.History.Sum(h => h.Seconds), options.AugmentationName));
                     ResultsTable.Write(outDir, r.GetValue(Cli.Zoo)!, full, rows);
@@ -69,10 +71,11 @@ internal static class InrClassifyVerbs
 
         // ---------------------------------------------------------------- eval
         var checkpointOption = new Option<string>("--checkpoint") { Description = "model.safetensors written by train.", Required = true };
-        var eval = new Command("eval", "Evaluate a trained classifier on a zoo split.") { Cli.Zoo, checkpointOption, Cli.Split };
+        var eval = new Command("eval", "Evaluate a trained classifier on a zoo split.") { Cli.Zoo, checkpointOption, Cli.Split, Cli.Device };
         eval.SetAction((ParseResult r) => Cli.Run(() =>
         {
-            Jobs.Evaluate(r.GetValue(Cli.Zoo)!, r.GetValue(checkpointOption)!, r.GetValue(Cli.Split)!);
+            using var device = Cli.OpenDevice(r.GetValue(Cli.Device)!);
+            Jobs.Evaluate(r.GetValue(Cli.Zoo)!, r.GetValue(checkpointOption)!, r.GetValue(Cli.Split)!, device);
             return 0;
         }));
 

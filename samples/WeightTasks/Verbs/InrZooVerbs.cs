@@ -21,7 +21,7 @@ internal static class InrZooVerbs
         taskOption.AcceptOnlyFromAmong("fashion-mnist", "sine-waves");
         var build = new Command("build", "Fit one SIREN per Fashion-MNIST image (or sine wave) and write the zoo (resumes an interrupted build).")
         {
-            outOption, perSplitOption, Cli.Full, taskOption, Cli.Seed, Cli.Threads, stepsOption, fitLrOption, shardOption, Cli.Data,
+            outOption, perSplitOption, Cli.Full, taskOption, Cli.Seed, Cli.Threads, stepsOption, fitLrOption, shardOption, Cli.Data, Cli.Device,
         };
         build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
@@ -30,6 +30,7 @@ internal static class InrZooVerbs
             if (perSplit is null == !full) throw new ArgumentException("Choose the zoo size with exactly one of --per-split N (the first N INRs of each split) or --full (the whole protocol).");
             if (perSplit is <= 0) throw new ArgumentException($"--per-split must be positive, got {perSplit}.");
             if (r.GetValue(shardOption) <= 0) throw new ArgumentException($"--shard-size must be positive, got {r.GetValue(shardOption)}.");
+            Cli.FittingDevice(r.GetValue(Cli.Device)!);
             bool sine = r.GetValue(taskOption) == "sine-waves";
             var fit = sine ? InrFitProtocols.SineWaves : InrFitProtocols.FashionMnist;
             if (r.GetValue(stepsOption) is int steps)
