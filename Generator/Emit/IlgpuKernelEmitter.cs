@@ -114,7 +114,7 @@ namespace LayerCompiler.Generator.Emit
                     string id = $"{p.Cin}x{p.Cout}";
                     var e = new IlgpuKernelEmitter(p);
                     w.Line($"/// <summary>The {p.Cin} → {p.Cout} layer.</summary>");
-                    using (w.Block($"public static {source} Layer_{id} {{ get; }} = new {source}"))
+                    w.Open($"public static {source} Layer_{id} {{ get; }} = new {source}");
                     {
                         string k = ClassName(p.Cin, p.Cout) + ".";
                         w.Line($"InChannels = {I(p.Cin)}, OutChannels = {I(p.Cout)}, WeightCount = {I(p.WeightCount)}, BiasCount = {I(p.BiasCount)},");
@@ -125,7 +125,7 @@ namespace LayerCompiler.Generator.Emit
                         w.Line($"BackwardStatistics = {k}BackwardStatistics, BackwardTerms = {k}BackwardTerms, BackwardOutput = {k}BackwardOutput,");
                         w.Line($"WeightGradient = {k}WeightGradient, GradientFinish = {k}GradientFinish,");
                     }
-                    w.Line(";");
+                    w.Close(";");
                     w.Line();
                 }
                 w.Line("/// <summary>The layer for a channel pair of this model.</summary>");

@@ -46,4 +46,19 @@ public class DepthTests
         double ratio = (double)(s40 - s20) / (s20 - s10);
         Assert.True(ratio < 2.5, $"10 → 20 layers added {s20 - s10} bytes, 20 → 40 added {s40 - s20} (ratio {ratio:F2}; linear is 2, quadratic 6)");
     }
+
+    /// <summary>The same with the ILGPU backend referenced: its kernels also stay linear in the depth, and compile.</summary>
+    [Fact]
+    public void IlgpuSourcesGrowLinearlyWithDepthAndCompile()
+    {
+        GeneratorHarness.Result Run(int depth) => GeneratorHarness.Run(GeneratorHarness.CreateDriver(), GeneratorHarness.Compile(GeneratorHarness.IlgpuReferences, Declaration(depth)));
+        static long IlgpuBytes(GeneratorHarness.Result r) => r.Run.Results.Single().GeneratedSources
+            .Where(s => s.HintName.EndsWith(".Ilgpu.g.cs", StringComparison.Ordinal)).Sum(s => (long)s.SourceText.Length);
+        var r40 = Run(40);
+        Assert.True(r40.CompileDiagnostics.IsEmpty, string.Join("\n", r40.CompileDiagnostics.Take(10)));
+        long s10 = IlgpuBytes(Run(10)), s20 = IlgpuBytes(Run(20)), s40 = IlgpuBytes(r40);
+        Assert.True(s10 > 0);
+        double ratio = (double)(s40 - s20) / (s20 - s10);
+        Assert.True(ratio < 2.5, $"ILGPU: 10 → 20 layers added {s20 - s10} bytes, 20 → 40 added {s40 - s20} (ratio {ratio:F2}; linear is 2, quadratic 6)");
+    }
 }
