@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One run on a GPU machine (NVIDIA driver, Python with PyTorch, no .NET): the GPU checks and benchmarks of both CUDA
 # backends (the NVRTC kernels and the ILGPU kernels, from the published gpu-check) and PyTorch eager/torch.compile of the
-# same layer, merged into one JSON report. Prints results as it goes; each step has its own time limit so the whole run
-# stays under 8 minutes including compilation (NVRTC, ILGPU's PTX, torch.compile).
+# same layer, merged into one JSON report. Prints results as it goes; each step has its own time limit (together 460 s)
+# so the whole run stays under 8 minutes including compilation (NVRTC, ILGPU's PTX, torch.compile).
 #
 #   tools/publish-gpu-check.sh                     # on a machine with .NET: → .device-carry/gpu-check (< 64 MiB)
 #   tools/gpu-bench-all.sh [--require-gpu] [--out DIR] [--gpu-check PATH] [--quick]
@@ -35,28 +35,30 @@ elapsed() { echo $(( $(date +%s) - start )); }
 runs=20; warmup=3
 [ "$quick" = 1 ] && { runs=5; warmup=1; }
 
-# 1. Both CUDA backends (NVRTC and ILGPU), one process: checks first (each compares with the C# kernels), then timings.
-checks="device-info,layer-siren32-32x32,inr-network-siren32,ilgpu-device,ilgpu-layer-siren32-1x32,ilgpu-layer-siren32-32x32,ilgpu-layer-cnn-16x16,ilgpu-inr-network-siren32"
-benches="d2d-copy-bandwidth,layer-siren32-fwd,layer-siren32-fwdbwd,layer-width-sweep,ilgpu-layer-siren32-fwd,ilgpu-layer-siren32-fwdbwd,ilgpu-layer-width-sweep,ilgpu-inr-gradient-throughput,ilgpu-train-epoch,train-throughput"
-echo "== [$(elapsed) s] gpu-check: NVRTC and ILGPU kernels (checks, then benchmarks)"
-timeout 330 "$gpucheck" $require --only "$checks,$benches" --runs "$runs" --warmup "$warmup" --out "$out/gpu-check.json"
-rc=$?
-if [ $rc -eq 2 ]; then
-  echo "SKIP: no usable GPU (see the gpu-check line above); nothing else was run"
-  exit 2
-fi
-if [ $rc -ne 0 ]; then echo "gpu-bench-all: gpu-check exited $rc (124: over its 330 s limit)"; status=1; fi
-if grep -q '"status": *"skipped"' "$out/gpu-check.json" 2>/dev/null; then
-  echo "SKIP: no usable GPU; nothing else was run"
-  exit 0
-fi
+# 1. Both CUDA backends (NVRTC and ILGPU), in four gpu-check runs so that a run over its limit loses only its own part:
+#    checks (each kernel against the C# kernels), NVRTC timings, ILGPU timings, training.
+parts=()
+run_part() {   # name, time limit (s), gpu-check arguments...
+  local name=$1 limit=$2; shift 2
+  echo "== [$(elapsed) s] gpu-check $name (limit ${limit} s)"
+  timeout "$limit" "$gpucheck" $require --runs "$runs" --warmup "$warmup" --out "$out/gpu-check-$name.json" "$@"
+  local rc=$?
+  if [ $rc -eq 2 ]; then echo "SKIP: no usable GPU (see the gpu-check line above); nothing else was run"; exit 2; fi
+  if grep -q '"status": *"skipped"' "$out/gpu-check-$name.json" 2>/dev/null; then echo "SKIP: no usable GPU; nothing else was run"; exit 0; fi
+  if [ $rc -ne 0 ]; then echo "gpu-bench-all: gpu-check $name exited $rc (124: over its limit)"; status=1; fi
+  parts+=("gpu-check-$name")
+}
+run_part checks 100 --no-bench --only device-info,layer-siren32-32x32,inr-network-siren32,ilgpu-device,ilgpu-layer-siren32-1x32,ilgpu-layer-siren32-32x32,ilgpu-layer-cnn-16x16,ilgpu-inr-network-siren32
+run_part nvrtc 70 --only d2d-copy-bandwidth,layer-siren32-fwd,layer-siren32-fwdbwd,layer-width-sweep
+run_part ilgpu 90 --only d2d-copy-bandwidth,ilgpu-layer-siren32-fwd,ilgpu-layer-siren32-fwdbwd,ilgpu-layer-width-sweep,ilgpu-inr-gradient-throughput
+run_part train 70 --only ilgpu-train-epoch,train-throughput
 
 # 2. PyTorch on the same device: the same layer, eager and torch.compile, same sizes and byte counts.
 if command -v python3 >/dev/null && python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
   echo "== [$(elapsed) s] PyTorch eager"
-  timeout 60 python3 "$root/bench/gpu/torch_layer_gpu.py" --impl eager --runs "$runs" --warmup "$warmup" --out "$out/torch-eager.json" || { echo "gpu-bench-all: torch eager failed or timed out"; status=1; }
+  timeout 40 python3 "$root/bench/gpu/torch_layer_gpu.py" --impl eager --runs "$runs" --warmup "$warmup" --out "$out/torch-eager.json" || { echo "gpu-bench-all: torch eager failed or timed out"; status=1; }
   echo "== [$(elapsed) s] PyTorch torch.compile"
-  timeout 150 python3 "$root/bench/gpu/torch_layer_gpu.py" --impl compile --runs "$runs" --warmup "$warmup" --out "$out/torch-compile.json" || { echo "gpu-bench-all: torch.compile failed or timed out"; status=1; }
+  timeout 90 python3 "$root/bench/gpu/torch_layer_gpu.py" --impl compile --runs "$runs" --warmup "$warmup" --out "$out/torch-compile.json" || { echo "gpu-bench-all: torch.compile failed or timed out"; status=1; }
 else
   echo "gpu-bench-all: no PyTorch with CUDA here; the torch comparison is left out"
 fi
@@ -67,7 +69,7 @@ python3 - "$out" <<'PY' || { echo "gpu-bench-all: merge failed"; status=1; }
 import json, os, sys
 out = sys.argv[1]
 report = {"schema": 1, "parts": {}}
-for name in ("gpu-check", "torch-eager", "torch-compile"):
+for name in ("gpu-check-checks", "gpu-check-nvrtc", "gpu-check-ilgpu", "gpu-check-train", "torch-eager", "torch-compile"):
     p = os.path.join(out, name + ".json")
     if os.path.exists(p):
         with open(p) as f:
@@ -76,7 +78,11 @@ for name in ("gpu-check", "torch-eager", "torch-compile"):
             report["parts"][name] = json.loads(text)
         except json.JSONDecodeError:
             report["parts"][name] = [json.loads(l) for l in text.splitlines() if l.strip()]
-bench = {b["name"]: b for b in report["parts"].get("gpu-check", {}).get("benchmarks", [])}
+bench = {}
+for name, part in report["parts"].items():
+    if name.startswith("gpu-check") and isinstance(part, dict):
+        for b in part.get("benchmarks", []):
+            bench[b["name"]] = b
 ratios = {}
 for nv, il in (("layer-siren32-fwd", "ilgpu-layer-siren32-fwd"), ("layer-siren32-fwdbwd", "ilgpu-layer-siren32-fwdbwd")):
     if nv in bench and il in bench and bench[nv].get("value") and bench[il].get("value"):

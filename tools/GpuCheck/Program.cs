@@ -208,7 +208,8 @@ public static class Program
     }
 
     private static string Describe(Exception e) =>
-        e is CudaException ? e.Message : $"{e.GetType().Name}: {e.Message}\n{e.StackTrace}";
+        e is CudaException ? e.Message
+            : $"{e.GetType().Name}: {e.Message}{(e.InnerException is { } inner ? $" ← {inner.GetType().Name}: {inner.Message}" : "")}\n{e.StackTrace}";
 
     private static void WriteReport(Report report, string? path)
     {
