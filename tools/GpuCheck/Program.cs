@@ -70,8 +70,8 @@ public static class Program
                 Warmup = r.GetValue(warmupOption),
             };
             string[]? only = r.GetValue(onlyOption);
-            if (r.GetValue(ilgpuCpuOption)) return RunIlgpuCpu(registry, options, r.GetValue(outOption), only is null ? null : only.ToHashSet());
-            return Run(registry, options, r.GetValue(outOption), only is null ? null : only.ToHashSet(),
+            if (r.GetValue(ilgpuCpuOption)) return RunIlgpuCpu(registry, options, r.GetValue(outOption), only is { Length: > 0 } ? only.ToHashSet() : null);
+            return Run(registry, options, r.GetValue(outOption), only is { Length: > 0 } ? only.ToHashSet() : null,
                 r.GetValue(noBenchOption), r.GetValue(listOption), r.GetValue(requireGpuOption));
         });
         return root;
