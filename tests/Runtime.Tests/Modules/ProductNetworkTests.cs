@@ -104,6 +104,33 @@ public class ProductNetworkTests
         }
     }
 
+    /// <summary>A layer without bias: its nodes start from a learned constant; gradients and invariance still hold.</summary>
+    [Fact]
+    public void ALayerWithoutBias()
+    {
+        var space = WeightSpace.FromLayers(new[] { LayerDeclaration.Dense(2, 3, false), LayerDeclaration.Dense(3, 2) }, Symmetry.HiddenNeuron);
+        var net = ProductNetwork.CreateInterpreted(new ProductModelConfig(Symmetry.HiddenNeuron, 3, 1, 2), space, seed: 21);
+        Assert.DoesNotContain(net.NamedParameters(), p => p.Name == "encoder.nodes.1.weight");
+        var x = Random(space, 2, 22);
+        var y = net.Forward(x).Data.ToArray();
+        Near(y, net.Forward(Permutations.Apply(x, Permutations.Random(space, new Rng(23)))).Data, 1e-5);
+        var r = GradCheck.RandomTensor(new Rng(24), 1f, 2, 2);
+        net.ZeroGrad();
+        net.Forward(x);
+        net.BackwardParameters(r);
+        var bias = net.NamedParameters().Single(p => p.Name == "encoder.nodes.1.bias").Parameter;
+        double Loss() { var o = net.Forward(x); double s = 0; for (int i = 0; i < o.Length; i++) s += (double)o.Data[i] * r.Data[i]; return s; }
+        for (int i = 0; i < bias.Length; i++)
+        {
+            float keep = bias.Data[i];
+            bias.Data[i] = keep + 2e-3f; double plus = Loss();
+            bias.Data[i] = keep - 2e-3f; double minus = Loss();
+            bias.Data[i] = keep;
+            double numeric = (plus - minus) / (2 * (double)2e-3f);
+            Assert.True(Math.Abs(numeric - bias.Grad.Data[i]) <= 2e-3 + 2e-2 * Math.Abs(numeric), $"[{i}]: analytic {bias.Grad.Data[i]}, numeric {numeric}");
+        }
+    }
+
     [Fact]
     public void SameSeedSameTrainingStepsBitwiseWithDropout()
     {
