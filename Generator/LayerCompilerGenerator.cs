@@ -28,6 +28,9 @@ namespace LayerCompiler.Generator
         public const string GpuBackendStep = "GpuBackend";
         public const string PlansStep = "Plans";
         public const string IlgpuBackendStep = "IlgpuBackend";
+        public const string ParsedProductModelsStep = "ParsedProductModels";
+        public const string ProductModelsStep = "ProductModels";
+        public const string ProductPlansStep = "ProductPlans";
 
         /// <summary>A type of the GPU backend assembly (LayerCompiler.Gpu); CUDA sources are emitted only where it is referenced.</summary>
         public const string GpuBackendMarker = LayerCompiler.Contracts.RuntimeNames.GpuBackendMarker;
@@ -65,6 +68,19 @@ namespace LayerCompiler.Generator
             // Lower: each model's fused plans, plain data, so an edit that leaves the model equal reuses them (and the emission).
             var plans = resolved.Select(static (m, ct) => ModelLowering.Lower(m, ct)).WithTrackingName(PlansStep);
 
+            // Product models: the same steps as equivariant models (parse, resolve the architecture, diagnostics, lower, emit).
+            var parsedProducts = context.SyntaxProvider.ForAttributeWithMetadataName(Parser.ProductModelName,
+                    static (node, _) => node is TypeDeclarationSyntax,
+                    static (ctx, ct) => Parser.ParseProductModel((INamedTypeSymbol)ctx.TargetSymbol, ctx.Attributes[0], ct))
+                .WithTrackingName(ParsedProductModelsStep);
+            var products = parsedProducts.Select(static (p, _) => p.Value).WithTrackingName(ProductModelsStep);
+            var productDiagnostics = parsedProducts.Combine(architectures.Collect())
+                .Select(static (pair, _) => ProductDiagnostics(pair.Left, Resolve(pair.Left.Value, pair.Right)));
+            context.RegisterSourceOutput(productDiagnostics, static (spc, ds) => { foreach (var d in ds) Report(spc, d); });
+            var productPlans = products.Combine(architectures.Collect())
+                .Select(static (pair, _) => ProductLowering.Lower(Resolve(pair.Left, pair.Right)))
+                .WithTrackingName(ProductPlansStep);
+
             foreach (var layerAttribute in new[] { Parser.DenseName, Parser.Conv2dName })
             {
                 var stray = context.SyntaxProvider.ForAttributeWithMetadataName(layerAttribute,
@@ -79,7 +95,8 @@ namespace LayerCompiler.Generator
             // compared ignoring case) get distinct files instead of crashing the generator.
             var hints = architectures.Select(static (a, _) => a.Type.HintPrefix).Collect()
                 .Combine(models.Select(static (m, _) => m.Type.HintPrefix).Collect())
-                .Select(static (p, _) => p.Left.Concat(p.Right).ToEquatableArray());
+                .Combine(products.Select(static (m, _) => m.Type.HintPrefix).Collect())
+                .Select(static (p, _) => p.Left.Left.Concat(p.Left.Right).Concat(p.Right).ToEquatableArray());
 
             // The CUDA sources name the GPU backend's types, so they are emitted only where the project references it.
             var gpu = context.CompilationProvider
@@ -95,6 +112,7 @@ namespace LayerCompiler.Generator
                 .WithTrackingName(IlgpuBackendStep);
             context.RegisterSourceOutput(architectures.Combine(hints).Combine(ilgpu), static (spc, p) => EmitIlgpuArchitecture(spc, p.Left.Left, p.Left.Right, p.Right));
             context.RegisterSourceOutput(plans.Combine(hints).Combine(ilgpu), static (spc, p) => EmitIlgpuModel(spc, p.Left.Left, p.Left.Right, p.Right));
+            context.RegisterSourceOutput(productPlans.Combine(hints), static (spc, p) => EmitProductModel(spc, p.Left, p.Right));
         }
 
         private static DiagnosticInfo? StrayLayer(GeneratorAttributeSyntaxContext ctx)
@@ -112,6 +130,41 @@ namespace LayerCompiler.Generator
             if (model.Architecture == null || model.Architecture.Layers.Count > 0) return model;
             var arch = architectures.FirstOrDefault(a => a.Type.FullyQualifiedName == model.ArchitectureName);
             return model with { Architecture = arch };
+        }
+
+        private static ProductModelInfo Resolve(ProductModelInfo model, ImmutableArray<ArchitectureInfo> architectures)
+        {
+            if (model.Architecture == null || model.Architecture.Layers.Count > 0) return model;
+            var arch = architectures.FirstOrDefault(a => a.Type.FullyQualifiedName == model.ArchitectureName);
+            return model with { Architecture = arch };
+        }
+
+        /// <summary>A product model's parse diagnostics, or when it parsed clean, what its resolved architecture does not allow (LC0018).</summary>
+        private static EquatableArray<DiagnosticInfo> ProductDiagnostics(Parsed<ProductModelInfo> parsed, ProductModelInfo model)
+        {
+            if (parsed.Diagnostics.Count > 0 || model.HasErrors) return parsed.Diagnostics;
+            try
+            {
+                var problem = Parser.ProductArchitectureProblem(model);
+                return problem == null ? EquatableArray<DiagnosticInfo>.Empty
+                    : new[] { Parser.Diag(Descriptors.BadProductModel, parsed.Anchor, problem) }.ToEquatableArray();
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException))
+            {
+                return new[] { Parser.Diag(Descriptors.InternalError, null, model.Type.Name, ex.GetType().Name + ": " + ex.Message) }.ToEquatableArray();
+            }
+        }
+
+        private static void EmitProductModel(SourceProductionContext spc, ProductPlan plan, EquatableArray<string> hints)
+        {
+            if (!ProductLowering.Emittable(plan.Model)) return;
+            if (plan.Error != null)
+            {
+                spc.ReportDiagnostic(Diagnostic.Create(Descriptors.InternalError, Location.None, plan.Model.Type.Name, plan.Error));
+                return;
+            }
+            string hint = UniqueHint(plan.Model.Type.HintPrefix, hints);
+            Guarded(spc, plan.Model.Type, () => spc.AddSource(hint + ".g.cs", ProductEmitter.Emit(plan)));
         }
 
         /// <summary>A model's parse diagnostics, or when it parsed clean, the first size of it that overflows, at its attribute.</summary>

@@ -43,6 +43,8 @@ namespace LayerCompiler.Generator.Diagnostics
             "Feature tensor size overflows", "{0}; use fewer channels or narrower layers");
         public static readonly DiagnosticDescriptor SymmetryNotGenerated = Error("LC0017",
             "Symmetry not generated yet", "Symmetry.{0} is not generated yet: {1}");
+        public static readonly DiagnosticDescriptor BadProductModel = Error("LC0018",
+            "Invalid product model", "{0}");
         public static readonly DiagnosticDescriptor LanguageVersionTooOld = Error("LC0016",
             "C# language version too old", "LayerCompiler generates C# 8 code (nullable annotations) for '{0}', but this project compiles C# {1}; set <LangVersion> to 8.0 or later, or remove it to use the SDK's default");
 

@@ -70,4 +70,25 @@ namespace LayerCompiler.Generator.Model
         /// <summary>The invariant head's pooling (HeadPooling: 0 mean, 1 max, 2 mean and max).</summary>
         public int Pooling { get; init; }
     }
+
+    /// <summary>
+    /// Parsed [ProductModel] type with the architecture it refers to (resolved from the architecture pipeline like a model's).
+    /// <see cref="HasErrors"/>: a diagnostic was reported for it, so nothing is emitted. <see cref="Dropout"/> is the
+    /// float's bits, so the record stays equatable bit for bit.
+    /// </summary>
+    public sealed record ProductModelInfo(
+        TypeInfo Type,
+        ArchitectureInfo? Architecture,
+        int Symmetry,
+        int Features,
+        int Layers,
+        int Outputs,
+        int HeadHidden,
+        bool Normalize,
+        int DropoutBits,
+        bool HasErrors)
+    {
+        public string ArchitectureName { get; init; } = "";
+        public float Dropout => System.BitConverter.ToSingle(System.BitConverter.GetBytes(DropoutBits), 0);
+    }
 }

@@ -68,5 +68,15 @@ namespace LayerCompiler.Generator.Parse
             }
             return names;
         }
+
+        /// <summary>The members the product emitter adds (<see cref="ProductEmitter"/>).</summary>
+        public static IReadOnlyList<Member> OfProductModel(ProductModelInfo model) => new List<Member>
+        {
+            new Member("Configuration", "the field 'Configuration' (the declared options)"),
+            new Member("CreateWeightSpace", "the method 'CreateWeightSpace()'"),
+            new Member("CreateKernel", "the method 'CreateKernel(NeuralGraph, int)'"),
+            new Member(ProductEmitter.KernelClass, $"the nested class '{ProductEmitter.KernelClass}' (the product kernel with the layer schedule unrolled)"),
+            new Member(model.Type.Name, $"the constructor {model.Type.Name}(ulong seed = 0)", "ulong"),
+        };
     }
 }

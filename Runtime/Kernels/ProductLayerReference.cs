@@ -85,14 +85,27 @@ public sealed class ProductLayerParameters<T> where T : IFloatingPointIeee754<T>
     public T[][] NodeUpdate { get; }
     public T[][] NodeBias { get; }
 
-    public ProductLayerParameters(NeuralGraph graph, int features)
+    public ProductLayerParameters(NeuralGraph graph, int features) : this(graph, features, null) { }
+
+    /// <param name="allocate">Gives the array of each parameter (its <see cref="Named"/> name and length), so that a module can
+    /// hand out the storage of its own parameters or gradients; null: new zero arrays.</param>
+    public ProductLayerParameters(NeuralGraph graph, int features, Func<string, int, T[]>? allocate)
     {
+        ArgumentNullException.ThrowIfNull(graph);
+        if (features <= 0) throw new ArgumentOutOfRangeException(nameof(features), features, "A product layer needs at least one feature.");
         Features = features;
         int m = graph.Depth, d = features;
-        T[][] Make(int count, int size) => Enumerable.Range(0, count).Select(_ => new T[size]).ToArray();
-        EdgeForward = Make(m, d * d); NodeForward = Make(m, d * d); EdgeBackward = Make(m, d * d); NodeBackward = Make(m, d * d);
-        EdgeUpdate = Make(m, d * 3 * d); EdgeBias = Make(m, d);
-        NodeUpdate = Make(m + 1, d * 3 * d); NodeBias = Make(m + 1, d);
+        T[] New(string name, int size)
+        {
+            var a = allocate == null ? new T[size] : allocate(name, size);
+            if (a.Length != size) throw new ArgumentException($"The array for '{name}' has {a.Length} elements; it needs {size}.");
+            return a;
+        }
+        T[][] Make(int count, string format, int size) => Enumerable.Range(0, count).Select(i => New(string.Format(System.Globalization.CultureInfo.InvariantCulture, format, i), size)).ToArray();
+        EdgeForward = Make(m, "edges.{0}.forward_edge", d * d); NodeForward = Make(m, "edges.{0}.forward_node", d * d);
+        EdgeBackward = Make(m, "edges.{0}.backward_edge", d * d); NodeBackward = Make(m, "edges.{0}.backward_node", d * d);
+        EdgeUpdate = Make(m, "edges.{0}.update.weight", d * 3 * d); EdgeBias = Make(m, "edges.{0}.update.bias", d);
+        NodeUpdate = Make(m + 1, "nodes.{0}.update.weight", d * 3 * d); NodeBias = Make(m + 1, "nodes.{0}.update.bias", d);
     }
 
     /// <summary>Every parameter array with a PyTorch-style name.</summary>

@@ -42,13 +42,7 @@ public sealed class Dropout : Layer
         var mask = Reuse(ref _mask, rows, cols);
         var y = Reuse(ref _output, rows, cols);
         float[] m = mask.Data, xd = x.Data, yd = y.Data;
-        if (P == 1f) Array.Clear(m);
-        else
-        {
-            float scale = 1f / (1f - P);
-            double p = P;
-            for (int i = 0; i < m.Length; i++) m[i] = _rng.NextDouble() < p ? 0f : scale;
-        }
+        FillMask(m, P, _rng);
         TensorPrimitives.Multiply(xd.AsSpan(0, m.Length), m, yd);
         return y;
     }
@@ -62,6 +56,18 @@ public sealed class Dropout : Layer
         float[] m = _mask!.Data, g = gradOutput.Data, d = dx.Data;
         TensorPrimitives.Multiply(g.AsSpan(0, m.Length), m, d);
         return dx;
+    }
+
+    /// <summary>
+    /// The inverted-dropout mask every dropout of the runtime uses: each element 0 with probability <paramref name="p"/>
+    /// (one <see cref="Rng.NextDouble"/> per element, in order), else 1/(1−p); all zeros without draws when p = 1.
+    /// </summary>
+    public static void FillMask(Span<float> mask, float p, Rng rng)
+    {
+        if (p == 1f) { mask.Clear(); return; }
+        float scale = 1f / (1f - p);
+        double pd = p;
+        for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextDouble() < pd ? 0f : scale;
     }
 
     public override string ToString() => $"Dropout(p={P})";

@@ -44,7 +44,6 @@ public sealed class SignInvariantLift
         Input = input;
         Output = WeightSpace.FromLayers(input.Declarations, Symmetry.HiddenNeuron);
         int m = input.Depth;
-        _referenceSize = new int[m + 1];
         _weightTensor = new int[m + 1];
         _biasTensor = new int[m + 1];
         for (int l = 1; l <= m; l++)
@@ -53,25 +52,11 @@ public sealed class SignInvariantLift
             _biasTensor[l] = input.Tensors.SingleOrDefault(t => t.LayerNumber == l && t.IsBias)?.Index ?? -1;
         }
         _signedAxes = input.Tensors.Select(t => Enumerable.Range(0, t.Axes.Length).Where(a => !t.Axes[a].IsKernel && input.Layers[t.Axes[a].Layer].Signed).ToArray()).ToArray();
-        for (int l = 1; l < m; l++)
-        {
-            int size = 0;
-            var d = input.Declarations[l - 1];
-            if (d.Bias) size++;
-            if (l == 1) size += d.In;                              // incoming row from the fixed input layer
-            if (l + 1 == m) size += input.Declarations[l].Out;     // outgoing column into the fixed output layer
-            if (size == 0)
-                throw new ArgumentException($"Hidden layer {l} has no sign-odd reference (no bias and no fixed neighbour layer); declare its Dense layer with Bias = true.", nameof(input));
-            _referenceSize[l] = size;
-        }
-        long channels = 1;
-        foreach (var t in input.Tensors)
-        {
-            long c = 1;
-            foreach (var a in t.Axes) if (!a.IsKernel && input.Layers[a.Layer].Signed) c *= _referenceSize[a.Layer];
-            channels = Math.Max(channels, c);
-        }
-        if (channels > 4096) throw new ArgumentException($"The lift would need {channels} channels; it is meant for narrow input and output layers.", nameof(input));
+        _referenceSize = SignReferences.Sizes(input);
+        if (SignReferences.FirstLayerWithoutReference(input) is int bare and > 0)
+            throw new ArgumentException($"Hidden layer {bare} has no sign-odd reference (no bias and no fixed neighbour layer); declare its Dense layer with Bias = true.", nameof(input));
+        long channels = SignReferences.Channels(input);
+        if (channels > SignReferences.MaxChannels) throw new ArgumentException($"The lift would need {channels} channels; it is meant for narrow input and output layers.", nameof(input));
         Channels = (int)channels;
     }
 

@@ -19,6 +19,10 @@ namespace LayerCompiler.Contracts
         public const string VectorMath = "global::LayerCompiler.Runtime.Kernels.VectorMath";
         public const string ModelConfig = "global::LayerCompiler.Runtime.Modules.ModelConfig";
         public const string EquivariantNetwork = "global::LayerCompiler.Runtime.Modules.EquivariantNetwork";
+        public const string ProductNetwork = "global::LayerCompiler.Runtime.Modules.ProductNetwork";
+        public const string ProductModelConfig = "global::LayerCompiler.Runtime.Modules.ProductModelConfig";
+        public const string ProductKernel = "global::LayerCompiler.Runtime.Kernels.ProductKernel";
+        public const string NeuralGraph = "global::LayerCompiler.Runtime.Kernels.NeuralGraph";
         public const string IInputNetwork = "global::LayerCompiler.Runtime.InputNetworks.IInputNetwork";
         public const string InrFitSettings = "global::LayerCompiler.Runtime.InputNetworks.InrFitSettings";
 
@@ -57,7 +61,7 @@ namespace LayerCompiler.Contracts
         public static readonly string[] AllTypes =
         {
             Tensor, WeightSpaceBatch, FusedOps, LineOps, FusedKernel, IEquivariantKernel, Activations, VectorMath,
-            ModelConfig, EquivariantNetwork, IInputNetwork, InrFitSettings, WeightSpace, LayerPlan, LayerDeclaration,
+            ModelConfig, EquivariantNetwork, ProductNetwork, ProductModelConfig, ProductKernel, NeuralGraph, IInputNetwork, InrFitSettings, WeightSpace, LayerPlan, LayerDeclaration,
             CudaDevice, CudaEquivariantKernel, CudaInputNetwork, CudaInputNetworkSource, CudaInrFitter, CudaLaunchStep,
             CudaLayerPass, CudaLayerSource,
             IlgpuDevice, IlgpuEquivariantKernel, IlgpuLayerSource, IlgpuLayerArgs, IlgpuLayerOps,

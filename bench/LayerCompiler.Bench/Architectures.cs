@@ -26,3 +26,7 @@ public partial class ReferenceClassifier { }
 /// <summary>The normalized reference classifier (samples/WeightTasks `--full`): 5 × 32 channels, EquivariantNorm after every layer, max pooling.</summary>
 [EquivariantModel(typeof(Siren32), Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10, Normalize = true, Pooling = HeadPooling.Max)]
 public partial class ReferenceClassifierNorm { }
+
+/// <summary>Product layers over the reference space (the `product` verb times its generated kernel against PyTorch).</summary>
+[ProductModel(typeof(Siren32), Features = 16, Layers = 1, Outputs = 10)]
+public partial class ProductSiren32 { }

@@ -5,11 +5,36 @@ using LayerCompiler.Bench;
 
 // dotnet run -c Release --project bench/LayerCompiler.Bench [-- quick [--reps N] [--no-torch] [--no-interpreted] [--out DIR] [--paired-rounds N] [--ceiling-seconds S]]   (no verb: quick)
 // dotnet run -c Release --project bench/LayerCompiler.Bench -- bdn [BenchmarkDotNet arguments]
+// dotnet run -c Release --project bench/LayerCompiler.Bench -- product [--batch B] [--features D] [--reps N] [--no-torch] [--no-reference]
 if (args.Length > 0 && args[0] == "bdn")
 {
     var config = DefaultConfig.Instance.AddJob(Job.ShortRun);
     BenchmarkSwitcher.FromAssembly(typeof(LayerCase).Assembly).Run(args[1..], config);
     return 0;
+}
+if (args.Length > 0 && args[0] == "product")
+{
+    // product [--batch B] [--features D] [--reps N] [--no-torch] [--no-reference]
+    var po = new ProductBench.Options();
+    for (int i = 1; i < args.Length; i++)
+    {
+        int Next() => i + 1 < args.Length && int.TryParse(args[++i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= 1
+            ? n : throw new ArgumentException($"{args[i - 1]} takes a whole number ≥ 1.");
+        try
+        {
+            switch (args[i])
+            {
+                case "--batch": po = po with { Batch = Next() }; break;
+                case "--features": po = po with { Features = Next() }; break;
+                case "--reps": po = po with { Reps = Next() }; break;
+                case "--no-torch": po = po with { Torch = false }; break;
+                case "--no-reference": po = po with { Reference = false }; break;
+                default: Console.Error.WriteLine($"error: unknown argument '{args[i]}'. Use: product [--batch B] [--features D] [--reps N] [--no-torch] [--no-reference]"); return 2;
+            }
+        }
+        catch (ArgumentException e) { Console.Error.WriteLine("error: " + e.Message); return 2; }
+    }
+    return ProductBench.Run(po);
 }
 var rest = args.Length > 0 && args[0] == "quick" ? args[1..] : args;
 const string Usage = "Use: quick [--reps N] [--no-torch] [--no-interpreted] [--out DIR] [--ceiling-seconds S] [--paired-rounds N], or bdn [BenchmarkDotNet arguments].";

@@ -182,6 +182,56 @@ public class DiagnosticTests
     [Fact] public Task LC0017_SignedSymmetryIsNotGeneratedYet() =>
         Expect("LC0017", Arch + "[EquivariantModel(typeof(Net), {|LC0017:Symmetry = Symmetry.SignedHiddenNeuron|}, Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { }", "not generated yet");
 
+    // [ProductModel] (issue 17): product layers over a dense network's graph.
+    private const string Siren = "[InputNetwork(Activation = InputActivation.Sine)] [Dense(2, 3)] [Dense(3, 3)] [Dense(3, 1)] public partial class Siren { } ";
+
+    [Fact] public Task LC0018_SignedProductModelOverAReluNetwork() =>
+        Expect("LC0018", Arch + "[{|LC0018:ProductModel(typeof(Net), Symmetry = Symmetry.SignedHiddenNeuron, Outputs = 2)|}] public partial class Bad { }", "uses ReLU, which does not commute with sign flips");
+
+    [Fact] public Task LC0018_ProductModelOverACnn() =>
+        Expect("LC0018", "[InputNetwork] [Conv2d(1, 2, 3, 3)] [Dense(2, 1)] public partial class Cnn { } [{|LC0018:ProductModel(typeof(Cnn), Outputs = 2)|}] public partial class Bad { }", "has Conv2d layers");
+
+    [Fact] public Task LC0018_SignedHiddenLayerWithoutReference() =>
+        Expect("LC0018", "[InputNetwork(Activation = InputActivation.Tanh)] [Dense(2, 3)] [Dense(3, 3, Bias = false)] [Dense(3, 3)] [Dense(3, 1)] public partial class Deep { } " +
+            "[{|LC0018:ProductModel(typeof(Deep), Symmetry = Symmetry.SignedHiddenNeuron, Outputs = 2)|}] public partial class Bad { }", "hidden layer 2 of 'Deep' has no bias");
+
+    [Fact] public Task LC0018_DropoutOutsideZeroOne() =>
+        Expect("LC0018", Arch + "[ProductModel(typeof(Net), Outputs = 2, {|LC0018:Dropout = 1f|})] public partial class Bad { }", "Dropout = 1f is not a probability in [0, 1)");
+
+    [Fact] public Task LC0002_ProductModelWithoutFeatures() =>
+        Expect("LC0002", Arch + "[ProductModel(typeof(Net), Outputs = 2, {|LC0002:Features = 0|})] public partial class Bad { }", "Features = 0");
+
+    [Fact] public Task LC0002_ProductModelWithoutLayers() =>
+        Expect("LC0002", Arch + "[ProductModel(typeof(Net), Outputs = 2, {|LC0002:Layers = -1|})] public partial class Bad { }", "at least one product layer");
+
+    [Fact] public Task LC0008_ProductModelWithoutOutputs() =>
+        Expect("LC0008", Arch + "[{|LC0008:ProductModel(typeof(Net))|}] public partial class Bad { }", "set Outputs");
+
+    [Fact] public Task LC0012_ProductModelUndefinedSymmetry() =>
+        Expect("LC0012", Arch + "[ProductModel(typeof(Net), {|LC0012:Symmetry = (Symmetry)9|}, Outputs = 2)] public partial class Bad { }", "HiddenNeuron, AllNeuron, SignedHiddenNeuron");
+
+    [Fact] public Task LC0011_ProductAndEquivariantModelOnOneType() =>
+        Expect("LC0011", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1)] [{|LC0011:ProductModel(typeof(Net), Outputs = 2)|}] public partial class Bad { }", "both [EquivariantModel] and [ProductModel]");
+
+    [Fact] public Task LC0013_StaticProductModel() =>
+        Expect("LC0013", Arch + "[ProductModel(typeof(Net), Outputs = 2)] public static partial class {|LC0013:Bad|} { }", "derives from LayerCompiler.Runtime.Modules.ProductNetwork");
+
+    [Fact] public Task LC0006_ProductModelOverAPlainType() =>
+        Expect("LC0006", "public class Plain { } [{|LC0006:ProductModel(typeof(Plain), Outputs = 1)|}] public partial class Bad { }", "not marked [InputNetwork]");
+
+    /// <summary>The sign symmetry is generated for product models (LC0017 stays for [EquivariantModel]): a SIREN's declaration compiles clean.</summary>
+    [Fact]
+    public void SignedProductModelOverASirenGeneratesCleanCode()
+    {
+        var result = GeneratorHarness.Run(GeneratorHarness.Usings + Siren +
+            "[ProductModel(typeof(Siren), Symmetry = Symmetry.SignedHiddenNeuron, Features = 4, Layers = 2, Outputs = 3, Normalize = true, Dropout = 0.25f)] public partial class Good { }");
+        Assert.Empty(result.Run.Diagnostics);
+        Assert.True(result.CompileDiagnostics.IsEmpty, string.Join("\n", result.CompileDiagnostics));
+        var source = result.Run.Results.Single().GeneratedSources.Single(g => g.HintName == "Good.g.cs").SourceText.ToString();
+        Assert.Contains("global::LayerCompiler.Symmetry.SignedHiddenNeuron, 4, 2, 3, 0, true, 0.25f", source);
+        Assert.Contains("MessagesBackward(s, 3, 1, 3);", source);
+    }
+
     [Fact] public Task LC0011_PoolingWithEquivariantHead() =>
         Expect("LC0011", Arch + "[EquivariantModel(typeof(Net), Channels = new[] { 2 }, Outputs = 1, Head = HeadKind.Equivariant, {|LC0011:Pooling = HeadPooling.Max|})] public partial class Bad { }", "Pooling applies only");
 

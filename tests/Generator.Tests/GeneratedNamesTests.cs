@@ -14,6 +14,7 @@ public class GeneratedNamesTests
         [InputNetwork] [Conv2d(1, 2, 3, 3)] [Dense(2, 1)] public partial class Cnn { }
         [EquivariantModel(typeof(Net), Channels = new[] { 2, 3 }, Outputs = 4, Head = HeadKind.Equivariant)] public partial class Model { }
         [EquivariantModel(typeof(Cnn), Channels = new[] { 2 }, Outputs = 1, HeadHidden = 3)] public partial class CnnModel { }
+        [ProductModel(typeof(Net), Features = 2, Layers = 1, Outputs = 2)] public partial class Product { }
         """;
 
     /// <summary>(type, generated member) for every member declared only in generated files.</summary>
@@ -21,7 +22,7 @@ public class GeneratedNamesTests
     {
         var result = GeneratorHarness.Run(GeneratorHarness.Usings + Declarations);
         Assert.True(result.CompileDiagnostics.IsEmpty, string.Join("\n", result.CompileDiagnostics));
-        foreach (var typeName in new[] { "Net", "Cnn", "Model", "CnnModel" })
+        foreach (var typeName in new[] { "Net", "Cnn", "Model", "CnnModel", "Product" })
         {
             var type = result.Output.GetTypeByMetadataName(typeName)!;
             foreach (var member in type.GetMembers())
@@ -44,6 +45,8 @@ public class GeneratedNamesTests
         Assert.Contains("Model.FusedKernel_2x3", members);
         Assert.Contains("Model.FusedKernel_3x4", members);     // the equivariant head's kernel
         Assert.Contains("CnnModel.CudaSources", members);
+        Assert.Contains("Product.ProductLayerKernel", members);
+        Assert.Contains("Product.ctor(ulong)", members);
         Assert.True(members.Count >= 25, string.Join(", ", members));
     }
 

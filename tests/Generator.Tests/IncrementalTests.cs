@@ -24,6 +24,26 @@ public class IncrementalTests
             Assert.True(output.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"output: {output.Reason}");
     }
 
+    /// <summary>A product model's steps are equatable data too: an unrelated edit leaves its plan and its emission Cached/Unchanged.</summary>
+    [Fact]
+    public void AProductModelIsCachedAcrossAnUnrelatedEdit()
+    {
+        var source = GeneratorHarness.Usings + "[InputNetwork(Activation = InputActivation.Sine)] [Dense(2, 3)] [Dense(3, 1)] public partial class A { } " +
+            "[ProductModel(typeof(A), Symmetry = Symmetry.SignedHiddenNeuron, Features = 3, Outputs = 2, Dropout = 0.1f)] public partial class P { }";
+        var compilation = GeneratorHarness.Compile(source, "namespace Other; public class Unrelated { public int X; }");
+        var first = GeneratorHarness.Run(GeneratorHarness.CreateDriver(), compilation);
+        Assert.Contains(first.Run.Results.Single().TrackedSteps[LcGenerator.ProductPlansStep].SelectMany(r => r.Outputs), o => o.Reason == IncrementalStepRunReason.New);
+        Assert.Contains(first.Run.Results.Single().GeneratedSources, g => g.HintName == "P.g.cs");
+        var oldTree = compilation.SyntaxTrees.Last();
+        var newTree = oldTree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From("namespace Other; public class Unrelated { public int X; public int Y; }"));
+        var result = GeneratorHarness.Run(first.Driver, compilation.ReplaceSyntaxTree(oldTree, newTree)).Run.Results.Single();
+        foreach (var step in new[] { LcGenerator.ProductModelsStep, LcGenerator.ProductPlansStep })
+            foreach (var (_, reason) in result.TrackedSteps[step].SelectMany(r => r.Outputs))
+                Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{step}: {reason}");
+        foreach (var output in result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(r => r.Outputs))
+            Assert.True(output.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"output: {output.Reason}");
+    }
+
     /// <summary>Lowering is deterministic data: two independent runs give equal plans (value equality, so the step can cache).</summary>
     [Fact]
     public void PlansOfTwoRunsAreEqualValues()

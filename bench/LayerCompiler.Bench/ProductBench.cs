@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.IO;
+using LayerCompiler.Runtime.Kernels;
+
+namespace LayerCompiler.Bench;
+
+/// <summary>
+/// The `product` verb: the generated product kernel (<see cref="ProductSiren32"/>: 2→32→32→1, D features) against the
+/// same message passing in PyTorch (bench/torch_reference/product_layer.py) and the generic reference
+/// (<see cref="ProductLayerReference{T}"/>, float32), forward and forward + backward, min / median / max. First the
+/// PyTorch script recomputes the C# kernel's outputs from the same parameters and inputs (a safetensors file), so the
+/// two implementations are known to compute the same map before they are timed. JSON lines on stdout.
+/// </summary>
+public static class ProductBench
+{
+    public sealed record Options(int Batch = 64, int Features = 16, int Reps = 10, bool Torch = true, bool Reference = true);
+
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static int Run(Options o)
+    {
+        var graph = NeuralGraph.FromSpace(ProductSiren32.CreateWeightSpace());
+        int d = o.Features, batch = o.Batch;
+        var kernel = ProductSiren32.CreateKernel(graph, d);
+        var rng = new Rng(1);
+        var p = new ProductLayerParameters<float>(graph, d);
+        p.Initialize(rng.Normal);
+        var x = new GraphFeatures<float>(graph, batch, d);
+        foreach (var a in x.All) for (int i = 0; i < a.Length; i++) a[i] = (float)rng.Normal();
+        var y = new GraphFeatures<float>(graph, batch, d);
+        var gx = new GraphFeatures<float>(graph, batch, d);
+        var gp = new ProductLayerParameters<float>(graph, d);
+        var gy = new GraphFeatures<float>(graph, batch, d);
+        foreach (var a in gy.All) Array.Fill(a, 1f);   // loss = sum of every output, as the PyTorch script
+
+        kernel.Forward(p, x, y);
+        int status = 0;
+        if (o.Torch) status = Check(graph, d, p, x, y);
+
+        var fwd = QuickBench.Time(() => kernel.Forward(p, x, y), o.Reps, warmup: 3, warmupSeconds: 0.5);
+        var fb = QuickBench.Time(() => { kernel.Forward(p, x, y); kernel.Backward(p, x, gy, gx, gp); }, o.Reps, warmup: 3, warmupSeconds: 0.5);
+        Emit("generated", graph, batch, d, fwd, fb);
+        if (o.Reference)
+        {
+            int reps = Math.Max(1, o.Reps / 5);
+            var rf = QuickBench.Time(() => ProductLayerReference<float>.Forward(p, x), reps, warmup: 1, warmupSeconds: 0);
+            var rfb = QuickBench.Time(() => ProductLayerReference<float>.Backward(p, x, gy, gp), reps, warmup: 1, warmupSeconds: 0);
+            Emit("reference", graph, batch, d, rf, rfb);
+        }
+        if (o.Torch)
+        {
+            var (code, stdout, stderr) = Python("--batch", batch.ToString(Inv), "--features", d.ToString(Inv), "--reps", o.Reps.ToString(Inv),
+                "--widths", string.Join(" ", graph.Widths));
+            if (code != 0) { Console.Error.WriteLine($"PyTorch product layer failed (exit {code}): {stderr.Trim()} — run bash bench/setup.sh"); return 1; }
+            Console.Write(stdout);
+        }
+        return status;
+    }
+
+    private static void Emit(string impl, NeuralGraph g, int batch, int d, Spread fwd, Spread fb) =>
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["bench"] = "product", ["impl"] = impl, ["widths"] = g.Widths, ["batch"] = batch, ["features"] = d,
+            ["forward_ms"] = Ms(fwd), ["fwd_bwd_ms"] = Ms(fb),
+        }));
+
+    private static Dictionary<string, object> Ms(Spread s) => new() { ["min"] = s.Min, ["median"] = s.Median, ["max"] = s.Max, ["reps"] = s.Runs };
+
+    /// <summary>Writes parameters, inputs and the kernel's outputs; the PyTorch script recomputes the outputs and compares.</summary>
+    private static int Check(NeuralGraph graph, int d, ProductLayerParameters<float> p, GraphFeatures<float> x, GraphFeatures<float> y)
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"lc-product-check-{Environment.ProcessId}.safetensors");
+        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, v) in p.Named()) tensors["p." + name] = new Tensor((float[])v.Clone(), v.Length);
+        for (int k = 0; k < x.Nodes.Length; k++)
+        {
+            tensors[$"x.nodes.{k}"] = new Tensor((float[])x.Nodes[k].Clone(), x.Batch, graph.Widths[k], d);
+            tensors[$"y.nodes.{k}"] = new Tensor((float[])y.Nodes[k].Clone(), x.Batch, graph.Widths[k], d);
+        }
+        for (int l = 1; l <= graph.Depth; l++)
+        {
+            tensors[$"x.edges.{l - 1}"] = new Tensor((float[])x.Edges[l - 1].Clone(), x.Batch, graph.Out(l), graph.In(l), d);
+            tensors[$"y.edges.{l - 1}"] = new Tensor((float[])y.Edges[l - 1].Clone(), x.Batch, graph.Out(l), graph.In(l), d);
+        }
+        SafetensorsWriter.Write(file, tensors, new Dictionary<string, string> { ["widths"] = string.Join(",", graph.Widths), ["features"] = d.ToString(Inv) });
+        try
+        {
+            var (code, stdout, stderr) = Python("--check", file);
+            Console.Write(stdout);
+            if (code != 0) Console.Error.WriteLine($"The PyTorch product layer does not reproduce the C# kernel's outputs (exit {code}). {stderr.Trim()}");
+            return code == 0 ? 0 : 1;
+        }
+        finally { File.Delete(file); }
+    }
+
+    private static (int Code, string Stdout, string Stderr) Python(params string[] args)
+    {
+        string? script = null;
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir != null && script == null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "bench/torch_reference/product_layer.py");
+            if (File.Exists(candidate)) script = candidate;
+        }
+        if (script == null || !File.Exists("/usr/bin/python3")) return (127, "", "bench/torch_reference/product_layer.py or /usr/bin/python3 not found");
+        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(script);
+        foreach (var a in args)
+            foreach (var part in a.Split(' ', StringSplitOptions.RemoveEmptyEntries)) psi.ArgumentList.Add(part);
+        using var proc = Process.Start(psi)!;
+        var stderrTask = proc.StandardError.ReadToEndAsync();
+        string stdout = proc.StandardOutput.ReadToEnd();
+        proc.WaitForExit();
+        return (proc.ExitCode, stdout, stderrTask.Result);
+    }
+}
