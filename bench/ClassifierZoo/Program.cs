@@ -1,6 +1,8 @@
 using LayerCompiler.Tasks.ClassifierZoo;
+using LayerCompiler.Tasks.ClassifierZoo.Generalization;
 using System;
 using System.Diagnostics;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -9,6 +11,8 @@ using System.Threading;
 // Usage:
 //   build --dir D [--arch cnn|mlp3|mlp5] [--quick|--full] [--seed S] [--runs N]
 //        builds (or resumes) a classifier zoo; Ctrl-C stops after the current step, keeping finished shards.
+//   generalization --zoo D [--models hnp,np,statnn,mlp] [--seeds 3] [--epochs 50]
+//        trains each model on the zoo's train split (selection on validation τ) and prints the test τ / R² table.
 //   throughput [--arch cnn] [--networks N] [--epochs E] [--pool P]
 //        trains N networks at once for E pool epochs on P Fashion-MNIST images and prints network-epochs/s.
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
@@ -20,6 +24,26 @@ ZooArchitecture Arch() => Arg("--arch", "cnn") switch
 };
 int Int(string name, int fallback) => int.Parse(Arg(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
+if (args.Length > 0 && args[0] == "generalization")
+{
+    string zooDir = Arg("--zoo", "");
+    if (zooDir.Length == 0) { Console.Error.WriteLine("generalization: --zoo is required"); return 2; }
+    var zoo = ClassifierZooReader.Read(zooDir);
+    var models = Arg("--models", string.Join(",", GeneralizationModelKinds.All)).Split(',');
+    int seeds = Int("--seeds", 3);
+    var gs = new GeneralizationSettings { Epochs = Int("--epochs", 50) };
+    Console.WriteLine($"{DateTime.Now:HH:mm:ss} zoo {zooDir}: {zoo.Architecture}, {zoo.Count} checkpoints; models {string.Join(",", models)}; seeds 0..{seeds - 1}; {gs.Epochs} epochs, batch {gs.BatchSize}, Adam {gs.LearningRate}");
+    var results = new List<GeneralizationResult>();
+    foreach (var m in models)
+        for (ulong seed = 0; seed < (ulong)seeds; seed++)
+        {
+            var r = GeneralizationExperiment.Run(zoo, m, seed, gs);
+            results.Add(r);
+            Console.WriteLine($"{DateTime.Now:HH:mm:ss} {m} seed {seed}: test τ {r.TestTau:0.000}, R² {r.TestR2:0.000} (validation τ {r.ValidationTau:0.000} at epoch {r.BestEpoch}; {r.Train}/{r.Validation}/{r.Test} train/validation/test)");
+        }
+    Console.WriteLine(GeneralizationExperiment.Table(results));
+    return 0;
+}
 if (args.Length == 0 || (args[0] != "build" && args[0] != "throughput"))
 {
     Console.Error.WriteLine("usage: build --dir D [--arch cnn|mlp3|mlp5] [--quick|--full] [--seed S] [--runs N] | throughput [--arch cnn] [--networks N] [--epochs E] [--pool P]");
