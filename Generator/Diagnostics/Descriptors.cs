@@ -48,6 +48,9 @@ namespace LayerCompiler.Generator.Diagnostics
         public static readonly DiagnosticDescriptor LanguageVersionTooOld = Error("LC0016",
             "C# language version too old", "LayerCompiler generates C# 8 code (nullable annotations) for '{0}', but this project compiles C# {1}; set <LangVersion> to 8.0 or later, or remove it to use the SDK's default");
 
+        public static readonly DiagnosticDescriptor InvalidInputGeometry = Error("LC0019",
+            "Invalid input image geometry", "{0}");
+
         public static readonly DiagnosticDescriptor InternalError = Error("LC0099",
             "LayerCompiler internal error", "LayerCompiler could not generate code for '{0}': {1}. This is a bug in LayerCompiler; please report it with the declaration");
 

@@ -270,14 +270,14 @@ namespace LayerCompiler.Generator.Emit
             }
         }
 
-        private static string Activate(InputActivation act, string z, string omega) => act switch
+        internal static string Activate(InputActivation act, string z, string omega) => act switch
         {
             InputActivation.Sine => $"global::System.MathF.Sin({omega} * {z})",
             InputActivation.Tanh => $"global::System.MathF.Tanh({z})",
             _ => $"({z} > 0f ? {z} : 0f)",
         };
 
-        private static string Derivative(InputActivation act, string z, string h, string omega) => act switch
+        internal static string Derivative(InputActivation act, string z, string h, string omega) => act switch
         {
             InputActivation.Sine => $"{omega} * global::System.MathF.Cos({omega} * {z})",
             InputActivation.Tanh => $"(1f - {h} * {h})",

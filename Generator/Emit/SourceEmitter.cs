@@ -50,6 +50,11 @@ namespace LayerCompiler.Generator.Emit
                 w.Line();
                 InputNetworkEmitter.Emit(arch, w);
             }
+            if (ClassifierEmitter.Supports(arch))
+            {
+                w.Line();
+                ClassifierEmitter.Emit(arch, w);
+            }
             CloseType(w, arch.Type);
             return w.ToString();
         }

@@ -31,7 +31,11 @@ namespace LayerCompiler.Generator.Model
     public sealed record Parsed<T>(T Value, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? Anchor) where T : System.IEquatable<T>;
 
     /// <summary>One declared input-network layer.</summary>
-    public sealed record LayerInfo(int Kind, int In, int Out, int KernelH, int KernelW, bool Bias);
+    public sealed record LayerInfo(int Kind, int In, int Out, int KernelH, int KernelW, bool Bias)
+    {
+        /// <summary>Conv2d stride (1 for dense layers); padding is 0.</summary>
+        public int Stride { get; init; } = 1;
+    }
 
     /// <summary>How to re-open the user's type: namespace, nesting chain, keyword and name.</summary>
     public sealed record TypeInfo(string Namespace, EquatableArray<string> ContainingTypes, string Keyword, string Name, string FullyQualifiedName)
@@ -47,7 +51,13 @@ namespace LayerCompiler.Generator.Model
         int InputActivation,
         float Omega0,
         float OutputOffset,
-        bool HasErrors);
+        bool HasErrors)
+    {
+        /// <summary>Input image height and width (0 when not declared): with both set a classifier pass is emitted.</summary>
+        public int InputHeight { get; init; }
+        public int InputWidth { get; init; }
+        public bool IsImageClassifier => InputHeight > 0 && InputWidth > 0;
+    }
 
     /// <summary>
     /// Parsed [EquivariantModel] type, including the architecture it refers to. <see cref="HasErrors"/>: a diagnostic was

@@ -28,7 +28,7 @@ namespace LayerCompiler.Generator.Parse
             }
         }
 
-        public static IReadOnlyList<Member> OfArchitecture(IEnumerable<LayerInfo> layers)
+        public static IReadOnlyList<Member> OfArchitecture(IEnumerable<LayerInfo> layers, bool imageClassifier = false)
         {
             var names = new List<Member>
             {
@@ -47,6 +47,9 @@ namespace LayerCompiler.Generator.Parse
                 names.Add(new Member("Network", "the nested class 'Network' (the input network's evaluator)"));
                 names.Add(new Member("NetworkCuda", "the nested class 'NetworkCuda' (its CUDA C, where LayerCompiler.Gpu is referenced)"));
             }
+            // Networks declared with an input image size get the classifier pass.
+            if (imageClassifier)
+                names.Add(new Member("Classifier", "the nested class 'Classifier' (the batched image-classifier pass)"));
             return names;
         }
 

@@ -28,7 +28,7 @@ namespace LayerCompiler.Generator.Parse
             if (local) CheckLanguageVersion(type, inputNetwork, diags);
             CheckTypeShape(type, diags, isModel: false);
             var layers = ReadLayers(type, ct);
-            int activation = 0; float omega0 = 30f; float offset = 0f;
+            int activation = 0; float omega0 = 30f; float offset = 0f; int inputH = 0, inputW = 0;
             if (inputNetwork != null)
             {
                 foreach (var na in inputNetwork.NamedArguments)
@@ -40,6 +40,8 @@ namespace LayerCompiler.Generator.Parse
                     }
                     else if (na.Key == "Omega0" && na.Value.Value is float w) omega0 = w;
                     else if (na.Key == "OutputOffset" && na.Value.Value is float o) offset = o;
+                    else if (na.Key == "InputHeight" && na.Value.Value is int ih) inputH = ih;
+                    else if (na.Key == "InputWidth" && na.Value.Value is int iw) inputW = iw;
                 }
                 if (float.IsNaN(omega0) || float.IsInfinity(omega0) || omega0 <= 0)
                     diags.Add(Diag(Descriptors.NonPositiveSize, NamedArgLocation(inputNetwork, "Omega0") ?? AttrLocation(inputNetwork),
@@ -51,8 +53,14 @@ namespace LayerCompiler.Generator.Parse
                 diags.Add(Diag(Descriptors.ConflictingAttributes, AttrLocation(inputNetwork) ?? LocationInfo.From(type.Locations.FirstOrDefault()), type.Name,
                     "is marked both [InputNetwork] and [EquivariantModel]; declare the architecture and the model as two types"));
             ValidateLayers(type, layers.Select(l => l.Layer).ToList(), layers.Select(l => l.Location).ToList(), diags);
-            if (diags.Count == 0 && local) CheckGeneratedNames(type, GeneratedNames.OfArchitecture(layers.Select(l => l.Layer)), diags);
-            var info = new ArchitectureInfo(ReadType(type), layers.Select(l => l.Layer).ToEquatableArray(), activation, omega0, offset, diags.Count > 0);
+            if (inputNetwork != null && diags.Count == 0)
+                ValidateGeometry(inputNetwork, inputH, inputW, layers.Select(l => l.Layer).ToList(), layers.Select(l => l.Location).ToList(), diags);
+            bool image = inputH > 0 && inputW > 0;
+            if (diags.Count == 0 && local) CheckGeneratedNames(type, GeneratedNames.OfArchitecture(layers.Select(l => l.Layer), image), diags);
+            var info = new ArchitectureInfo(ReadType(type), layers.Select(l => l.Layer).ToEquatableArray(), activation, omega0, offset, diags.Count > 0)
+            {
+                InputHeight = inputH, InputWidth = inputW,
+            };
             return new Parsed<ArchitectureInfo>(info, diags.ToEquatableArray(), AttrLocation(inputNetwork));
         }
 
@@ -202,13 +210,17 @@ namespace LayerCompiler.Generator.Parse
             {
                 ct.ThrowIfCancellationRequested();
                 string? name = a.AttributeClass?.ToDisplayString();
-                bool bias = true;
-                foreach (var na in a.NamedArguments) if (na.Key == "Bias" && na.Value.Value is bool b) bias = b;
+                bool bias = true; int stride = 1;
+                foreach (var na in a.NamedArguments)
+                {
+                    if (na.Key == "Bias" && na.Value.Value is bool b) bias = b;
+                    else if (na.Key == "Stride" && na.Value.Value is int st) stride = st;
+                }
                 int Arg(int i) => a.ConstructorArguments.Length > i && a.ConstructorArguments[i].Value is int v ? v : 0;
                 if (name == DenseName)
                     layers.Add((new LayerInfo(0, Arg(0), Arg(1), 1, 1, bias), AttrLocation(a)));
                 else if (name == Conv2dName)
-                    layers.Add((new LayerInfo(1, Arg(0), Arg(1), Arg(2), Arg(3), bias), AttrLocation(a)));
+                    layers.Add((new LayerInfo(1, Arg(0), Arg(1), Arg(2), Arg(3), bias) { Stride = stride }, AttrLocation(a)));
             }
             return layers;
         }
@@ -227,6 +239,7 @@ namespace LayerCompiler.Generator.Parse
                 string what = $"Layer {i + 1} ({(l.Kind == 0 ? "Dense" : "Conv2d")})";
                 foreach (var (label, v) in new[] { ("in", l.In), ("out", l.Out), ("kernel height", l.KernelH), ("kernel width", l.KernelW) })
                     if (v <= 0) { diags.Add(Diag(Descriptors.NonPositiveSize, locations[i], $"{what} has a non-positive size ({label} = {v}); every size must be at least 1")); break; }
+                if (l.Stride <= 0) diags.Add(Diag(Descriptors.NonPositiveSize, locations[i], $"{what} has Stride = {l.Stride}; the stride must be at least 1"));
                 if (l.Kind == 0) seenDense = true;
                 else if (seenDense) diags.Add(Diag(Descriptors.ConvAfterDense, locations[i], (i + 1).ToString()));
                 if (i > 0 && layers[i - 1].Out != l.In && l.In > 0 && layers[i - 1].Out > 0)
@@ -253,6 +266,59 @@ namespace LayerCompiler.Generator.Parse
                     diags.Add(Diag(Descriptors.TooManyParameters, locations[i], $"Layers 1 to {i + 1} have {total} weights and biases together, more than {int.MaxValue}"));
                     reported = true;
                 }
+            }
+        }
+
+        /// <summary>
+        /// The input image size (InputHeight, InputWidth): both or neither; a convolutional network's feature maps must stay at
+        /// least 1×1 through every valid (unpadded) strided convolution; a dense network's first layer takes C·H·W inputs.
+        /// Without a size a network is still a valid weight space, it just gets no classifier pass.
+        /// </summary>
+        private static void ValidateGeometry(AttributeData inputNetwork, int h, int w, List<LayerInfo> layers, List<LocationInfo?> locations, List<DiagnosticInfo> diags)
+        {
+            if (h == 0 && w == 0) return;
+            var at = AttrLocation(inputNetwork);
+            if (h < 0 || w < 0 || h == 0 || w == 0)
+            {
+                // The argument at fault: a negative one, else the one given without its partner.
+                string name = h < 0 ? "InputHeight" : w < 0 ? "InputWidth" : h == 0 ? "InputWidth" : "InputHeight";
+                diags.Add(Diag(Descriptors.InvalidInputGeometry, NamedArgLocation(inputNetwork, name) ?? at,
+                    $"InputHeight = {h}, InputWidth = {w}: give both as positive image sizes (e.g. InputHeight = 28, InputWidth = 28), or neither"));
+                return;
+            }
+            if ((double)h * w * layers[0].In > int.MaxValue)
+            {
+                diags.Add(Diag(Descriptors.InvalidInputGeometry, at, $"An input image of {h}×{w}×{layers[0].In} values exceeds {int.MaxValue}; use a smaller image"));
+                return;
+            }
+            if (layers[0].Kind == 0)
+            {
+                if (layers[0].In % ((long)h * w) != 0)
+                    diags.Add(Diag(Descriptors.InvalidInputGeometry, at,
+                        $"The first Dense layer takes {layers[0].In} inputs, which is not a whole number of {h}×{w} images; make it C·{h}·{w} (e.g. {h * w}) or fix InputHeight/InputWidth"));
+                return;
+            }
+            int mh = h, mw = w;
+            for (int i = 0; i < layers.Count && layers[i].Kind == 1; i++)
+            {
+                var l = layers[i];
+                int nh = mh < l.KernelH ? 0 : (mh - l.KernelH) / l.Stride + 1;
+                int nw = mw < l.KernelW ? 0 : (mw - l.KernelW) / l.Stride + 1;
+                if (nh <= 0 || nw <= 0)
+                {
+                    diags.Add(Diag(Descriptors.InvalidInputGeometry, locations[i],
+                        $"Layer {i + 1} (Conv2d {l.KernelH}×{l.KernelW}, stride {l.Stride}) gets a {mh}×{mw} feature map from a {h}×{w} input, smaller than its kernel (valid padding); use a larger input, a smaller kernel or stride, or fewer layers"));
+                    return;
+                }
+                // The pass holds each map and its patches in one array indexed by int.
+                double mapSize = (double)nh * nw * Math.Max(l.Out, (double)l.In * l.KernelH * l.KernelW);
+                if (mapSize > int.MaxValue)
+                {
+                    diags.Add(Diag(Descriptors.InvalidInputGeometry, locations[i],
+                        $"Layer {i + 1} (Conv2d) produces {nh}×{nw} positions whose feature map or patches hold about {ModelChecks.Show(mapSize)} values, more than {int.MaxValue}; use a smaller input or a larger stride"));
+                    return;
+                }
+                mh = nh; mw = nw;
             }
         }
 

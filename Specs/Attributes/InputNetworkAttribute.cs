@@ -17,6 +17,14 @@ namespace LayerCompiler
         public float Omega0 { get; set; } = 30f;
         /// <summary>Constant added to the network's output (the INR protocol uses +0.5).</summary>
         public float OutputOffset { get; set; }
+        /// <summary>
+        /// Height of the input image (0: not an image network). With <see cref="InputWidth"/> it makes LayerCompiler emit a
+        /// batched classifier pass (<c>Classifier</c>: forward and weight gradient over images picked by index) for a
+        /// convolutional network, or for a dense network whose first layer takes the flattened image (C·H·W inputs).
+        /// </summary>
+        public int InputHeight { get; set; }
+        /// <summary>Width of the input image (0: not an image network); see <see cref="InputHeight"/>.</summary>
+        public int InputWidth { get; set; }
     }
 
     /// <summary>A dense layer of the input network: weight (out, in) as PyTorch's Linear, bias (out).</summary>
@@ -45,6 +53,9 @@ namespace LayerCompiler
         public int KernelH { get; }
         public int KernelW { get; }
         public bool Bias { get; set; } = true;
+        /// <summary>Step between neighbouring output positions (both directions); padding is always 0 ("valid").
+        /// The weight space does not depend on it; the generated classifier pass does.</summary>
+        public int Stride { get; set; } = 1;
     }
 
     /// <summary>

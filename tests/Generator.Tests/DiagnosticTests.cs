@@ -179,6 +179,28 @@ public class DiagnosticTests
     [Fact] public Task LC0012_UndefinedEnumValue() =>
         Expect("LC0012", Arch + "[EquivariantModel(typeof(Net), {|LC0012:Symmetry = (Symmetry)7|}, Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { }", "HiddenNeuron, AllNeuron, SignedHiddenNeuron");
 
+    [Fact] public Task LC0002_NonPositiveStride() =>
+        Expect("LC0002", "[InputNetwork] [{|LC0002:Conv2d(1, 3, 3, 3, Stride = 0)|}] [Dense(3, 1)] public partial class Bad { }", "Stride = 0");
+
+    [Fact] public Task LC0019_OnlyOneInputSize() =>
+        Expect("LC0019", "[InputNetwork({|LC0019:InputHeight = 28|})] [Conv2d(1, 3, 3, 3)] [Dense(3, 1)] public partial class Bad { }", "give both as positive image sizes");
+
+    [Fact] public Task LC0019_NegativeInputSize() =>
+        Expect("LC0019", "[InputNetwork({|LC0019:InputHeight = -2|}, InputWidth = 5)] [Conv2d(1, 3, 3, 3)] [Dense(3, 1)] public partial class Bad { }", "InputHeight = -2");
+
+    [Fact] public Task LC0019_FeatureMapVanishes() =>
+        Expect("LC0019", "[InputNetwork(InputHeight = 28, InputWidth = 28)] [Conv2d(1, 16, 3, 3, Stride = 2)] [Conv2d(16, 16, 3, 3, Stride = 2)] [Conv2d(16, 16, 3, 3, Stride = 2)] [{|LC0019:Conv2d(16, 16, 3, 3, Stride = 2)|}] [Dense(16, 10)] public partial class Bad { }",
+            "Layer 4 (Conv2d 3×3, stride 2) gets a 2×2 feature map from a 28×28 input");
+
+    [Fact] public Task LC0019_DenseInputsAreNotWholeImages() =>
+        Expect("LC0019", "[{|LC0019:InputNetwork(InputHeight = 28, InputWidth = 28)|}] [Dense(100, 10)] public partial class Bad { }", "not a whole number of 28×28 images");
+
+    [Fact] public Task LC0019_ImageTooLarge() =>
+        Expect("LC0019", "[{|LC0019:InputNetwork(InputHeight = 100000, InputWidth = 100000)|}] [Conv2d(1, 1, 1, 1)] [Dense(1, 1)] public partial class Bad { }", "exceeds");
+
+    [Fact] public Task LC0019_FeatureMapTooLarge() =>
+        Expect("LC0019", "[InputNetwork(InputHeight = 40000, InputWidth = 40000)] [{|LC0019:Conv2d(1, 100000, 1, 1)|}] [Dense(100000, 1)] public partial class Bad { }", "more than 2147483647");
+
     [Fact] public Task LC0017_SignedSymmetryIsNotGeneratedYet() =>
         Expect("LC0017", Arch + "[EquivariantModel(typeof(Net), {|LC0017:Symmetry = Symmetry.SignedHiddenNeuron|}, Channels = new[] { 2 }, Outputs = 1)] public partial class Bad { }", "not generated yet");
 

@@ -12,6 +12,7 @@ public class GeneratedNamesTests
     private const string Declarations = """
         [InputNetwork] [Dense(2, 3)] [Dense(3, 1)] public partial class Net { }
         [InputNetwork] [Conv2d(1, 2, 3, 3)] [Dense(2, 1)] public partial class Cnn { }
+        [InputNetwork(InputHeight = 8, InputWidth = 8)] [Conv2d(1, 2, 3, 3, Stride = 2)] [Dense(2, 1)] public partial class ImageCnn { }
         [EquivariantModel(typeof(Net), Channels = new[] { 2, 3 }, Outputs = 4, Head = HeadKind.Equivariant)] public partial class Model { }
         [EquivariantModel(typeof(Cnn), Channels = new[] { 2 }, Outputs = 1, HeadHidden = 3)] public partial class CnnModel { }
         [ProductModel(typeof(Net), Features = 2, Layers = 1, Outputs = 2)] public partial class Product { }
@@ -22,7 +23,7 @@ public class GeneratedNamesTests
     {
         var result = GeneratorHarness.Run(GeneratorHarness.Usings + Declarations);
         Assert.True(result.CompileDiagnostics.IsEmpty, string.Join("\n", result.CompileDiagnostics));
-        foreach (var typeName in new[] { "Net", "Cnn", "Model", "CnnModel", "Product" })
+        foreach (var typeName in new[] { "Net", "Cnn", "ImageCnn", "Model", "CnnModel", "Product" })
         {
             var type = result.Output.GetTypeByMetadataName(typeName)!;
             foreach (var member in type.GetMembers())
@@ -41,6 +42,8 @@ public class GeneratedNamesTests
         var members = GeneratedMembers().Select(m => $"{m[0]}.{m[1]}").ToList();
         Assert.Contains("Net.Network", members);
         Assert.DoesNotContain("Cnn.Network", members);         // conv networks have no evaluator
+        Assert.Contains("ImageCnn.Classifier", members);      // declared with an input size: the classifier pass
+        Assert.DoesNotContain("Cnn.Classifier", members);
         Assert.Contains("Model.ctor(ulong)", members);
         Assert.Contains("Model.FusedKernel_2x3", members);
         Assert.Contains("Model.FusedKernel_3x4", members);     // the equivariant head's kernel

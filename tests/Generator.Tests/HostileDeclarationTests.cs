@@ -71,6 +71,14 @@ public class HostileDeclarationTests
         Net + Model("Channels = new[] { 2 }, Outputs = 1", "public partial class M { public static int CreateKernels; public int Depth; }"),
         "[InputNetwork] [Conv2d(1, 2, 3, 3)] [Dense(2, 1)] public partial class N { public int Network; } " + Model("Channels = new[] { 2 }, Outputs = 1"),
         "[InputNetwork(Omega0 = 1e30f, OutputOffset = -3.4e38f, Activation = InputActivation.Sine)] [Dense(1, 1)] public partial class N { }",
+        // Image classifiers: overflowing and degenerate geometries, and valid extremes.
+        "[InputNetwork(InputHeight = int.MaxValue, InputWidth = int.MaxValue)] [Conv2d(1, 2, 3, 3, Stride = int.MaxValue)] [Dense(2, 1)] public partial class N { }",
+        "[InputNetwork(InputHeight = 46000, InputWidth = 46000)] [Conv2d(1, 2, 1, 1)] [Dense(2, 1)] public partial class N { }",
+        "[InputNetwork(InputHeight = 5, InputWidth = 5)] [Conv2d(1, 2, 3, 3, Stride = int.MaxValue)] [Dense(2, 1)] public partial class N { }",
+        "[InputNetwork(InputHeight = 1, InputWidth = 1)] [Dense(1, 1)] public partial class N { }",
+        "[InputNetwork(InputHeight = 2, InputWidth = 3, Activation = InputActivation.Sine)] [Conv2d(1, 1, 2, 3)] [Dense(1, 2, Bias = false)] public partial class N { public int Network; }",
+        "[InputNetwork(InputHeight = 4, InputWidth = 4)] [Conv2d(1, 2, 3, 3)] [Dense(2, 1)] public partial class N { public int Classifier; }",
+        "[InputNetwork(InputHeight = 4, InputWidth = 4)] [Conv2d(1, 2, 3, 3)] [Dense(2, 1)] public partial class Classifier { }",
     }.Select(s => new object[] { s });
 
     [Theory]

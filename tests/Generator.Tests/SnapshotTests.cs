@@ -30,6 +30,26 @@ public class SnapshotTests
             """),
     };
 
+    /// <summary>
+    /// An image classifier declared with an input size gets the generated Classifier pass (strided valid convolutions,
+    /// pooling, dense layers). Kept out of <see cref="Architectures"/>, whose entries also have CUDA snapshots: the
+    /// classifier pass has no CUDA backend.
+    /// </summary>
+    [Fact]
+    public void ImageClassifierPassCompilesCleanlyAndMatchesSnapshot()
+    {
+        var result = GeneratorHarness.Run(GeneratorHarness.Usings + """
+            [InputNetwork(Activation = InputActivation.Tanh, InputHeight = 12, InputWidth = 12)]
+            [Conv2d(1, 4, 3, 3, Stride = 2)] [Conv2d(4, 4, 3, 3, Stride = 2, Bias = false)] [Dense(4, 10)]
+            public partial class ImageCnn { }
+            """);
+        Assert.Empty(result.Run.Diagnostics);
+        Assert.True(result.CompileDiagnostics.IsEmpty, string.Join("\n", result.CompileDiagnostics));
+        var g = result.Run.Results.Single().GeneratedSources.Single(s => s.HintName == "ImageCnn.g.cs");
+        Assert.Contains("public sealed class Classifier", g.SourceText.ToString());
+        Snapshot.Match("ImageCnn.ImageCnn.g.cs", g.SourceText.ToString());
+    }
+
     public static IEnumerable<object[]> Names() => Architectures.Select(a => new object[] { a.Name });
 
     [Theory]

@@ -85,6 +85,37 @@ public class OptimizerTests
         return result;
     }
 
+    private static double[][] RmsPropRef(double lr, double alpha = 0.99, double eps = 1e-8, double wd = 0)
+    {
+        var p = GradCheckless(P0);
+        var sq = new double[4];
+        var result = new double[3][];
+        for (int t = 1; t <= 3; t++)
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                double g = A[i] * p[i] + B[i] + wd * p[i];              // g ← g + λθ
+                sq[i] = alpha * sq[i] + (1 - alpha) * g * g;             // v ← αv + (1−α)g²
+                p[i] -= lr * g / (Math.Sqrt(sq[i]) + eps);               // θ ← θ − γ g / (√v + ε)
+            }
+            result[t - 1] = (double[])p.Clone();
+        }
+        return result;
+    }
+
+    /// <summary>RMSprop against the float64 formula of the PyTorch docs (no PyTorch on this machine to record its output).</summary>
+    [Theory]
+    [InlineData(0.01, 0.99, 0.0)]
+    [InlineData(0.01, 0.9, 0.1)]
+    public void RmsPropMatchesTheFormula(double lr, double alpha, double wd)
+    {
+        var ours = Run(ps => new RmsProp(ps, (float)lr, alpha, 1e-8, wd));
+        var formula = RmsPropRef((float)lr, alpha, 1e-8, wd);
+        for (int s = 0; s < 3; s++)
+            for (int i = 0; i < 4; i++)
+                Assert.True(Math.Abs(ours[s][i] - formula[s][i]) <= 2e-6 + 2e-6 * Math.Abs(formula[s][i]), $"step {s + 1}, element {i}: ours {ours[s][i]:R}, formula {formula[s][i]:R}");
+    }
+
     private static double[] GradCheckless(float[] a) => Array.ConvertAll(a, v => (double)v);
 
     private static void AssertSteps(float[][] torch, float[][] ours, double[][] formula)

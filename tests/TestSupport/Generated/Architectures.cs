@@ -121,3 +121,28 @@ public partial class TanhNet { }
 /// <summary>The benchmark's reference size (32 → 32 channels) and a 32 → 16 layer: the kernels' widest register blocks.</summary>
 [EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 32, 32, 16 }, Outputs = 10)]
 public partial class SirenWide { }
+
+/// <summary>A tiny strided CNN image classifier (9×9 → 4×4 → 2×2 maps, then pooling and two dense layers): its generated Classifier pass is checked against Reference64.</summary>
+[InputNetwork(Activation = InputActivation.Tanh, InputHeight = 9, InputWidth = 9)]
+[Conv2d(2, 3, 3, 3, Stride = 2)]
+[Conv2d(3, 4, 2, 2, Stride = 1, Bias = false)]
+[Conv2d(4, 3, 2, 2, Stride = 2)]
+[Dense(3, 4)]
+[Dense(4, 3)]
+public partial class TinyStridedCnn { }
+
+/// <summary>The same with ReLU hidden activations.</summary>
+[InputNetwork(Activation = InputActivation.ReLU, InputHeight = 9, InputWidth = 9)]
+[Conv2d(2, 3, 3, 3, Stride = 2)]
+[Conv2d(3, 4, 2, 2, Stride = 1, Bias = false)]
+[Conv2d(4, 3, 2, 2, Stride = 2)]
+[Dense(3, 4)]
+[Dense(4, 3)]
+public partial class TinyStridedCnnRelu { }
+
+/// <summary>A dense image classifier over flattened 3×4 images of 2 channels (24 inputs).</summary>
+[InputNetwork(Activation = InputActivation.ReLU, InputHeight = 3, InputWidth = 4)]
+[Dense(24, 5)]
+[Dense(5, 4)]
+[Dense(4, 3)]
+public partial class TinyImageMlp { }

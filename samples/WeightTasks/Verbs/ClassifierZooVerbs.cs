@@ -1,0 +1,111 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using LayerCompiler.Tasks.ClassifierZoo;
+using LayerCompiler.Tasks.ClassifierZoo.Generalization;
+using WeightTasks.InrClassification;
+
+namespace WeightTasks.Verbs;
+
+/// <summary>
+/// <c>classifier-zoo build | generalization</c>: zoos of Fashion-MNIST classifiers (the Small CNN Zoo's CNN, 3- and 5-layer
+/// MLPs) trained through the generated classifier passes, and predicting their test accuracy from their weights.
+/// </summary>
+internal static class ClassifierZooVerbs
+{
+    public static Command Create()
+    {
+        // ---------------------------------------------------------------- classifier-zoo build
+        var outOption = new Option<string>("--out") { Description = "Zoo directory to create or resume.", Required = true };
+        var archOption = new Option<string>("--arch") { Description = "cnn (Small CNN Zoo shape, 4,970 weights), mlp3 (784-128-128-10) or mlp5.", DefaultValueFactory = _ => "cnn" };
+        archOption.AcceptOnlyFromAmong("cnn", "mlp3", "mlp5");
+        var runsOption = new Option<int?>("--runs") { Description = "Training runs (each gives one network per checkpoint; quick 48, full 2,560)." };
+        var poolOption = new Option<int?>("--train-pool") { Description = "Training images used (the first N of 60,000; quick 3,000, full 60,000)." };
+        var testOption = new Option<int?>("--test-count") { Description = "Test images each checkpoint is evaluated on (quick 2,000, full 10,000)." };
+        var epochsOption = new Option<string?>("--epochs") { Description = "Checkpoint pool epochs, comma-separated (default 1,2,4,8)." };
+        var build = new Command("build", "Train a zoo of classifiers with a wide hyperparameter spread (resumes an interrupted build); quick by default, --full for 10,240 networks.")
+        {
+            outOption, archOption, Cli.Full, runsOption, poolOption, testOption, epochsOption, Cli.Seed, Cli.Data,
+        };
+        build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
+        {
+            var arch = Architecture(r.GetValue(archOption)!);
+            var s = r.GetValue(Cli.Full) ? ClassifierZooSettings.Full(arch) : ClassifierZooSettings.Quick(arch);
+            s = s with { Seed = r.GetValue(Cli.Seed) };
+            if (r.GetValue(runsOption) is int runs) s = s with { Runs = runs };
+            if (r.GetValue(poolOption) is int pool) s = s with { TrainPool = pool };
+            if (r.GetValue(testOption) is int test) s = s with { TestCount = test };
+            if (r.GetValue(epochsOption) is string e)
+                s = s with { CheckpointEpochs = e.Split(',').Select(x => int.TryParse(x, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new ArgumentException($"--epochs: '{x}' is not a whole number of epochs.")).ToArray() };
+            s.Validate();
+            var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);
+            if (data is null) return Jobs.MissingData;
+            string dir = r.GetValue(outOption)!;
+            Ui.Step($"Classifier zoo ({s.Architecture}) in {dir}: {s.Runs} runs × {s.CheckpointEpochs.Length} checkpoints (pool epochs {string.Join(",", s.CheckpointEpochs)}), " +
+                $"{s.TrainPool} training images, batch {s.BatchSize}, tested on {s.TestCount} images, seed {s.Seed}");
+            var builder = new ClassifierZooBuilder(s, dir, ClassifierImages.From(data.Train, s.TrainPool), ClassifierImages.From(data.Test, s.TestCount));
+            var last = Stopwatch.StartNew();
+            var result = builder.Build(new SyncProgress(p =>
+            {
+                if (p.Message == null && last.Elapsed.TotalSeconds < 30) return;
+                last.Restart();
+                Ui.Info($"runs {p.RunsDone}/{p.Runs}, {Ui.F(p.NetworkEpochsPerSecond, 2)} network-epochs/s, ETA {(p.Eta is TimeSpan t ? t.ToString(@"d\.hh\:mm\:ss", CultureInfo.InvariantCulture) : "?")}{(p.Message is null ? "" : "  " + p.Message)}");
+            }), ct);
+            var m = result.Manifest;
+            Ui.Good($"{m.Shards.Sum(x => x.Checkpoints)} checkpoints ({m.Shards.Sum(x => x.DivergedRuns)} runs diverged); shards trained {result.TrainedShards}, kept {result.KeptShards}, rebuilt {result.RebuiltShards}");
+            Ui.Info("test accuracy histogram:\n" + m.Histogram);
+            return 0;
+        })));
+
+        // ---------------------------------------------------------------- classifier-zoo generalization
+        var modelsOption = new Option<string>("--models") { Description = "Comma-separated: hnp, np (equivariant), statnn, mlp.", DefaultValueFactory = _ => string.Join(",", GeneralizationModelKinds.All) };
+        var seedsOption = new Option<int>("--seeds") { Description = "Seeds per model (0 .. N-1).", DefaultValueFactory = _ => 3 };
+        var trainEpochsOption = new Option<int>("--train-epochs") { Description = "Training epochs (NFN: 50; the best epoch by validation τ is kept).", DefaultValueFactory = _ => 50 };
+        var tableOption = new Option<string?>("--table") { Description = "Also write the markdown table to this file." };
+        var generalization = new Command("generalization", "Predict each checkpoint's test accuracy from its weights: train every model on the zoo's train split and print test Kendall τ and R².")
+        {
+            Cli.Zoo, modelsOption, seedsOption, trainEpochsOption, tableOption,
+        };
+        generalization.SetAction((ParseResult r) => Cli.Run(() =>
+        {
+            var zoo = ClassifierZooReader.Read(r.GetValue(Cli.Zoo)!);
+            var models = r.GetValue(modelsOption)!.Split(',');
+            foreach (var m in models)
+                if (!GeneralizationModelKinds.All.Contains(m)) throw new ArgumentException($"--models: unknown model '{m}'; use {string.Join(", ", GeneralizationModelKinds.All)}.");
+            int seeds = r.GetValue(seedsOption);
+            if (seeds <= 0) throw new ArgumentException($"--seeds must be positive, got {seeds}.");
+            var gs = new GeneralizationSettings { Epochs = r.GetValue(trainEpochsOption) };
+            Ui.Step($"{zoo.Directory}: {zoo.Architecture}, {zoo.Count} checkpoints; {string.Join(", ", models)} × {seeds} seeds, {gs.Epochs} epochs");
+            var results = new List<GeneralizationResult>();
+            foreach (var m in models)
+                for (ulong seed = 0; seed < (ulong)seeds; seed++)
+                {
+                    var res = GeneralizationExperiment.Run(zoo, m, seed, gs);
+                    results.Add(res);
+                    Ui.Info($"{m} seed {seed}: test τ {Ui.F(res.TestTau)}, R² {Ui.F(res.TestR2)} (validation τ {Ui.F(res.ValidationTau)} at epoch {res.BestEpoch})");
+                }
+            string table = GeneralizationExperiment.Table(results);
+            Ui.Info(table);
+            if (r.GetValue(tableOption) is string path) LayerCompiler.Runtime.IO.AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(table));
+            return 0;
+        }));
+
+        return new Command("classifier-zoo", "Build zoos of Fashion-MNIST classifiers (CNN, MLP) and predict their generalization from their weights.") { build, generalization };
+    }
+
+    private static ZooArchitecture Architecture(string name) => name switch
+    {
+        "cnn" => ZooArchitecture.Cnn, "mlp3" => ZooArchitecture.Mlp3, "mlp5" => ZooArchitecture.Mlp5,
+        _ => throw new ArgumentException($"--arch {name}: use cnn, mlp3 or mlp5."),
+    };
+
+    private sealed class SyncProgress(Action<ClassifierZooProgress> report) : IProgress<ClassifierZooProgress>
+    {
+        public void Report(ClassifierZooProgress value) => report(value);
+    }
+}
