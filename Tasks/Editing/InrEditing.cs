@@ -128,6 +128,9 @@ public static class InrEditing
         ArgumentNullException.ThrowIfNull(createEditor); ArgumentNullException.ThrowIfNull(network);
         if (kinds.Count == 0 || seeds.Count == 0) throw new ArgumentException("Give at least one model and one seed.");
         var reader = OpenImageZoo(zoo, data);
+        var arch = reader.Architecture;
+        if (arch.Activation != network.Activation || arch.Omega0 != network.Omega0 || arch.OutputOffset != network.OutputOffset || network.InputWidth != arch.Widths[0])
+            throw new ArgumentException($"The zoo in '{zoo}' holds {arch.Describe()} INRs; the editors render with a {network.InputWidth}-input {network.Activation} network (ω0 {network.Omega0}, offset {network.OutputOffset}).");
         if (network.Space.Dimension != reader.Architecture.CreateSpace().Dimension)
             throw new ArgumentException($"The zoo in '{zoo}' holds {reader.Architecture.Describe()} INRs; the editors are built for networks of {network.Space.Dimension} weights.");
         var train = Load(reader, data, "train", trainLimit);
