@@ -37,3 +37,16 @@ public sealed class RegressionObjective : ITrainingObjective
     public string Name => "mse";
     public (float Loss, Tensor Grad) Compute(Tensor outputs, TrainingTargets targets) => _loss.Compute(outputs, targets.RequireValues(Name));
 }
+
+/// <summary>
+/// Self-supervised contrastive training (SimCLR): the model's output row i holds the embeddings of two views of
+/// network i side by side, and the loss is <see cref="InfoNce"/> at <paramref name="temperature"/>; the batch's
+/// targets are not used.
+/// </summary>
+public sealed class ContrastiveObjective(float temperature) : ITrainingObjective
+{
+    private readonly InfoNce _loss = new(temperature);
+    public float Temperature => _loss.Temperature;
+    public string Name => FormattableString.Invariant($"info_nce(t={Temperature:R})");
+    public (float Loss, Tensor Grad) Compute(Tensor outputs, TrainingTargets targets) => _loss.Compute(outputs);
+}

@@ -115,6 +115,16 @@ public sealed class HtmlReport
         return this;
     }
 
+    /// <summary>Several scatter plots side by side.</summary>
+    public HtmlReport AddScatters(params ScatterChart[] charts)
+    {
+        ArgumentNullException.ThrowIfNull(charts);
+        var sb = new StringBuilder("<div class=\"figures\">");
+        foreach (var c in charts) sb.Append($"<div class=\"figure\">{c.ToSvg()}</div>");
+        _blocks.Add(sb.Append("</div>").ToString());
+        return this;
+    }
+
     /// <summary>An embedded PNG (data URI), e.g. a grid of rendered INRs.</summary>
     public HtmlReport AddImage(string caption, byte[] png, int? displayWidth = null)
     {

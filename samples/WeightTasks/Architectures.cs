@@ -44,3 +44,25 @@ public partial class HiddenNeuronClassifierFull { }
 
 [EquivariantModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10, Normalize = true, Pooling = HeadPooling.Max)]
 public partial class AllNeuronClassifierFull { }
+
+// Sine-wave tasks (samples/WeightTasks/Verbs/SineVerbs.cs) over the SIREN 1 → 32 → 32 → 1 weights. Sized for 2 CPU cores:
+// 3 hidden-neuron equivariant layers of 16 channels, max-pooling invariant head.
+
+/// <summary>Regresses the frequency b of a·sin(b·x) from its INR's weights (`sine regress`).</summary>
+[EquivariantModel(typeof(Siren1x32x32x1), Channels = new[] { 16, 16, 16 }, Outputs = 1, Pooling = HeadPooling.Max)]
+public partial class SineFrequencyRegressor { }
+
+/// <summary>The SimCLR encoder of `sine embed`: a 16-d invariant embedding of a sine INR.</summary>
+[EquivariantModel(typeof(Siren1x32x32x1), Channels = new[] { 16, 16, 16 }, Outputs = 16, Pooling = HeadPooling.Max)]
+public partial class SineEncoder { }
+
+// INR editing (samples/WeightTasks/Verbs/InrEditVerbs.cs): weight → weight maps with an equivariant head of one channel,
+// one Δ per weight of a SIREN 2 → 32 → 32 → 1. NFN uses 3 layers of 128 channels; 2 hidden layers of 16 fit 2 CPU cores.
+
+/// <summary>Hidden-neuron equivariant editor (DWSNets / NFN HNP).</summary>
+[EquivariantModel(typeof(Siren2x32x32x1), Channels = new[] { 16, 16 }, Outputs = 1, Head = HeadKind.Equivariant)]
+public partial class HiddenNeuronEditor { }
+
+/// <summary>All-neuron equivariant editor (NFN NP).</summary>
+[EquivariantModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 16, 16 }, Outputs = 1, Head = HeadKind.Equivariant)]
+public partial class AllNeuronEditor { }

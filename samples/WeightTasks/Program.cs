@@ -32,6 +32,8 @@ var root = new RootCommand(
 root.Add(InrZooVerbs.Create());
 root.Add(InrClassifyVerbs.Create());
 root.Add(ClassifierZooVerbs.Create());
+root.Add(SineVerbs.Create());
+root.Add(InrEditVerbs.Create());
 
 root.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() => MainJob(r.GetValue(workOption)!, r.GetValue(Cli.Full), r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), r.GetValue(Cli.Data), ct))));
 

@@ -99,12 +99,12 @@ internal static class Jobs
     }
 
     /// <summary>
-    /// The sine-wave corpus. The protocol fixes no corpus size: --per-split N builds N INRs per split, --full
-    /// 10,000 train / 1,000 validation / 1,000 test.
+    /// The sine-wave corpus. The protocol fixes no corpus size: --per-split N builds N INRs per split, --sizes T,V,E
+    /// T train / V validation / E test, --full 10,000 train / 1,000 validation / 1,000 test.
     /// </summary>
-    public static ZooBuildResult BuildSineZoo(string directory, int? perSplit, ZooPlan plan, ulong seed, int threads, CancellationToken cancellation)
+    public static ZooBuildResult BuildSineZoo(string directory, int[]? sizes, ZooPlan plan, ulong seed, int threads, CancellationToken cancellation)
     {
-        var task = perSplit is int n ? new SineWaveInrTask(seed, n, n, n) : new SineWaveInrTask(seed, 10_000, 1_000, 1_000);
+        var task = sizes is { } s ? new SineWaveInrTask(seed, s[0], s[1], s[2]) : new SineWaveInrTask(seed, 10_000, 1_000, 1_000);
         var net = new MlpInputNetwork(Siren1x32x32x1.CreateWeightSpace(LayerCompiler.Symmetry.HiddenNeuron), LayerCompiler.InputActivation.Sine, 30f, 0f);
         var builder = new ZooBuilder(task, net, new ZooBuildOptions { Directory = directory, Seed = seed, ShardSize = plan.ShardSize, MaxThreads = threads, Fit = plan.Fit });
         Ui.Step(string.Create(CultureInfo.InvariantCulture,
@@ -112,6 +112,20 @@ internal static class Jobs
         var result = Ui.BuildZoo(builder, cancellation);
         Ui.ZooSummary(result.Manifest);
         return result;
+    }
+
+    /// <summary>Parses --sizes TRAIN,VALIDATION,TEST (sine-wave zoos only; exclusive with --per-split and --full).</summary>
+    public static int[] ParseSineSizes(string text, bool sine, bool otherSize)
+    {
+        if (!sine) throw new ArgumentException("--sizes applies to --task sine-waves only; a Fashion-MNIST zoo takes --per-split N or --full.");
+        if (otherSize) throw new ArgumentException("Choose the zoo size with one of --sizes, --per-split or --full.");
+        var parts = text.Split(',');
+        var sizes = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out sizes[i]) || sizes[i] <= 0)
+                throw new ArgumentException($"--sizes: '{parts[i]}' is not a positive integer; give TRAIN,VALIDATION,TEST, e.g. 3000,500,1000.");
+        if (sizes.Length != 3) throw new ArgumentException($"--sizes needs three counts TRAIN,VALIDATION,TEST, got {sizes.Length} ('{text}').");
+        return sizes;
     }
 
     /// <summary>Fits <paramref name="count"/> INRs of the first training images for exactly <paramref name="steps"/> steps, several times.</summary>

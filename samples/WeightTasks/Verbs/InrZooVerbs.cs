@@ -19,19 +19,21 @@ internal static class InrZooVerbs
         var shardOption = new Option<int>("--shard-size") { Description = "INRs per shard file.", DefaultValueFactory = _ => 1000 };
         var taskOption = new Option<string>("--task") { Description = "fashion-mnist (one INR per image) or sine-waves (a·sin(b·x), regress a and b).", DefaultValueFactory = _ => "fashion-mnist" };
         taskOption.AcceptOnlyFromAmong("fashion-mnist", "sine-waves");
+        var sizesOption = new Option<string?>("--sizes") { Description = "sine-waves only: INRs per split as TRAIN,VALIDATION,TEST (e.g. 3000,500,1000), instead of --per-split or --full." };
         var build = new Command("build", "Fit one SIREN per Fashion-MNIST image (or sine wave) and write the zoo (resumes an interrupted build).")
         {
-            outOption, perSplitOption, Cli.Full, taskOption, Cli.Seed, Cli.Threads, stepsOption, fitLrOption, shardOption, Cli.Data, Cli.Device,
+            outOption, perSplitOption, sizesOption, Cli.Full, taskOption, Cli.Seed, Cli.Threads, stepsOption, fitLrOption, shardOption, Cli.Data, Cli.Device,
         };
         build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
             int? perSplit = r.GetValue(perSplitOption);
             bool full = r.GetValue(Cli.Full);
-            if (perSplit is null == !full) throw new ArgumentException("Choose the zoo size with exactly one of --per-split N (the first N INRs of each split) or --full (the whole protocol).");
+            bool sine = r.GetValue(taskOption) == "sine-waves";
+            int[]? sizes = r.GetValue(sizesOption) is string sizesText ? Jobs.ParseSineSizes(sizesText, sine, perSplit is not null || full) : null;
+            if (sizes is null && perSplit is null == !full) throw new ArgumentException("Choose the zoo size with exactly one of --per-split N (the first N INRs of each split) or --full (the whole protocol).");
             if (perSplit is <= 0) throw new ArgumentException($"--per-split must be positive, got {perSplit}.");
             if (r.GetValue(shardOption) <= 0) throw new ArgumentException($"--shard-size must be positive, got {r.GetValue(shardOption)}.");
             Cli.FittingDevice(r.GetValue(Cli.Device)!);
-            bool sine = r.GetValue(taskOption) == "sine-waves";
             var fit = sine ? InrFitProtocols.SineWaves : InrFitProtocols.FashionMnist;
             if (r.GetValue(stepsOption) is int steps)
             {
@@ -39,10 +41,10 @@ internal static class InrZooVerbs
                 fit = fit with { MaxSteps = steps };
             }
             if (r.GetValue(fitLrOption) is float lr) fit = fit with { LearningRate = lr };
-            var plan = new ZooPlan(full ? "full protocol" : $"first {perSplit} per split", null, perSplit, fit, r.GetValue(shardOption));
+            var plan = new ZooPlan(full ? "full protocol" : sizes != null ? $"{string.Join("/", sizes)} per split" : $"first {perSplit} per split", null, perSplit, fit, r.GetValue(shardOption));
             if (sine)
             {
-                Jobs.BuildSineZoo(r.GetValue(outOption)!, perSplit, plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct);
+                Jobs.BuildSineZoo(r.GetValue(outOption)!, sizes ?? (perSplit is int n ? new[] { n, n, n } : null), plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct);
                 return 0;
             }
             var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);

@@ -1,0 +1,112 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using LayerCompiler;
+using LayerCompiler.Runtime.Training;
+using LayerCompiler.Tasks.Models;
+using LayerCompiler.Tasks.Sine;
+using WeightTasks.InrClassification;
+
+namespace WeightTasks.Verbs;
+
+/// <summary>
+/// <c>sine regress | embed</c>: DWSNets' sine-wave tasks on a sine-wave zoo (<c>inr-zoo build --task sine-waves</c>):
+/// regress the frequency from the weights against the number of training INRs, and SimCLR embeddings read out linearly.
+/// </summary>
+internal static class SineVerbs
+{
+    public const string Equivariant = "equivariant";
+    public static readonly string[] RegressionModels = { Equivariant, FeatureWeightModel.Statistics, FeatureWeightModel.Flattened };
+
+    public static Command Create()
+    {
+        // ---------------------------------------------------------------- regress
+        var modelsOption = new Option<string>("--models") { Description = "Comma-separated: equivariant (hidden-neuron, invariant head), stats (MLP on weight statistics), mlp (MLP on flattened weights).", DefaultValueFactory = _ => string.Join(",", RegressionModels) };
+        var countsOption = new Option<string?>("--train-counts") { Description = "Comma-separated numbers of training INRs (the first N of the zoo's train split). Quick default 100,300,1000; --full 100,300,1000,3000 capped at the zoo's size." };
+        var seedsOption = new Option<string?>("--seeds") { Description = "Comma-separated seeds (quick default 0; --full 0,1,2)." };
+        var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (quick default 30, --full 100)." };
+        var batchOption = new Option<int?>("--batch") { Description = "Batch size (default 32)." };
+        var lrOption = new Option<float?>("--lr") { Description = "AdamW learning rate (default 1e-3; warmup one epoch, then cosine)." };
+        var wdOption = new Option<double>("--wd") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 5e-4 };
+        var regressOut = new Option<string>("--out") { Description = "Directory for one sub-directory per run, results.md/json and report.html.", DefaultValueFactory = _ => "runs/sine-regress" };
+        var regress = new Command("regress", "Regress the frequency of each sine wave from its INR's weights; test MSE against the number of training INRs for every model and seed (runs resume).")
+        {
+            Cli.Zoo, modelsOption, countsOption, seedsOption, epochsOption, batchOption, lrOption, wdOption, regressOut, Cli.Full,
+        };
+        regress.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
+        {
+            bool full = r.GetValue(Cli.Full);
+            var models = ResultsTable.ParseList(r.GetValue(modelsOption)!, "--models", s => RegressionModels.Contains(s) ? s : throw new ArgumentException($"--models: unknown model '{s}'; choose from {string.Join(", ", RegressionModels)}."));
+            var seeds = ParseSeeds(r.GetValue(seedsOption) ?? (full ? "0,1,2" : "0"));
+            string zoo = r.GetValue(Cli.Zoo)!;
+            IReadOnlyList<int> counts;
+            if (r.GetValue(countsOption) is string text) counts = ResultsTable.ParseList(text, "--train-counts", ParseCount);
+            else
+            {
+                int available = SineZoo.Open(zoo, "sine regress").Manifest.Split("train").Count;
+                counts = (full ? new[] { 100, 300, 1000, 3000 } : new[] { 100, 300, 1000 }).Where(n => n < available).Append(Math.Min(available, full ? 3000 : 1000)).Distinct().ToList();
+            }
+            var training = new RegressionTraining(r.GetValue(epochsOption) ?? (full ? 100 : 30), r.GetValue(batchOption) ?? 32, r.GetValue(lrOption) ?? 1e-3f, r.GetValue(wdOption));
+            Ui.Step(string.Create(CultureInfo.InvariantCulture, $"Sine frequency regression on '{zoo}': models {string.Join(", ", models)}; training INRs {string.Join(", ", counts)}; seeds {string.Join(", ", seeds)}; {training.Epochs} epochs"));
+            var runs = FrequencyRegression.Study(zoo, counts, models, seeds, CreateRegressor, training, r.GetValue(regressOut)!, Ui.Info, _ => EpochLines(training.Epochs), ct);
+            foreach (var s in FrequencyRegression.Summarize(runs))
+                Ui.Good(string.Create(CultureInfo.InvariantCulture, $"{s.Model,-12} {s.TrainCount,6} training INRs: TEST MSE {s.Mean:F4} ± {s.Std:F4} ({s.Seeds} seed(s))"));
+            Ui.Info($"  results: {Path.Combine(r.GetValue(regressOut)!, "results.md")}, report: {Path.Combine(r.GetValue(regressOut)!, "report.html")}");
+            return 0;
+        })));
+
+        // ---------------------------------------------------------------- embed
+        var embedSeeds = new Option<string?>("--seeds") { Description = "Comma-separated seeds (quick default 0; --full 0,1,2)." };
+        var embedEpochs = new Option<int?>("--epochs") { Description = "Epochs (quick default 30, --full 100)." };
+        var embedBatch = new Option<int?>("--batch") { Description = "Batch size (quick default 128, --full 512 as in the protocol)." };
+        var embedLr = new Option<float?>("--lr") { Description = "AdamW learning rate (default 5e-3 as in the protocol; warmup one epoch, then cosine)." };
+        var limitOption = new Option<int?>("--limit") { Description = "Use only the first N training INRs." };
+        var embedOut = new Option<string>("--out") { Description = "Directory for one sub-directory per seed, results.md/json and report.html.", DefaultValueFactory = _ => "runs/sine-embed" };
+        var embed = new Command("embed", "SimCLR embeddings of sine INRs (equivariant encoder, 16-d invariant embedding), read out linearly to (a, b); compared with the untrained encoder, weight statistics and flattened weights.")
+        {
+            Cli.Zoo, embedSeeds, embedEpochs, embedBatch, embedLr, wdOption, limitOption, embedOut, Cli.Full,
+        };
+        embed.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
+        {
+            bool full = r.GetValue(Cli.Full);
+            var seeds = ParseSeeds(r.GetValue(embedSeeds) ?? (full ? "0,1,2" : "0"));
+            if (r.GetValue(limitOption) is int limit && limit < 2) throw new ArgumentException($"--limit must be at least 2 (the contrastive loss needs negatives), got {limit}.");
+            var training = new ContrastiveTraining(r.GetValue(embedEpochs) ?? (full ? 100 : 30), r.GetValue(embedBatch) ?? (full ? 512 : 128), r.GetValue(embedLr) ?? 5e-3f, r.GetValue(wdOption));
+            string zoo = r.GetValue(Cli.Zoo)!, outDir = r.GetValue(embedOut)!;
+            Ui.Step(string.Create(CultureInfo.InvariantCulture, $"SimCLR embeddings of sine INRs on '{zoo}': seeds {string.Join(", ", seeds)}; {training.Epochs} epochs, batch {training.BatchSize}"));
+            var results = SineEmbeddings.Study(zoo, seeds, seed => new ContrastiveEncoder(new SineEncoder(seed), seed), training, outDir, r.GetValue(limitOption), Ui.Info, _ => EpochLines(training.Epochs), ct);
+            foreach (var s in SineEmbeddings.Summarize(results))
+                Ui.Good(string.Create(CultureInfo.InvariantCulture, $"{s.Representation,-32} TEST MSE {s.Mean:F4} ± {s.Std:F4} (a {s.Amplitude:F4}, b {s.Frequency:F4}; {s.Runs} run(s))"));
+            Ui.Info($"  results: {Path.Combine(outDir, "results.md")}, report: {Path.Combine(outDir, "report.html")}");
+            return 0;
+        })));
+
+        return new Command("sine", "Sine-wave INR tasks: regress the frequency from the weights, and self-supervised (SimCLR) embeddings.") { regress, embed };
+    }
+
+    private static WeightModel CreateRegressor(string kind, ulong seed) => kind switch
+    {
+        Equivariant => new EquivariantWeightModel(Equivariant, new SineFrequencyRegressor(seed)),
+        FeatureWeightModel.Statistics => new FeatureWeightModel(kind, SineFrequencyRegressor.CreateWeightSpace(), new[] { 64, 64 }, 1, seed),
+        FeatureWeightModel.Flattened => new FeatureWeightModel(kind, SineFrequencyRegressor.CreateWeightSpace(), new[] { 256, 256 }, 1, seed),
+        _ => throw new ArgumentException($"Unknown model '{kind}'; choose from {string.Join(", ", RegressionModels)}."),
+    };
+
+    private static int ParseCount(string s) =>
+        int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : throw new ArgumentException($"--train-counts: '{s}' is not a positive integer.");
+
+    internal static IReadOnlyList<ulong> ParseSeeds(string text) => ResultsTable.ParseList(text, "--seeds",
+        s => ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : throw new ArgumentException($"--seeds: '{s}' is not a non-negative integer."));
+
+    /// <summary>One line per finished epoch: losses, the selection marker and the time left.</summary>
+    internal static IProgress<TrainingProgress> EpochLines(int epochs) => new WeightModelTraining.SyncProgress(p =>
+    {
+        if (p.Kind != ProgressKind.EpochEnd || p.Metrics is not { } m) return;
+        Ui.Info(string.Create(CultureInfo.InvariantCulture,
+            $"    epoch {m.Epoch,3}/{epochs}: train loss {m.TrainLoss:F4}, validation loss {m.ValidationLoss ?? double.NaN:F4}{(m.IsBest ? " *" : "")}{(p.Eta is TimeSpan eta ? $"  (ETA {eta:mm\\:ss})" : "")}"));
+    });
+}

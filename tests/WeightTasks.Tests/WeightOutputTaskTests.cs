@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using WeightTasks.Tests.Infrastructure;
+
+namespace WeightTasks.Tests;
+
+/// <summary>`sine regress`, `sine embed` and `inr-edit train` end to end on tiny zoos.</summary>
+public class WeightOutputTaskTests
+{
+    private static readonly Lazy<(string Directory, ToolResult Result)> s_sineZoo = new(() =>
+    {
+        string dir = Path.Combine(Workspace.NewDirectory("sine-tasks"), "zoo");
+        return (dir, Tool.Run(Workspace.Root, "inr-zoo", "build", "--task", "sine-waves", "--sizes", "16,8,8", "--steps", "10", "--shard-size", "8", "--out", dir));
+    });
+
+    private static string SineZoo
+    {
+        get
+        {
+            var (dir, result) = s_sineZoo.Value;
+            result.ShouldSucceed();
+            return dir;
+        }
+    }
+
+    private static IReadOnlyList<string> MseLines(ToolResult r) => r.Lines.Where(l => l.Contains("TEST MSE", StringComparison.Ordinal)).ToArray();
+
+    [Fact]
+    public void SineZooSizes_AreTrainValidationTest_AndOnlyForSineZoos()
+    {
+        string manifest = File.ReadAllText(Path.Combine(SineZoo, "zoo.json"));
+        Assert.Contains("\"split.train.count\": \"16\"", manifest);
+        Assert.Contains("\"split.test.count\": \"8\"", manifest);
+        string dir = Workspace.NewDirectory("sizes");
+        Tool.Run(dir, "inr-zoo", "build", "--sizes", "1,2,3", "--out", "z", "--data", Workspace.DataDirectory).ShouldFail(1, "--sizes applies to --task sine-waves only");
+        Tool.Run(dir, "inr-zoo", "build", "--task", "sine-waves", "--sizes", "4,4", "--out", "z").ShouldFail(1, "three counts");
+        Tool.Run(dir, "inr-zoo", "build", "--task", "sine-waves", "--sizes", "4,0,4", "--out", "z").ShouldFail(1, "'0' is not a positive integer");
+    }
+
+    [Fact]
+    public void SineRegress_TrainsEveryModelAndSize_WritesTheReport_AndASecondRunOnlyReevaluates()
+    {
+        string outDir = Path.Combine(Workspace.NewDirectory("sine-regress"), "out");
+        string[] args = { "sine", "regress", "--zoo", SineZoo, "--train-counts", "8,16", "--epochs", "2", "--batch", "4", "--out", outDir };
+        var first = Tool.Run(Workspace.Root, args).ShouldSucceed();
+        var lines = MseLines(first);
+        Assert.Equal(6, lines.Count);
+        foreach (var model in new[] { "equivariant", "stats", "mlp" })
+            foreach (var n in new[] { 8, 16 })
+            {
+                Assert.Contains(lines, l => Regex.IsMatch(l, $@"^{model}\s+{n} training INRs: TEST MSE \d+\.\d{{4}}"));
+                Assert.True(File.Exists(Path.Combine(outDir, $"{model}-n{n}-seed0", "result.json")));
+            }
+        Assert.Contains("| equivariant | 16 |", File.ReadAllText(Path.Combine(outDir, "results.md")));
+        string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
+        Assert.Contains("<svg", html);
+        Assert.Contains("log10(test MSE)", html);
+
+        var second = Tool.Run(Workspace.Root, args).ShouldSucceed();
+        Assert.DoesNotContain("epoch   1/2", second.Output);          // nothing retrained
+        Assert.Equal(lines, MseLines(second));                          // the same models, the same numbers
+    }
+
+    [Fact]
+    public void SineEmbed_ReadsOutEveryRepresentation_AndDrawsThePca()
+    {
+        string outDir = Path.Combine(Workspace.NewDirectory("sine-embed"), "out");
+        var r = Tool.Run(Workspace.Root, "sine", "embed", "--zoo", SineZoo, "--epochs", "2", "--batch", "8", "--out", outDir).ShouldSucceed();
+        foreach (var name in new[] { "weight statistics", "flattened weights", "equivariant encoder, untrained", "equivariant encoder, SimCLR" })
+            Assert.Contains(MseLines(r), l => l.StartsWith(name, StringComparison.Ordinal));
+        string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
+        Assert.Contains("coloured by frequency b", html);
+        Assert.True(Regex.Matches(html, "<circle").Count >= 2 * 8);   // every test INR in both pictures
+        Assert.True(File.Exists(Path.Combine(outDir, "seed0", "training-checkpoint.safetensors")));
+    }
+
+    [Fact]
+    public void InrEdit_TrainsEveryEditor_AndWritesThePicture()
+    {
+        string outDir = Path.Combine(Workspace.NewDirectory("inr-edit"), "out");
+        var r = Tool.Run(Workspace.Root, "inr-edit", "train", "--zoo", Workspace.Zoo, "--data", Workspace.DataDirectory, "--epochs", "1", "--batch", "4", "--out", outDir).ShouldSucceed();
+        Assert.Equal(4, MseLines(r).Count);
+        Assert.Contains("unedited INRs against the dilated images: test MSE", r.Output);
+        var png = File.ReadAllBytes(Path.Combine(outDir, "test-edits.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        // 8 test INRs per row; rows: renderings, dilated images, 4 editors → 6 rows of 28 + 7 gaps of 2 pixels.
+        int height = (png[20] << 24) | (png[21] << 16) | (png[22] << 8) | png[23];
+        Assert.Equal(6 * 28 + 7 * 2, height);
+        Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(outDir, "report.html")));
+        Assert.Contains("| hidden-neuron equivariant (DWSNets / NFN HNP) |", File.ReadAllText(Path.Combine(outDir, "results.md")));
+    }
+
+    [Fact]
+    public void WrongZoos_AndBadOptions_FailWithOneClearLine()
+    {
+        Tool.Run(Workspace.Root, "sine", "regress", "--zoo", Workspace.Zoo).ShouldFail(1, "needs a sine-wave zoo");
+        Tool.Run(Workspace.Root, "sine", "embed", "--zoo", Workspace.Zoo).ShouldFail(1, "needs a sine-wave zoo");
+        Tool.Run(Workspace.Root, "inr-edit", "train", "--zoo", SineZoo, "--data", Workspace.DataDirectory).ShouldFail(1, "record no source images");
+        Tool.Run(Workspace.Root, "sine", "regress", "--zoo", SineZoo, "--train-counts", "8,0").ShouldFail(1, "'0' is not a positive integer");
+        Tool.Run(Workspace.Root, "sine", "regress", "--zoo", SineZoo, "--train-counts", "100").ShouldFail(1, "the zoo in");
+        Tool.Run(Workspace.Root, "sine", "regress", "--zoo", SineZoo, "--models", "cnn").ShouldFail(1, "unknown model 'cnn'");
+        Tool.Run(Workspace.Root, "sine", "embed", "--zoo", SineZoo, "--batch", "1").ShouldFail(1, "at least 2");
+        Tool.Run(Workspace.Root, "inr-edit", "train", "--zoo", Workspace.Zoo, "--data", Workspace.DataDirectory, "--models", "hidden,cnn").ShouldFail(1, "unknown model 'cnn'");
+    }
+}
