@@ -34,13 +34,15 @@ public class IlgpuSnapshotTests
     }
 
     [Fact]
-    public void IlgpuSourceMatchesSnapshot()
+    public void IlgpuInputNetworkSourceMatchesSnapshot()
     {
         var result = RunWithIlgpu("TinyAllNeuron");
         var files = result.Run.Results.Single().GeneratedSources.Where(s => s.HintName.EndsWith(".Ilgpu.g.cs", StringComparison.Ordinal))
             .OrderBy(s => s.HintName, StringComparer.Ordinal).ToList();
         Assert.Equal(new[] { "Demo.Tiny.Outer.TinyEditor.Ilgpu.g.cs", "Demo.Tiny.Tiny.Ilgpu.g.cs" }, files.Select(f => f.HintName));
-        foreach (var f in files) Snapshot.Match("TinyAllNeuron." + f.HintName, f.SourceText.ToString());
+        // The input network's file (small); the model's layers (about 1,700 lines even for this model) are checked by
+        // compiling them here and by running them against the C# kernels in tests/Ilgpu.Tests.
+        Snapshot.Match("TinyAllNeuron.Demo.Tiny.Tiny.Ilgpu.g.cs", files[1].SourceText.ToString());
     }
 
     [Fact]
