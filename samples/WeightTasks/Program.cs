@@ -31,6 +31,7 @@ var root = new RootCommand(
 // One line per task.
 root.Add(InrZooVerbs.Create());
 root.Add(InrClassifyVerbs.Create());
+root.Add(TicketVerbs.Create());
 
 root.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() => MainJob(r.GetValue(workOption)!, r.GetValue(Cli.Full), r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), r.GetValue(Cli.Data), ct))));
 
