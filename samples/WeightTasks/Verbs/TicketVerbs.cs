@@ -54,7 +54,7 @@ internal static class TicketVerbs
             void Row(string name, Func<WinningTicketResult, double> f) => Ui.Info($"  {name,-26} {MeanStd(results.Select(f).ToArray())}");
             Row("dense", x => x.Dense);
             Row("IMP mask (95 %)", x => x.Imp);
-            Row("predicted mask (NFN)", x => x.Predicted);
+            Row("predicted mask", x => x.Predicted);
             Row("random mask", x => x.Random);
             Row("magnitude at init", x => x.MagnitudeAtInit);
             Row("recall: predicted", x => x.PredictedRecall);
