@@ -29,6 +29,8 @@ internal static class TicketVerbs
         run.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
             var seeds = ParseSeeds(r.GetValue(seedsOption)!);
+            foreach (var (name, value) in new[] { ("--pairs", r.GetValue(pairsOption)), ("--held-out", r.GetValue(heldOption)), ("--steps", r.GetValue(stepsOption)), ("--model-epochs", r.GetValue(epochsOption)) })
+                if (value is <= 0) throw new ArgumentException($"{name} must be positive, got {value}.");
             var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);
             if (data is null) return Jobs.MissingData;
             var results = new List<WinningTicketResult>();
