@@ -126,20 +126,12 @@ public sealed class ClassifierZooBuilder
         }
     }
 
-    /// <summary>A run during training.</summary>
+    /// <summary>A run during training: the zoo's bookkeeping around the trainer's network.</summary>
     private sealed class RunState
     {
         public required int Run;
         public required RunHyperparameters Hp;
-        public required Parameter Flat;
-        public required Optimizer Optimizer;
-        public required SoftmaxCrossEntropy Loss;
-        public required Rng DataRng;
-        public required int[] Subset;
-        public int Cursor;
-        public double LossSum;
-        public int LossCount;
-        public bool Diverged;
+        public required BatchedClassifierRun Net;
     }
 
     private sealed record Checkpoint(int Run, int Epoch, int Step, float[] Weights, float TestAccuracy, float TrainLoss, RunHyperparameters Hp);
@@ -157,62 +149,21 @@ public sealed class ClassifierZooBuilder
         int total = _s.TotalSteps, runsBefore = 0;
         foreach (var (pass, members) in groups)
         {
-            int n = members.Count, F = pass.FeatureLength, C = pass.Outputs;
-            var weights = new WeightSpaceBatch(space, n, 1);
-            var grads = new WeightSpaceBatch(space, n, 1);
-            for (int i = 0; i < n; i++) Scatter(members[i].Flat.Data, weights, i);
-            var idx = new int[n * B];
-            var labels = new int[n * B];
-            var logits = new float[n * B * C];
-            var gradLogits = new float[n * B * C];
-            var mask = members.Any(r => r.Hp.Dropout > 0) ? new float[n * B * F] : null;
+            int n = members.Count;
+            var trainer = new BatchedClassifierTrainer(pass, members.Select(r => r.Net).ToList(), _train, B);
             for (int step = 1; step <= total; step++)
             {
                 cancellation.ThrowIfCancellationRequested();
-                // Batches (and dropout masks) from each run's own generator: independent of threads and of the other runs.
-                Parallel.For(0, n, i =>
-                {
-                    var r = members[i];
-                    for (int j = 0; j < B; j++)
-                    {
-                        if (r.Cursor == r.Subset.Length) { Shuffle(r.Subset, r.DataRng); r.Cursor = 0; }
-                        int img = r.Subset[r.Cursor++];
-                        idx[i * B + j] = img; labels[i * B + j] = _train.Labels[img];
-                    }
-                    if (mask != null)
-                    {
-                        float keep = (float)(1 - r.Hp.Dropout), scale = 1f / keep;
-                        for (int k = 0; k < B * F; k++) mask[i * B * F + k] = r.Hp.Dropout == 0 ? 1f : r.DataRng.NextDouble() < keep ? scale : 0f;
-                    }
-                });
-                pass.Forward(weights, _train.Pixels, idx, B, logits, mask);
-                Parallel.For(0, n, i =>
-                {
-                    var r = members[i];
-                    if (r.Diverged) { Array.Clear(gradLogits, i * B * C, B * C); return; }
-                    var (loss, g) = r.Loss.Compute(new Tensor(logits.AsSpan(i * B * C, B * C).ToArray(), B, C), labels.AsSpan(i * B, B).ToArray());
-                    g.Data.CopyTo(gradLogits, i * B * C);
-                    r.LossSum += loss; r.LossCount++;
-                });
-                pass.Backward(weights, _train.Pixels, idx, B, gradLogits, grads, mask);
-                Parallel.For(0, n, i =>
-                {
-                    var r = members[i];
-                    if (r.Diverged) return;
-                    Gather(grads, i, r.Flat.Grad.Data);
-                    r.Optimizer.Step();
-                    if (!AllFinite(r.Flat.Data)) { r.Diverged = true; return; }
-                    Scatter(r.Flat.Data, weights, i);
-                });
+                trainer.Step();
                 if (step % _s.StepsPerEpoch == 0 && epochs.Contains(step / _s.StepsPerEpoch))
                 {
-                    var acc = TestAccuracy(pass, weights);
+                    var acc = TestAccuracy(pass, trainer.Weights);
                     for (int i = 0; i < n; i++)
                     {
                         var r = members[i];
-                        if (r.Diverged) continue;
-                        checkpoints.Add(new Checkpoint(r.Run, step / _s.StepsPerEpoch, step, (float[])r.Flat.Data.Clone(), acc[i], (float)(r.LossSum / Math.Max(1, r.LossCount)), r.Hp));
-                        r.LossSum = 0; r.LossCount = 0;
+                        if (r.Net.Diverged) continue;
+                        checkpoints.Add(new Checkpoint(r.Run, step / _s.StepsPerEpoch, step, (float[])r.Net.Flat.Data.Clone(), acc[i], (float)r.Net.MeanLoss, r.Hp));
+                        r.Net.ResetLoss();
                     }
                 }
                 if (step % 16 == 0) onProgress(runsBefore + (double)n * step / total);
@@ -220,8 +171,8 @@ public sealed class ClassifierZooBuilder
             runsBefore += n;
         }
         checkpoints = checkpoints.OrderBy(c => c.Run).ThenBy(c => c.Epoch).ToList();
-        Write(path, identity, sh, space, checkpoints, runs.Count(r => r.Diverged));
-        return (checkpoints.Count, runs.Count(r => r.Diverged));
+        Write(path, identity, sh, space, checkpoints, runs.Count(r => r.Net.Diverged));
+        return (checkpoints.Count, runs.Count(r => r.Net.Diverged));
     }
 
     private RunState NewRun(int run, Algebra.WeightSpace space)
@@ -239,11 +190,7 @@ public sealed class ClassifierZooBuilder
         var pool = Enumerable.Range(0, _s.TrainPool).ToArray();
         Shuffle(pool, dataRng);
         var subset = pool.Take((int)Math.Ceiling(hp.TrainFraction * _s.TrainPool)).ToArray();
-        return new RunState
-        {
-            Run = run, Hp = hp, Flat = flat, Optimizer = hp.CreateOptimizer(new[] { flat }), Loss = new SoftmaxCrossEntropy(),
-            DataRng = dataRng, Subset = subset, Cursor = subset.Length,
-        };
+        return new RunState { Run = run, Hp = hp, Net = new BatchedClassifierRun(flat, hp.CreateOptimizer(new[] { flat }), dataRng, subset, hp.Dropout) };
     }
 
     /// <summary>Test accuracy of every network of the batch on the first TestCount test images.</summary>
@@ -310,16 +257,7 @@ public sealed class ClassifierZooBuilder
         SafetensorsWriter.Write(path, tensors, meta);
     }
 
-    private static void Shuffle(int[] a, Rng rng)
-    {
-        for (int i = a.Length - 1; i > 0; i--) { int j = (int)(rng.NextUInt64() % (ulong)(i + 1)); (a[i], a[j]) = (a[j], a[i]); }
-    }
-
-    private static bool AllFinite(float[] a)
-    {
-        foreach (float v in a) if (!float.IsFinite(v)) return false;
-        return true;
-    }
+    private static void Shuffle(int[] a, Rng rng) => BatchedClassifierTrainer.Shuffle(a, rng);
 
     /// <summary>Network n's weights (tensor order) from a flat vector into the batch.</summary>
     public static void Scatter(ReadOnlySpan<float> flat, WeightSpaceBatch b, int n)

@@ -50,6 +50,16 @@ public class ErrorTests
         Fails(1, "holds 60 images, expected 60000", "inr-zoo", "build", "--per-split", "2", "--out", Path.Combine(data, "zoo"), "--data", data);
     }
 
+    // ------------------------------------------------------------------ tickets
+
+    [Fact]
+    public void Tickets_ASeedThatIsNotANumber_IsRejected() =>
+        Fails(1, "'x' is not a non-negative integer", "tickets", "run", "--quick", "--seeds", "1,x", "--data", Workspace.DataDirectory);
+
+    [Fact]
+    public void Tickets_ZeroHeldOutInitializations_IsRejected() =>
+        Fails(1, "--held-out must be positive, got 0", "tickets", "run", "--quick", "--held-out", "0", "--data", Workspace.DataDirectory);
+
     // ------------------------------------------------------------------ zoo build options
 
     [Fact]
