@@ -47,6 +47,17 @@ public static class InrEditing
     public static ZooReader OpenImageZoo(string directory, FashionMnist data)
     {
         ArgumentNullException.ThrowIfNull(data);
+        var reader = OpenImageZoo(directory);
+        var m = reader.Manifest;
+        foreach (var (key, count) in new[] { ("task.source_train_count", data.Train.Count), ("task.source_test_count", data.Test.Count) })
+            if (m.Identity.GetValueOrDefault(key) != count.ToString(CultureInfo.InvariantCulture))
+                throw new ArgumentException($"The zoo in '{directory}' was built from source files with {key.Split('.')[1].Replace('_', ' ')} {m.Identity.GetValueOrDefault(key, "?")}; the data given has {count}: pass the Fashion-MNIST files the zoo was built from (--data).");
+        return reader;
+    }
+
+    /// <summary>Opens a zoo and checks that it is a zoo of Fashion-MNIST INRs (it records each INR's source image).</summary>
+    public static ZooReader OpenImageZoo(string directory)
+    {
         var reader = ZooReader.Open(directory);
         var m = reader.Manifest;
         if (m.IndexTensorName != ZooFormat.ImageIndexTensor || !m.Identity.ContainsKey("task.image_size"))
@@ -56,9 +67,6 @@ public static class InrEditing
             throw new ArgumentException($"The zoo in '{directory}' holds INRs of {m.TaskName} images ({m.Identity["task.image_size"]}); inr-edit reads Fashion-MNIST 28×28 source images.");
         if (reader.Architecture.Widths[0] != 2 || reader.Architecture.Widths[^1] != 1)
             throw new InvalidDataException($"The zoo in '{directory}' holds {reader.Architecture.Describe()} networks; image INRs map 2 → 1.");
-        foreach (var (key, count) in new[] { ("task.source_train_count", data.Train.Count), ("task.source_test_count", data.Test.Count) })
-            if (m.Identity.GetValueOrDefault(key) != count.ToString(CultureInfo.InvariantCulture))
-                throw new ArgumentException($"The zoo in '{directory}' was built from source files with {key.Split('.')[1].Replace('_', ' ')} {m.Identity.GetValueOrDefault(key, "?")}; the data given has {count}: pass the Fashion-MNIST files the zoo was built from (--data).");
         return reader;
     }
 

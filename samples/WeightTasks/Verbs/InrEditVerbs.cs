@@ -37,7 +37,7 @@ internal static class InrEditVerbs
             var settings = new InrEditing.Settings(r.GetValue(epochsOption) ?? (full ? 50 : 10), r.GetValue(batchOption), r.GetValue(lrOption));
             string zoo = r.GetValue(Cli.Zoo)!, outDir = r.GetValue(outOption)!;
             // The zoo first: a zoo without source images is refused before the data set is looked for.
-            LayerCompiler.Tasks.Zoo.ZooReader.Open(zoo);
+            InrEditing.OpenImageZoo(zoo);
             var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);
             if (data is null) return Jobs.MissingData;
             Ui.Step(string.Create(CultureInfo.InvariantCulture, $"INR editing (dilation) on '{zoo}': models {string.Join(", ", kinds)}; seeds {string.Join(", ", seeds)}; {settings.Epochs} epochs, batch {settings.BatchSize}, lr {settings.LearningRate:G3}"));
