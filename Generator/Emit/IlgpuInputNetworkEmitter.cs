@@ -76,7 +76,7 @@ namespace LayerCompiler.Generator.Emit
                             w.Line("float z = 0f;");
                             w.Line($"for (int i = 0; i < {I(d.In)}; i++) z += a.Params[pb + {I(wOff[l])} + o * {I(d.In)} + i] * {src};");
                             if (d.Bias) w.Line($"z += a.Params[pb + {I(bOff[l])} + o];");
-                            w.Line($"{dst} = {(l == m - 1 ? (arch.OutputOffset != 0 ? "z + " + IndentedWriter.Float(arch.OutputOffset) : "z") : Activate(act, "z", omega))};");
+                            w.Line($"{dst} = {(l == m - 1 ? (arch.OutputOffset != 0 ? "z + " + IndentedWriter.Float(arch.OutputOffset) : "z") : InputNetworkEmitter.Activate(act, "z", omega))};");
                         }
                     }
                 }
@@ -98,7 +98,7 @@ namespace LayerCompiler.Generator.Emit
                             w.Line($"for (int i = 0; i < {I(d.In)}; i++) z += a.Params[pb + {I(wOff[l])} + o * {I(d.In)} + i] * a.Scratch[sb + {I(hOff[l])} + i];");
                             if (d.Bias) w.Line($"z += a.Params[pb + {I(bOff[l])} + o];");
                             w.Line($"z{l + 1}[o] = z;");
-                            w.Line($"a.Scratch[sb + {I(hOff[l + 1])} + o] = {Activate(act, "z", omega)};");
+                            w.Line($"a.Scratch[sb + {I(hOff[l + 1])} + o] = {InputNetworkEmitter.Activate(act, "z", omega)};");
                         }
                     }
                     w.Line($"for (int o = 0; o < {I(dM)}; o++) a.Scratch[sb + {I(gOff[m - 1])} + o] = a.Out[(n * a.PointCount + p) * {I(dM)} + o];");
@@ -111,7 +111,7 @@ namespace LayerCompiler.Generator.Emit
                             w.Line("float s = 0f;");
                             w.Line($"for (int o = 0; o < {I(d.Out)}; o++) s += a.Params[pb + {I(wOff[l])} + o * {I(d.In)} + i] * a.Scratch[sb + {I(gOff[l])} + o];");
                             w.Line($"float h = a.Scratch[sb + {I(hOff[l])} + i];");
-                            w.Line($"a.Scratch[sb + {I(gOff[l - 1])} + i] = s * {Derivative(act, $"z{l}[i]", "h", omega)};");
+                            w.Line($"a.Scratch[sb + {I(gOff[l - 1])} + i] = s * {InputNetworkEmitter.Derivative(act, $"z{l}[i]", "h", omega)};");
                         }
                     }
                 }
@@ -145,19 +145,5 @@ namespace LayerCompiler.Generator.Emit
             SourceEmitter.CloseType(w, arch.Type);
             return w.ToString();
         }
-
-        private static string Activate(InputActivation act, string z, string omega) => act switch
-        {
-            InputActivation.Sine => $"global::System.MathF.Sin({omega} * {z})",
-            InputActivation.Tanh => $"global::System.MathF.Tanh({z})",
-            _ => $"({z} > 0f ? {z} : 0f)",
-        };
-
-        private static string Derivative(InputActivation act, string z, string h, string omega) => act switch
-        {
-            InputActivation.Sine => $"{omega} * global::System.MathF.Cos({omega} * {z})",
-            InputActivation.Tanh => $"(1f - {h} * {h})",
-            _ => $"({z} > 0f ? 1f : 0f)",
-        };
     }
 }
