@@ -53,12 +53,12 @@ public sealed class ZooReader
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         if (File.Exists(directory))
-            throw new ArgumentException($"'{directory}' is a file; a zoo is a directory (the one `zoo build --out DIR` wrote, holding {ZooFormat.ManifestFile}).");
+            throw new ArgumentException($"'{directory}' is a file; a zoo is a directory (the one `inr-zoo build --out DIR` wrote, holding {ZooFormat.ManifestFile}).");
         if (!System.IO.Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"Zoo directory '{directory}' does not exist. Build a zoo first (ZooBuilder, or the sample's `zoo build --out {directory}`).");
+            throw new DirectoryNotFoundException($"Zoo directory '{directory}' does not exist. Build a zoo first (ZooBuilder, or the sample's `inr-zoo build --out {directory}`).");
         string manifest = Path.Combine(directory, ZooFormat.ManifestFile);
         if (!File.Exists(manifest))
-            throw new FileNotFoundException($"'{directory}' is not a zoo: it has no {ZooFormat.ManifestFile}. Build a zoo into it first (ZooBuilder, or the sample's `zoo build --out {directory}`).", manifest);
+            throw new FileNotFoundException($"'{directory}' is not a zoo: it has no {ZooFormat.ManifestFile}. Build a zoo into it first (ZooBuilder, or the sample's `inr-zoo build --out {directory}`).", manifest);
         return new ZooReader(directory, ZooManifest.Load(manifest));
     }
 

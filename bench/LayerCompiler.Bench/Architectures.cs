@@ -23,7 +23,7 @@ public partial class Siren32 { }
 [EquivariantModel(typeof(Siren32), Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10)]
 public partial class ReferenceClassifier { }
 
-/// <summary>The normalized reference classifier (samples/InrClassifier `--full`): 5 × 32 channels, EquivariantNorm after every layer, max pooling.</summary>
+/// <summary>The normalized reference classifier (samples/WeightTasks `--full`): 5 × 32 channels, EquivariantNorm after every layer, max pooling.</summary>
 [EquivariantModel(typeof(Siren32), Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10, Normalize = true, Pooling = HeadPooling.Max)]
 public partial class ReferenceClassifierNorm { }
 

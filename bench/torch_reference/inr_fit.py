@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference of INR fitting, to compare with LayerCompiler's fitters at equal work.
 
-The same problem as `InrClassifier zoo bench` (Runtime/InputNetworks/InrFitter.cs) and gpu-check's
+The same problem as `WeightTasks inr-zoo bench` (Runtime/InputNetworks/InrFitter.cs) and gpu-check's
 `inr-fit-throughput` (CudaInrFitter): one SIREN 2->H->H->1 per Fashion-MNIST training image
 (the first --count images), sin(omega0 * (W h + b)) hidden layers, a linear last layer plus 0.5,
 the protocol's initialization (sine layers U(+-sqrt(6/fan_in)/omega0) with zero biases, the last
@@ -16,7 +16,7 @@ so identical to one Adam per INR). --impl compile wraps the loss in torch.compil
 Reported (one JSON line on stdout, appended to --out FILE): INR-steps/s min / median / max over
 --repeats timed runs after one untimed warm-up run (each run starts from the same initialization),
 and the mean and 5th-percentile PSNR of the fitted INRs (a cross-check that both implementations fit
-the same problem: compare with `zoo bench`'s PSNR line on the same images).
+the same problem: compare with `inr-zoo bench`'s PSNR line on the same images).
 
   --selftest   the batched fit equals fitting each INR on its own (per-INR tensors and Adam)
 

@@ -50,7 +50,7 @@ public partial class Siren512Model { }
 [EquivariantModel(typeof(SmallCnn), Channels = new[] { 16, 16 }, Outputs = 10)]
 public partial class SmallCnnModel { }
 
-/// <summary>The reference classifier (samples/InrClassifier): 5 equivariant layers × 32 channels with EquivariantNorm, ReLU, linear head.</summary>
+/// <summary>The reference classifier (samples/WeightTasks): 5 equivariant layers × 32 channels with EquivariantNorm, ReLU, linear head.</summary>
 [EquivariantModel(typeof(Siren32), Channels = new[] { 32, 32, 32, 32, 32 }, Outputs = 10, Normalize = true)]
 public partial class ReferenceClassifier { }
 
@@ -58,7 +58,7 @@ public partial class ReferenceClassifier { }
 [EquivariantModel(typeof(Siren32), Channels = new[] { 16, 16 }, Activation = Activation.GELU, Outputs = 10, HeadHidden = 32)]
 public partial class GeluHeadClassifier { }
 
-/// <summary>The sample's head (samples/InrClassifier): max pooling, and mean-and-max with norm, on the device.</summary>
+/// <summary>The sample's head (samples/WeightTasks): max pooling, and mean-and-max with norm, on the device.</summary>
 [EquivariantModel(typeof(Siren32), Channels = new[] { 16, 16, 16 }, Outputs = 10, Pooling = HeadPooling.Max)]
 public partial class MaxPoolClassifier { }
 

@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace InrClassifier.Tests.Infrastructure;
+namespace WeightTasks.Tests.Infrastructure;
 
 /// <summary>What one run of the tool did: exit code and everything it printed.</summary>
 public sealed record ToolResult(IReadOnlyList<string> Arguments, int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)
@@ -18,7 +18,7 @@ public sealed record ToolResult(IReadOnlyList<string> Arguments, int ExitCode, s
 
     /// <summary>For assertion messages: the command, the exit code and the output.</summary>
     public string Describe() =>
-        $"InrClassifier {string.Join(' ', Arguments)}\nexit code {ExitCode} after {Elapsed.TotalSeconds:F1} s\n--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}";
+        $"WeightTasks {string.Join(' ', Arguments)}\nexit code {ExitCode} after {Elapsed.TotalSeconds:F1} s\n--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}";
 
     public ToolResult ShouldSucceed()
     {
@@ -37,7 +37,7 @@ public sealed record ToolResult(IReadOnlyList<string> Arguments, int ExitCode, s
     }
 }
 
-/// <summary>Runs the built InrClassifier tool (<c>dotnet InrClassifier.dll ...</c>) as a child process.</summary>
+/// <summary>Runs the built WeightTasks tool (<c>dotnet WeightTasks.dll ...</c>) as a child process.</summary>
 public static class Tool
 {
     /// <summary>Longest a single run may take before the test fails (runs on tiny inputs take seconds).</summary>
@@ -45,23 +45,23 @@ public static class Tool
 
     private static readonly Lazy<string> s_dll = new(Locate);
 
-    /// <summary>The tool's dll: $INRCLASSIFIER_DLL, else the path the test project recorded at build time.</summary>
+    /// <summary>The tool's dll: $WEIGHTTASKS_DLL, else the path the test project recorded at build time.</summary>
     public static string DllPath => s_dll.Value;
 
     private static string Locate()
     {
-        string? fromEnvironment = Environment.GetEnvironmentVariable("INRCLASSIFIER_DLL");
+        string? fromEnvironment = Environment.GetEnvironmentVariable("WEIGHTTASKS_DLL");
         if (!string.IsNullOrEmpty(fromEnvironment))
         {
-            if (!File.Exists(fromEnvironment)) throw new FileNotFoundException($"INRCLASSIFIER_DLL points to '{fromEnvironment}', which does not exist.");
+            if (!File.Exists(fromEnvironment)) throw new FileNotFoundException($"WEIGHTTASKS_DLL points to '{fromEnvironment}', which does not exist.");
             return fromEnvironment;
         }
         string? recorded = typeof(Tool).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "InrClassifierDll")?.Value;
+            .FirstOrDefault(a => a.Key == "WeightTasksDll")?.Value;
         if (string.IsNullOrEmpty(recorded))
-            throw new InvalidOperationException("The test assembly has no InrClassifierDll metadata (see RecordInrClassifierPath in InrClassifier.Tests.csproj).");
+            throw new InvalidOperationException("The test assembly has no WeightTasksDll metadata (see RecordWeightTasksPath in WeightTasks.Tests.csproj).");
         if (!File.Exists(recorded))
-            throw new FileNotFoundException($"The InrClassifier tool is not built at '{recorded}'. Build tests/InrClassifier.Tests (it builds the sample), or set INRCLASSIFIER_DLL.");
+            throw new FileNotFoundException($"The WeightTasks tool is not built at '{recorded}'. Build tests/WeightTasks.Tests (it builds the sample), or set WEIGHTTASKS_DLL.");
         return recorded;
     }
 
@@ -159,7 +159,7 @@ public sealed class RunningTool : IDisposable
         {
             try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             _process.WaitForExit();
-            Assert.Fail($"InrClassifier {string.Join(' ', _arguments)} did not finish within {Tool.Timeout.TotalSeconds:F0} s; output so far:\n{Collected().Stdout}{Collected().Stderr}");
+            Assert.Fail($"WeightTasks {string.Join(' ', _arguments)} did not finish within {Tool.Timeout.TotalSeconds:F0} s; output so far:\n{Collected().Stdout}{Collected().Stderr}");
         }
         _process.WaitForExit(); // drains the asynchronous output readers
         return Collected();

@@ -3,12 +3,12 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.Threading;
-using InrClassifier.Training;
 using LayerCompiler.Tasks.Data;
 using LayerCompiler.Tasks.Zoo;
 using Spectre.Console;
+using WeightTasks.InrClassification;
 
-namespace InrClassifier;
+namespace WeightTasks;
 
 /// <summary>Console output: Spectre progress bars and tables on a terminal, plain lines when redirected.</summary>
 internal static class Ui

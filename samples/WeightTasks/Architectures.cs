@@ -1,6 +1,6 @@
 using LayerCompiler;
 
-namespace InrClassifier;
+namespace WeightTasks;
 
 // The INR architecture of the Fashion-MNIST protocol: SIREN 2 → 32 → 32 → 1, sin(30·(W x + b)) hidden
 // layers, linear output plus 0.5. LayerCompiler generates its weight-space description.

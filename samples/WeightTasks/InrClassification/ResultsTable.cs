@@ -5,12 +5,11 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
-using InrClassifier.Training;
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Tasks.Zoo;
 using Spectre.Console;
 
-namespace InrClassifier;
+namespace WeightTasks.InrClassification;
 
 /// <summary>The <c>table</c> verb's output: per-run results and per-model mean ± standard deviation over seeds.</summary>
 internal static class ResultsTable

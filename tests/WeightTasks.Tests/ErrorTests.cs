@@ -1,6 +1,6 @@
-using InrClassifier.Tests.Infrastructure;
+using WeightTasks.Tests.Infrastructure;
 
-namespace InrClassifier.Tests;
+namespace WeightTasks.Tests;
 
 /// <summary>
 /// Bad input ends with the documented exit code (1; 3 when the data set is missing) and one clear line starting
@@ -26,7 +26,7 @@ public class ErrorTests
 
     [Fact]
     public void ZooBuild_MissingDataDirectory_PrintsTheInstallCommand() =>
-        Fails(3, InstallCommand, "zoo", "build", "--per-split", "2", "--out", Path.Combine(Workspace.NewDirectory("nodata"), "zoo"), "--data", Missing);
+        Fails(3, InstallCommand, "inr-zoo", "build", "--per-split", "2", "--out", Path.Combine(Workspace.NewDirectory("nodata"), "zoo"), "--data", Missing);
 
     [Fact]
     public void MainJob_MissingDataDirectory_PrintsTheInstallCommand() =>
@@ -38,7 +38,7 @@ public class ErrorTests
         string data = Workspace.CopyOf(Workspace.DataDirectory, "bad-magic");
         // A labels file where the images should be: magic 0x00000801 instead of 0x00000803.
         File.Copy(Path.Combine(data, SyntheticFashionMnist.TestLabels), Path.Combine(data, SyntheticFashionMnist.TestImages), overwrite: true);
-        Fails(1, "magic number 0x00000801 where 0x00000803", "zoo", "build", "--per-split", "2", "--out", Path.Combine(data, "zoo"), "--data", data);
+        Fails(1, "magic number 0x00000801 where 0x00000803", "inr-zoo", "build", "--per-split", "2", "--out", Path.Combine(data, "zoo"), "--data", data);
     }
 
     [Fact]
@@ -47,71 +47,71 @@ public class ErrorTests
         // The loader checks the real sizes: a data directory with fewer images is not Fashion-MNIST.
         string data = Workspace.NewDirectory("small-data");
         SyntheticFashionMnist.Write(data, trainCount: 60, testCount: 20);
-        Fails(1, "holds 60 images, expected 60000", "zoo", "build", "--per-split", "2", "--out", Path.Combine(data, "zoo"), "--data", data);
+        Fails(1, "holds 60 images, expected 60000", "inr-zoo", "build", "--per-split", "2", "--out", Path.Combine(data, "zoo"), "--data", data);
     }
 
     // ------------------------------------------------------------------ zoo build options
 
     [Fact]
     public void ZooBuild_PerSplitAboveEverySplit_IsRejectedInsteadOfBuildingEverything() =>
-        Fails(1, "is larger than every split", "zoo", "build", "--per-split", "999999999", "--out", Path.Combine(Workspace.NewDirectory("huge"), "zoo"), "--data", Workspace.DataDirectory);
+        Fails(1, "is larger than every split", "inr-zoo", "build", "--per-split", "999999999", "--out", Path.Combine(Workspace.NewDirectory("huge"), "zoo"), "--data", Workspace.DataDirectory);
 
     [Fact]
     public void ZooBuild_ZeroSteps_IsRejected() =>
-        Fails(1, "--steps must be positive, got 0", "zoo", "build", "--per-split", "2", "--steps", "0", "--out", Path.Combine(Workspace.NewDirectory("steps0"), "zoo"), "--data", Workspace.DataDirectory);
+        Fails(1, "--steps must be positive, got 0", "inr-zoo", "build", "--per-split", "2", "--steps", "0", "--out", Path.Combine(Workspace.NewDirectory("steps0"), "zoo"), "--data", Workspace.DataDirectory);
 
     [Fact]
     public void Train_ZooThatIsAFile_SaysAZooIsADirectory()
     {
         string file = Path.Combine(Workspace.NewDirectory("zoo-file"), "zoo.json");
         File.WriteAllText(file, "{}");
-        Fails(1, "is a file; a zoo is a directory", "train", "--zoo", file, "--epochs", "1", "--out", Workspace.NewDirectory("zoo-file-out"));
+        Fails(1, "is a file; a zoo is a directory", "inr-classify", "train", "--zoo", file, "--epochs", "1", "--out", Workspace.NewDirectory("zoo-file-out"));
     }
 
     [Fact]
     public void Eval_CheckpointThatIsADirectory_SaysWhichFileToGive() =>
-        Fails(1, "is a directory; give the model file", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Workspace.NewDirectory("ckpt-dir"));
+        Fails(1, "is a directory; give the model file", "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Workspace.NewDirectory("ckpt-dir"));
 
     [Fact]
     public void ZooBuild_WithoutPerSplitOrFull_IsRejected() =>
-        Fails(1, "exactly one of --per-split N", "zoo", "build", "--out", Path.Combine(Workspace.NewDirectory("nosize"), "zoo"), "--data", Workspace.DataDirectory);
+        Fails(1, "exactly one of --per-split N", "inr-zoo", "build", "--out", Path.Combine(Workspace.NewDirectory("nosize"), "zoo"), "--data", Workspace.DataDirectory);
 
     [Fact]
     public void ZooBuild_BadShardSize_IsRejectedUnderItsOptionName() =>
-        Fails(1, "--shard-size must be positive, got 0", "zoo", "build", "--per-split", "2", "--shard-size", "0", "--out", Path.Combine(Workspace.NewDirectory("shard0"), "zoo"));
+        Fails(1, "--shard-size must be positive, got 0", "inr-zoo", "build", "--per-split", "2", "--shard-size", "0", "--out", Path.Combine(Workspace.NewDirectory("shard0"), "zoo"));
 
     [Fact]
     public void Render_ZeroColumns_IsOneLine() =>
-        Fails(1, "Need at least one column (got 0).", "zoo", "render", "--zoo", Workspace.Zoo, "--columns", "0", "--out", Path.Combine(Workspace.NewDirectory("render0"), "grid.png"));
+        Fails(1, "Need at least one column (got 0).", "inr-zoo", "render", "--zoo", Workspace.Zoo, "--columns", "0", "--out", Path.Combine(Workspace.NewDirectory("render0"), "grid.png"));
 
     // ------------------------------------------------------------------ zoos and splits
 
     [Fact]
     public void Eval_MissingZooDirectory_IsRejected() =>
-        Fails(1, "does not exist", "eval", "--zoo", Missing, "--checkpoint", Path.Combine(Workspace.TrainedRun, "model.safetensors"));
+        Fails(1, "does not exist", "inr-classify", "eval", "--zoo", Missing, "--checkpoint", Path.Combine(Workspace.TrainedRun, "model.safetensors"));
 
     [Fact]
     public void Train_MissingZooDirectory_IsRejected() =>
-        Fails(1, "does not exist", "train", "--zoo", Missing, "--epochs", "1", "--out", Workspace.NewDirectory("train-nozoo"));
+        Fails(1, "does not exist", "inr-classify", "train", "--zoo", Missing, "--epochs", "1", "--out", Workspace.NewDirectory("train-nozoo"));
 
     [Fact]
     public void Eval_UnknownSplit_NamesTheSplits() =>
         Fails(1, "The zoo has no split 'nope'; it has train, validation, test.",
-            "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.TrainedRun, "model.safetensors"), "--split", "nope");
+            "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.TrainedRun, "model.safetensors"), "--split", "nope");
 
     [Fact]
     public void Render_UnknownSplit_NamesTheSplits() =>
-        Fails(1, "The zoo has no split 'nope'", "zoo", "render", "--zoo", Workspace.Zoo, "--split", "nope", "--out", Path.Combine(Workspace.NewDirectory("render-nope"), "grid.png"));
+        Fails(1, "The zoo has no split 'nope'", "inr-zoo", "render", "--zoo", Workspace.Zoo, "--split", "nope", "--out", Path.Combine(Workspace.NewDirectory("render-nope"), "grid.png"));
 
     // ------------------------------------------------------------------ checkpoints
 
     [Fact]
     public void Eval_MissingCheckpoint_SaysHowToMakeOne() =>
-        Fails(1, "does not exist. Train one with", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Missing, "model.safetensors"));
+        Fails(1, "does not exist. Train one with", "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Missing, "model.safetensors"));
 
     [Fact]
     public void Eval_CheckpointThatIsNotSafetensors_IsRejected() =>
-        Fails(1, "is not a valid checkpoint", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.Zoo, "zoo.json"));
+        Fails(1, "is not a valid checkpoint", "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.Zoo, "zoo.json"));
 
     [Fact]
     public void Eval_TruncatedCheckpoint_IsRejected()
@@ -119,20 +119,20 @@ public class ErrorTests
         string model = Path.Combine(Workspace.NewDirectory("truncated"), "model.safetensors");
         byte[] bytes = File.ReadAllBytes(Path.Combine(Workspace.TrainedRun, "model.safetensors"));
         File.WriteAllBytes(model, bytes[..(bytes.Length / 2)]);
-        Fails(1, "is not a valid checkpoint", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model);
+        Fails(1, "is not a valid checkpoint", "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model);
     }
 
     /// <summary>A safetensors file of another kind (a zoo shard) is named by its format.</summary>
     [Fact]
     public void Eval_SafetensorsFileThatIsNotAModel_SaysWhatItIs() =>
-        Fails(1, "but not an InrClassifier checkpoint (metadata 'format' is 'layercompiler-inr-zoo/1'",
-            "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.Zoo, "test", "shard-00000.safetensors"));
+        Fails(1, "but not an INR-classifier checkpoint (metadata 'format' is 'layercompiler-inr-zoo/1'",
+            "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.Zoo, "test", "shard-00000.safetensors"));
 
     /// <summary>The per-epoch training state has the model file's format but another kind: the error says which file to give.</summary>
     [Fact]
     public void Eval_TrainingCheckpoint_SaysToGiveTheModelFile() =>
         Fails(1, "is a training checkpoint (metadata 'kind' is 'training'), not a model file; give DIR/model.safetensors.",
-            "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.TrainedRun, "training-checkpoint.safetensors"));
+            "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", Path.Combine(Workspace.TrainedRun, "training-checkpoint.safetensors"));
 
     // ------------------------------------------------------------------ train options
 
@@ -140,14 +140,14 @@ public class ErrorTests
     public void Train_UnknownAugmentation_ListsTheChoices()
     {
         // Rejected by the command-line parser (System.CommandLine): its message, then the usage, on stderr; exit code 1.
-        var result = Tool.Run(Workspace.Root, "train", "--zoo", Workspace.Zoo, "--augment", "bogus", "--out", Workspace.NewDirectory("augment-bogus"))
+        var result = Tool.Run(Workspace.Root, "inr-classify", "train", "--zoo", Workspace.Zoo, "--augment", "bogus", "--out", Workspace.NewDirectory("augment-bogus"))
             .ShouldFail(1, "Argument 'bogus' not recognized. Must be one of:");
         Assert.Contains("'no-rotation'", result.Output);
     }
 
     [Fact]
     public void Train_ZeroEpochs_IsRejected() =>
-        Fails(1, "--epochs must be positive, got 0.", "train", "--zoo", Workspace.Zoo, "--epochs", "0", "--out", Workspace.NewDirectory("epochs0"));
+        Fails(1, "--epochs must be positive, got 0.", "inr-classify", "train", "--zoo", Workspace.Zoo, "--epochs", "0", "--out", Workspace.NewDirectory("epochs0"));
 
     [Fact]
     public void Train_DamagedTrainingCheckpoint_IsAnError()
@@ -182,7 +182,7 @@ public class ErrorTests
         long dataStart = 8 + BitConverter.ToInt64(bytes, 0);
         BitConverter.GetBytes(float.NaN).CopyTo(bytes, dataStart);
         File.WriteAllBytes(model, bytes);
-        Fails(1, "holds a non-finite value (NaN at 0)", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model);
+        Fails(1, "holds a non-finite value (NaN at 0)", "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model);
     }
 
     // ------------------------------------------------------------------ output paths
@@ -192,12 +192,12 @@ public class ErrorTests
     {
         string file = Path.Combine(Workspace.NewDirectory("out-file"), "afile");
         File.WriteAllText(file, "keep");
-        Fails(1, $"--out '{file}' is a file, not a directory.", "train", "--zoo", Workspace.Zoo, "--epochs", "1", "--out", file);
+        Fails(1, $"--out '{file}' is a file, not a directory.", "inr-classify", "train", "--zoo", Workspace.Zoo, "--epochs", "1", "--out", file);
         Assert.Equal("keep", File.ReadAllText(file));
     }
 
     [Fact]
     public void Render_OutputThatIsADirectory_IsOneLine() =>
-        Fails(1, "is a directory; give a file name", "zoo", "render", "--zoo", Workspace.Zoo, "--out", Workspace.NewDirectory("render-dir"));
+        Fails(1, "is a directory; give a file name", "inr-zoo", "render", "--zoo", Workspace.Zoo, "--out", Workspace.NewDirectory("render-dir"));
 }
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace InrClassifier.Tests.Infrastructure;
+namespace WeightTasks.Tests.Infrastructure;
 
 /// <summary>
 /// What the tests share, built once per test run on first use (test classes run in parallel, so these are
@@ -45,7 +45,7 @@ public static class Workspace
     public static string[] ZooBuildArguments(string outDirectory) =>
         new[]
         {
-            "zoo", "build", "--per-split", PerSplit.ToString(CultureInfo.InvariantCulture), "--steps", "20",
+            "inr-zoo", "build", "--per-split", PerSplit.ToString(CultureInfo.InvariantCulture), "--steps", "20",
             "--shard-size", ShardSize.ToString(CultureInfo.InvariantCulture), "--out", outDirectory, "--data", DataDirectory,
         };
 
@@ -68,7 +68,7 @@ public static class Workspace
     /// 20 training INRs: epochs long enough for the resume test to interrupt one), writing to <paramref name="outDirectory"/>.
     /// </summary>
     public static string[] TrainArguments(string outDirectory, params string[] extra) =>
-        new[] { "train", "--zoo", Zoo, "--model", "hidden", "--epochs", "3", "--batch", "2", "--out", outDirectory }.Concat(extra).ToArray();
+        new[] { "inr-classify", "train", "--zoo", Zoo, "--model", "hidden", "--epochs", "3", "--batch", "2", "--out", outDirectory }.Concat(extra).ToArray();
 
     /// <summary>Output directory of the shared trained run (model.safetensors, report.html, training-checkpoint.safetensors).</summary>
     public static string TrainedRun

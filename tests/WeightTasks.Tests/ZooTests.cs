@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Text.Json;
-using InrClassifier.Tests.Infrastructure;
+using WeightTasks.Tests.Infrastructure;
 
-namespace InrClassifier.Tests;
+namespace WeightTasks.Tests;
 
 /// <summary>`zoo build`, `zoo render` and `zoo bench` on the synthetic data set.</summary>
 public class ZooTests
@@ -97,7 +97,7 @@ public class ZooTests
     {
         string png = Path.Combine(Workspace.NewDirectory("render"), "sub", "grid.png");
 
-        var result = Tool.Run(Workspace.Root, "zoo", "render", "--zoo", Workspace.Zoo, "--split", "test", "--count", "5", "--columns", "3", "--size", "14", "--out", png)
+        var result = Tool.Run(Workspace.Root, "inr-zoo", "render", "--zoo", Workspace.Zoo, "--split", "test", "--count", "5", "--columns", "3", "--size", "14", "--out", png)
             .ShouldSucceed();
 
         Assert.Contains($"5 of {Workspace.PerSplit} test INRs at 14×14", result.Output);
@@ -114,7 +114,7 @@ public class ZooTests
     [Fact]
     public void Bench_PrintsMinMedianMax()
     {
-        var result = Tool.Run(Workspace.Root, "zoo", "bench", "--count", "2", "--steps", "3", "--repeats", "2", "--threads", "1", "--data", Workspace.DataDirectory)
+        var result = Tool.Run(Workspace.Root, "inr-zoo", "bench", "--count", "2", "--steps", "3", "--repeats", "2", "--threads", "1", "--data", Workspace.DataDirectory)
             .ShouldSucceed();
 
         Assert.Contains("run 2:", result.Output);
@@ -132,12 +132,12 @@ public class ZooTests
     {
         string zoo = Path.Combine(Workspace.NewDirectory("sine"), "zoo");
 
-        Tool.Run(Workspace.Root, "zoo", "build", "--task", "sine-waves", "--per-split", "2", "--steps", "3", "--out", zoo).ShouldSucceed();
+        Tool.Run(Workspace.Root, "inr-zoo", "build", "--task", "sine-waves", "--per-split", "2", "--steps", "3", "--out", zoo).ShouldSucceed();
         Assert.True(File.Exists(Path.Combine(zoo, "zoo.json")));
 
-        Tool.Run(Workspace.Root, "train", "--zoo", zoo, "--epochs", "1", "--out", Path.Combine(zoo, "..", "run"))
+        Tool.Run(Workspace.Root, "inr-classify", "train", "--zoo", zoo, "--epochs", "1", "--out", Path.Combine(zoo, "..", "run"))
             .ShouldFail(1, "train needs a Fashion-MNIST zoo");
-        Tool.Run(Workspace.Root, "zoo", "render", "--zoo", zoo, "--out", Path.Combine(zoo, "..", "grid.png"))
+        Tool.Run(Workspace.Root, "inr-zoo", "render", "--zoo", zoo, "--out", Path.Combine(zoo, "..", "grid.png"))
             .ShouldFail(1, "Only image zoos can be rendered");
     }
 

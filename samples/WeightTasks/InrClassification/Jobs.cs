@@ -5,12 +5,11 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
-using InrClassifier.Training;
 using LayerCompiler.Tasks.Data;
 using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Tasks.Zoo;
 
-namespace InrClassifier;
+namespace WeightTasks.InrClassification;
 
 /// <summary>Settings of a zoo build (the protocol, or the quick main-job variant).</summary>
 internal sealed record ZooPlan(string Name, IReadOnlyDictionary<string, int>? SplitLimits, int? PerSplit, InrFitSettings Fit, int ShardSize = 1000)

@@ -5,7 +5,7 @@ using System.Linq;
 using LayerCompiler.Runtime.IO;
 using LayerCompiler.Runtime.Modules;
 
-namespace InrClassifier.Training;
+namespace WeightTasks.InrClassification;
 
 /// <summary>
 /// A trained classifier on disk: a model file of the runtime's <see cref="Checkpoint"/> format (kind "model"), with the
@@ -30,13 +30,13 @@ internal static class ClassifierFile
     public static (Classifier Model, IReadOnlyDictionary<string, string> Metadata) Load(string path)
     {
         if (Directory.Exists(path)) throw new ArgumentException($"Checkpoint '{path}' is a directory; give the model file (DIR/model.safetensors).");
-        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist. Train one with `train --out DIR` (it writes DIR/model.safetensors).", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist. Train one with `inr-classify train --out DIR` (it writes DIR/model.safetensors).", path);
         SafetensorsFile file;
         try { file = SafetensorsFile.Read(path); }
         catch (SafetensorsFormatException e) { throw new InvalidDataException($"'{path}' is not a valid checkpoint: {e.Message}", e); }
         // The header first, for errors that say what the file is instead of listing what it lacks.
         if (!file.Metadata.TryGetValue("format", out var format) || format != Checkpoint.FormatName)
-            throw new InvalidDataException($"'{path}' is a safetensors file but not an InrClassifier checkpoint (metadata 'format' is {(format is null ? "missing" : $"'{format}'")}, expected '{Checkpoint.FormatName}').");
+            throw new InvalidDataException($"'{path}' is a safetensors file but not an INR-classifier checkpoint (metadata 'format' is {(format is null ? "missing" : $"'{format}'")}, expected '{Checkpoint.FormatName}').");
         if (file.Metadata.TryGetValue("kind", out var fileKind) && fileKind != "model")
             throw new InvalidDataException($"'{path}' is a {fileKind} checkpoint (metadata 'kind' is '{fileKind}'), not a model file; give DIR/model.safetensors.");
         var contents = Checkpoint.Read(path);

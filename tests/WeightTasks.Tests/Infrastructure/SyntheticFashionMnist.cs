@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace InrClassifier.Tests.Infrastructure;
+namespace WeightTasks.Tests.Infrastructure;
 
 /// <summary>
 /// A synthetic stand-in for Fashion-MNIST in its on-disk format: the four gzip'd IDX files (magic 0x00000803 for

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 
-namespace InrClassifier.Tests.Infrastructure;
+namespace WeightTasks.Tests.Infrastructure;
 
 /// <summary>One tensor of a safetensors file: dtype, shape and raw little-endian bytes.</summary>
 public sealed record RawTensor(string DType, long[] Shape, byte[] Data)

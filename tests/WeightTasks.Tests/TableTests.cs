@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
-using InrClassifier.Tests.Infrastructure;
+using WeightTasks.Tests.Infrastructure;
 
-namespace InrClassifier.Tests;
+namespace WeightTasks.Tests;
 
 /// <summary>`table`: every model × every seed on one zoo, a mean ± std table, finished runs not repeated.</summary>
 public class TableTests
@@ -11,7 +11,7 @@ public class TableTests
     public void Table_TrainsEveryModelAndSeed_WritesMeanAndStd_AndSkipsFinishedRuns()
     {
         string dir = Workspace.NewDirectory("table");
-        string[] args = { "table", "--zoo", Workspace.Zoo, "--models", "stats,mlp", "--seeds", "0,1", "--epochs", "1", "--batch", "8", "--out", dir };
+        string[] args = { "inr-classify", "table", "--zoo", Workspace.Zoo, "--models", "stats,mlp", "--seeds", "0,1", "--epochs", "1", "--batch", "8", "--out", dir };
 
         var first = Tool.Run(Workspace.Root, args).ShouldSucceed();
         Assert.Contains("Run 4/4: mlp, seed 1", first.Output);
@@ -55,7 +55,7 @@ public class TableTests
     [InlineData("--seeds", "1,1", "lists a value twice")]
     public void Table_BadLists_FailWithAClearMessage(string option, string value, string fragment)
     {
-        Tool.Run(Workspace.Root, "table", "--zoo", Workspace.Zoo, option, value, "--out", Workspace.NewDirectory("table-bad"))
+        Tool.Run(Workspace.Root, "inr-classify", "table", "--zoo", Workspace.Zoo, option, value, "--out", Workspace.NewDirectory("table-bad"))
             .ShouldFail(1, fragment);
     }
 }

@@ -10,7 +10,7 @@ using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Runtime.Training;
 using System.IO;
 
-namespace InrClassifier.Training;
+namespace WeightTasks.InrClassification;
 
 /// <summary>The model kinds the sample trains.</summary>
 internal static class ModelKinds

@@ -1,7 +1,7 @@
 using System.Globalization;
-using InrClassifier.Tests.Infrastructure;
+using WeightTasks.Tests.Infrastructure;
 
-namespace InrClassifier.Tests;
+namespace WeightTasks.Tests;
 
 /// <summary>`eval` of the model that `train` saved.</summary>
 public class EvalTests
@@ -11,7 +11,7 @@ public class EvalTests
     {
         string model = Path.Combine(Workspace.TrainedRun, "model.safetensors");
 
-        var result = Tool.Run(Workspace.Root, "eval", "--zoo", Workspace.Zoo, "--checkpoint", model, "--split", "test").ShouldSucceed();
+        var result = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model, "--split", "test").ShouldSucceed();
 
         Assert.Equal(Workspace.PrintedAccuracy(Workspace.TrainedRunResult, "test"), Workspace.PrintedAccuracy(result, "test"));
         Assert.Contains("trained 3 epochs", result.Output);
@@ -23,7 +23,7 @@ public class EvalTests
         string model = Path.Combine(Workspace.TrainedRun, "model.safetensors");
         double recorded = double.Parse(SafetensorsContent.Read(model).Metadata["user.result.validation_accuracy"], CultureInfo.InvariantCulture);
 
-        var result = Tool.Run(Workspace.Root, "eval", "--zoo", Workspace.Zoo, "--checkpoint", model, "--split", "validation").ShouldSucceed();
+        var result = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", model, "--split", "validation").ShouldSucceed();
 
         Assert.Equal(recorded.ToString("P2", CultureInfo.InvariantCulture), Workspace.PrintedAccuracy(result, "validation"));
     }

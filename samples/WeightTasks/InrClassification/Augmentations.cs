@@ -2,7 +2,7 @@ using System;
 using LayerCompiler.Runtime.Kernels;
 using LayerCompiler.Runtime.Transforms;
 
-namespace InrClassifier.Training;
+namespace WeightTasks.InrClassification;
 
 /// <summary>The training augmentations the sample offers (``--augment``), built on the runtime's <see cref="WeightAugmentation"/>.</summary>
 internal static class Augmentations

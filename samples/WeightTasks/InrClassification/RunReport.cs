@@ -3,12 +3,11 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using InrClassifier.Training;
 using LayerCompiler.Tasks.Data;
 using LayerCompiler.Tasks.Reports;
 using LayerCompiler.Tasks.Zoo;
 
-namespace InrClassifier;
+namespace WeightTasks.InrClassification;
 
 /// <summary>The HTML report of a training run.</summary>
 internal static class RunReport

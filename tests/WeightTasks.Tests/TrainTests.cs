@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using InrClassifier.Tests.Infrastructure;
+using WeightTasks.Tests.Infrastructure;
 using Xunit.Abstractions;
 
-namespace InrClassifier.Tests;
+namespace WeightTasks.Tests;
 
 /// <summary>`train` on the shared zoo: outputs of every model, augmentation, and checkpoint / resume semantics.</summary>
 public class TrainTests
@@ -21,7 +21,7 @@ public class TrainTests
     {
         string run = Workspace.NewDirectory($"train-{model}");
 
-        var result = Tool.Run(Workspace.Root, "train", "--zoo", Workspace.Zoo, "--model", model, "--epochs", "2", "--batch", "8", "--out", run)
+        var result = Tool.Run(Workspace.Root, "inr-classify", "train", "--zoo", Workspace.Zoo, "--model", model, "--epochs", "2", "--batch", "8", "--out", run)
             .ShouldSucceed();
 
         Assert.Contains("epoch   1/2", result.Output);
@@ -51,7 +51,7 @@ public class TrainTests
     {
         string run = Workspace.NewDirectory($"augment-{model}");
 
-        var result = Tool.Run(Workspace.Root, "train", "--zoo", Workspace.Zoo, "--model", model, "--epochs", "1", "--batch", "8", "--augment", "protocol", "--out", run)
+        var result = Tool.Run(Workspace.Root, "inr-classify", "train", "--zoo", Workspace.Zoo, "--model", model, "--epochs", "1", "--batch", "8", "--augment", "protocol", "--out", run)
             .ShouldSucceed();
 
         Assert.Contains("augmentation: protocol", result.Output);

@@ -11,7 +11,7 @@ using LayerCompiler.Runtime.Losses;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Tasks.Zoo;
 
-namespace InrClassifier.Training;
+namespace WeightTasks.InrClassification;
 
 internal sealed record TrainOptions(int Epochs, int BatchSize, float LearningRate, double WeightDecay, bool AmsGrad, ulong Seed, bool Cosine, int WarmupEpochs = 1)
 {

@@ -1,0 +1,83 @@
+using System;
+using System.CommandLine;
+using System.Threading;
+using LayerCompiler.Tasks.Zoo;
+using WeightTasks.InrClassification;
+
+namespace WeightTasks.Verbs;
+
+/// <summary><c>inr-zoo build | render | bench</c>: zoos of SIRENs fitted to Fashion-MNIST images or to sine waves.</summary>
+internal static class InrZooVerbs
+{
+    public static Command Create()
+    {
+        // ---------------------------------------------------------------- zoo build
+        var outOption = new Option<string>("--out") { Description = "Zoo directory to create or resume.", Required = true };
+        var perSplitOption = new Option<int?>("--per-split") { Description = "Build only the first N INRs of each split (train, validation, test)." };
+        var stepsOption = new Option<int?>("--steps") { Description = "Adam steps per INR (protocol: 1000)." };
+        var fitLrOption = new Option<float?>("--lr") { Description = "Adam learning rate for fitting (protocol: 5e-4)." };
+        var shardOption = new Option<int>("--shard-size") { Description = "INRs per shard file.", DefaultValueFactory = _ => 1000 };
+        var taskOption = new Option<string>("--task") { Description = "fashion-mnist (one INR per image) or sine-waves (a·sin(b·x), regress a and b).", DefaultValueFactory = _ => "fashion-mnist" };
+        taskOption.AcceptOnlyFromAmong("fashion-mnist", "sine-waves");
+        var build = new Command("build", "Fit one SIREN per Fashion-MNIST image (or sine wave) and write the zoo (resumes an interrupted build).")
+        {
+            outOption, perSplitOption, Cli.Full, taskOption, Cli.Seed, Cli.Threads, stepsOption, fitLrOption, shardOption, Cli.Data,
+        };
+        build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
+        {
+            int? perSplit = r.GetValue(perSplitOption);
+            bool full = r.GetValue(Cli.Full);
+            if (perSplit is null == !full) throw new ArgumentException("Choose the zoo size with exactly one of --per-split N (the first N INRs of each split) or --full (the whole protocol).");
+            if (perSplit is <= 0) throw new ArgumentException($"--per-split must be positive, got {perSplit}.");
+            if (r.GetValue(shardOption) <= 0) throw new ArgumentException($"--shard-size must be positive, got {r.GetValue(shardOption)}.");
+            bool sine = r.GetValue(taskOption) == "sine-waves";
+            var fit = sine ? InrFitProtocols.SineWaves : InrFitProtocols.FashionMnist;
+            if (r.GetValue(stepsOption) is int steps)
+            {
+                if (steps <= 0) throw new ArgumentException($"--steps must be positive, got {steps} (a zoo of unfitted INRs would classify nothing).");
+                fit = fit with { MaxSteps = steps };
+            }
+            if (r.GetValue(fitLrOption) is float lr) fit = fit with { LearningRate = lr };
+            var plan = new ZooPlan(full ? "full protocol" : $"first {perSplit} per split", null, perSplit, fit, r.GetValue(shardOption));
+            if (sine)
+            {
+                Jobs.BuildSineZoo(r.GetValue(outOption)!, perSplit, plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct);
+                return 0;
+            }
+            var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);
+            if (data is null) return Jobs.MissingData;
+            Jobs.BuildFashionZoo(data, r.GetValue(outOption)!, plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct);
+            return 0;
+        })));
+
+        // ---------------------------------------------------------------- zoo render
+        var countOption = new Option<int>("--count") { Description = "Number of INRs to render.", DefaultValueFactory = _ => 64 };
+        var sizeOption = new Option<int>("--size") { Description = "Pixels per side (28 = the training grid).", DefaultValueFactory = _ => 28 };
+        var columnsOption = new Option<int>("--columns") { Description = "Images per row.", DefaultValueFactory = _ => 8 };
+        var pngOption = new Option<string>("--out") { Description = "PNG file to write.", DefaultValueFactory = _ => "grid.png" };
+        var render = new Command("render", "Evaluate INRs of a zoo on a pixel grid and write a PNG grid.") { Cli.Zoo, Cli.Split, countOption, sizeOption, columnsOption, pngOption };
+        render.SetAction((ParseResult r) => Cli.Run(() =>
+        {
+            Jobs.Render(r.GetValue(Cli.Zoo)!, r.GetValue(Cli.Split)!, r.GetValue(countOption), r.GetValue(sizeOption), r.GetValue(columnsOption), r.GetValue(pngOption)!);
+            return 0;
+        }));
+
+        // ---------------------------------------------------------------- zoo bench
+        var benchCountOption = new Option<int>("--count") { Description = "INRs fitted per run.", DefaultValueFactory = _ => 64 };
+        var benchStepsOption = new Option<int>("--steps") { Description = "Adam steps per INR (no early stop).", DefaultValueFactory = _ => 300 };
+        var repeatsOption = new Option<int>("--repeats") { Description = "Timed runs (after one warm-up run).", DefaultValueFactory = _ => 5 };
+        var bench = new Command("bench", "Measure INR fitting throughput (INR-steps/s) on Fashion-MNIST images; prints min / median / max.")
+        {
+            benchCountOption, benchStepsOption, repeatsOption, Cli.Threads, Cli.Data,
+        };
+        bench.SetAction((ParseResult r) => Cli.Run(() =>
+        {
+            var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);
+            if (data is null) return Jobs.MissingData;
+            Jobs.BenchFit(data, r.GetValue(benchCountOption), r.GetValue(benchStepsOption), r.GetValue(repeatsOption), r.GetValue(Cli.Threads));
+            return 0;
+        }));
+
+        return new Command("inr-zoo", "Build, render or benchmark zoos of INRs (SIRENs fitted to Fashion-MNIST images or sine waves).") { build, render, bench };
+    }
+}
