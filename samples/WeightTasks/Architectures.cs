@@ -66,3 +66,20 @@ public partial class HiddenNeuronEditor { }
 /// <summary>All-neuron equivariant editor (NFN NP).</summary>
 [EquivariantModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.AllNeuron, Channels = new[] { 16, 16 }, Outputs = 1, Head = HeadKind.Equivariant)]
 public partial class AllNeuronEditor { }
+
+// Product-layer models (issue 17; docs/model.md, "Product layers"): the INR's weights become edge features of its
+// own graph, and each layer passes messages that are products of a weight's and a neuron's features. Quick-sized
+// for 2 CPU cores: 2 layers of 32 features, linear head over the mean of every node and edge layer.
+
+/// <summary>Product layers under hidden-neuron permutations only.</summary>
+[ProductModel(typeof(Siren2x32x32x1), Features = 32, Layers = 2, Outputs = 10)]
+public partial class ProductClassifier { }
+
+/// <summary>Product layers under hidden permutations × sign flips (SIREN's sine is odd): the weights go through the
+/// sign-invariant lift first.</summary>
+[ProductModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.SignedHiddenNeuron, Features = 32, Layers = 2, Outputs = 10)]
+public partial class SignedProductClassifier { }
+
+/// <summary>The signed model with ScaleGMN's regularization: LayerNorm after every product layer, dropout 0.2.</summary>
+[ProductModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.SignedHiddenNeuron, Features = 32, Layers = 2, Outputs = 10, Normalize = true, Dropout = 0.2f)]
+public partial class SignedProductClassifierNormalized { }

@@ -21,6 +21,10 @@ internal sealed record TrainOptions(int Epochs, int BatchSize, float LearningRat
     public string AugmentationName { get; init; } = "none";
     /// <summary>Written atomically after every epoch; a run started with the same settings resumes from it.</summary>
     public string? CheckpointPath { get; init; }
+    /// <summary>Warmup steps (<c>--warmup</c>); null for the default (<see cref="WarmupEpochs"/> with the cosine schedule, none without).</summary>
+    public int? WarmupSteps { get; init; }
+    /// <summary>Clip the global gradient norm to this before each step (<c>--clip</c>); null for no clipping.</summary>
+    public float? ClipGradNorm { get; init; }
 
     /// <summary>
     /// Salt of the order and augmentation streams: the model's initialization draws from <see cref="Seed"/> itself, and
@@ -37,7 +41,7 @@ internal sealed record TrainOptions(int Epochs, int BatchSize, float LearningRat
     {
         Task = TrainingTask.Classification, Epochs = Epochs, BatchSize = BatchSize, EvalBatchSize = 256,
         LearningRate = LearningRate, WeightDecay = WeightDecay, AmsGrad = AmsGrad,
-        Cosine = Cosine, WarmupSteps = Cosine ? WarmupEpochs * ((trainCount + BatchSize - 1) / BatchSize) : 0, MinLearningRate = Cosine ? LearningRate * 0.01f : 0f,
+        Cosine = Cosine, WarmupSteps = WarmupSteps ?? (Cosine ? WarmupEpochs * ((trainCount + BatchSize - 1) / BatchSize) : 0), ClipGradNorm = ClipGradNorm, MinLearningRate = Cosine ? LearningRate * 0.01f : 0f,
         Seed = Seed ^ DataStreamSalt, Augmentation = Augmentation, Normalization = InputNormalization.None,
         Selection = SelectionMetric.ValidationMetric, RestoreBest = true, CheckpointPath = CheckpointPath, Tag = $"model={kind}",
     };
@@ -48,6 +52,8 @@ internal sealed record TrainOptions(int Epochs, int BatchSize, float LearningRat
         if (BatchSize <= 0) throw new ArgumentException($"--batch must be positive, got {BatchSize}.");
         if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentException($"--lr must be positive, got {LearningRate}.");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"--wd must be finite and >= 0, got {WeightDecay}.");
+        if (WarmupSteps is < 0) throw new ArgumentException($"--warmup must be >= 0 steps, got {WarmupSteps}.");
+        if (ClipGradNorm is float clip && !(clip > 0 && float.IsFinite(clip))) throw new ArgumentException($"--clip must be a positive, finite gradient norm, got {clip}.");
     }
 }
 

@@ -9,6 +9,7 @@ using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Runtime.Training;
 using System.IO;
+using System.Linq;
 
 namespace WeightTasks.InrClassification;
 
@@ -16,7 +17,11 @@ namespace WeightTasks.InrClassification;
 internal static class ModelKinds
 {
     public const string Hidden = "hidden", All = "all", Mlp = "mlp", Stats = "stats";
-    public static readonly string[] Names = { Hidden, All, Mlp, Stats };
+    public const string Product = "product", ProductSigned = "product-signed", ProductSignedNorm = "product-signed-ln";
+    public static readonly string[] Names = { Hidden, All, Mlp, Stats, Product, ProductSigned, ProductSignedNorm };
+
+    /// <summary>The product-layer kinds have one size: <c>--full</c> does not change them.</summary>
+    public static bool IsProduct(string kind) => kind is Product or ProductSigned or ProductSignedNorm;
 
     public static string Describe(string kind, bool full) => kind switch
     {
@@ -24,6 +29,9 @@ internal static class ModelKinds
         All => $"all-neuron equivariant ({(full ? "5 × 32" : "3 × 16")} channels, NFN NP-style)",
         Mlp => "MLP on flattened weights",
         Stats => "MLP on per-tensor statistics",
+        Product => "product layers, hidden-neuron permutations (2 × 32 features)",
+        ProductSigned => "product layers, permutations × sign flips (sign-invariant lift, 2 × 32 features)",
+        ProductSignedNorm => "product layers, permutations × sign flips, LayerNorm + dropout 0.2 (2 × 32 features)",
         _ => kind,
     };
 }
@@ -81,6 +89,9 @@ internal abstract class Classifier
                            : (full ? new AllNeuronClassifierFull(device, seed) : new AllNeuronClassifier(device, seed)),
             full ? AllNeuronClassifierFull.CreateWeightSpace() : AllNeuronClassifier.CreateWeightSpace()),
         ModelKinds.Mlp or ModelKinds.Stats => new FeatureClassifier(kind, full, seed),
+        ModelKinds.Product => new ProductClassifierModel(kind, full, new ProductClassifier(seed)),
+        ModelKinds.ProductSigned => new ProductClassifierModel(kind, full, new SignedProductClassifier(seed)),
+        ModelKinds.ProductSignedNorm => new ProductClassifierModel(kind, full, new SignedProductClassifierNormalized(seed)),
         _ => throw new ArgumentException($"Unknown model '{kind}'; choose one of {string.Join(", ", ModelKinds.Names)}."),
     };
 }
@@ -122,6 +133,53 @@ internal sealed class EquivariantClassifier : Classifier
         for (int t = 0; t < raw.Tensors.Length; t++) Array.Copy(raw.Tensors[t].Data, x.Tensors[t].Data, raw.Tensors[t].Data.Length);
         return _net.Forward(x);
     }
+
+    public override void Backward(Tensor gradLogits) => _net.BackwardParameters(gradLogits);
+}
+
+/// <summary>
+/// A generated product-layer network (<c>[ProductModel]</c>) on weights scaled per tensor. The scaling divides every
+/// tensor by its standard deviation over the training networks and does not centre: it commutes with hidden-neuron
+/// permutations and with sign flips, so the model stays exactly invariant to both (per-entry centring would not).
+/// </summary>
+internal sealed class ProductClassifierModel : Classifier
+{
+    private const float MinStd = 1e-6f;
+
+    private readonly ProductNetwork _net;
+    private InputNormalizer? _normalizer;
+
+    public ProductClassifierModel(string kind, bool full, ProductNetwork net)
+    {
+        Kind = kind; Full = full; _net = net;
+    }
+
+    public override string Kind { get; }
+    public override bool Full { get; }
+    public override Module Module => _net;
+    public override LayerCompiler.Algebra.WeightSpace Space => _net.Space;
+
+    public override void FitNormalization(ZooSplit train)
+    {
+        var fitted = InputNormalizer.Fit(new[] { train.Weights }, NormalizationGranularity.PerTensor, MinStd);
+        _normalizer = new InputNormalizer(_net.Space, NormalizationGranularity.PerTensor, fitted.Channels,
+            fitted.Mean.Select(m => new float[m.Length]).ToArray(), fitted.Std.Select(s => (float[])s.Clone()).ToArray(), MinStd);
+    }
+
+    public override Dictionary<string, Tensor> NormalizationState() => Normalizer.ToTensors();
+
+    public override void LoadNormalization(IReadOnlyDictionary<string, Tensor> state)
+    {
+        var loaded = InputNormalizer.FromTensors(_net.Space, state);
+        if (loaded.Granularity != NormalizationGranularity.PerTensor || loaded.Mean.Any(m => m.Any(v => v != 0)))
+            throw new InvalidDataException("The checkpoint's input normalization is not the product models' per-tensor scaling (granularity per tensor, zero means).");
+        _normalizer = loaded;
+    }
+
+    private InputNormalizer Normalizer => _normalizer ?? throw new InvalidOperationException("The input normalization is neither fitted nor loaded.");
+
+    // The network accepts any weight space with the same tensors (the zoo's is under another symmetry).
+    public override Tensor Forward(WeightSpaceBatch raw) => _net.Forward(Normalizer.Apply(raw));
 
     public override void Backward(Tensor gradLogits) => _net.BackwardParameters(gradLogits);
 }

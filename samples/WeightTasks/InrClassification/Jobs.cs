@@ -199,7 +199,7 @@ internal static class Jobs
         LayerCompiler.Runtime.IO.OutputPaths.CreateDirectory(outDir, "--out");
         options = options with { CheckpointPath = Path.Combine(outDir, "training-checkpoint.safetensors") };
         Ui.Step(string.Create(CultureInfo.InvariantCulture,
-            $"Training {options.Epochs} epochs, batch {options.BatchSize}, AdamW lr {options.LearningRate:G3} wd {options.WeightDecay:G3}{(options.AmsGrad ? " amsgrad" : "")}, {(options.Cosine ? "warmup-cosine" : "constant")} schedule, augmentation: {options.AugmentationName}"));
+            $"Training {options.Epochs} epochs, batch {options.BatchSize}, AdamW lr {options.LearningRate:G3} wd {options.WeightDecay:G3}{(options.AmsGrad ? " amsgrad" : "")}, {(options.Cosine ? "warmup-cosine" : "constant")} schedule{(options.WarmupSteps is int w ? $" ({w} warmup steps)" : "")}{(options.ClipGradNorm is float c ? $", gradient norm clipped to {c:G3}" : "")}, augmentation: {options.AugmentationName}"));
         if (File.Exists(options.CheckpointPath))
             Ui.Info($"  resuming from {options.CheckpointPath} (delete it to train from scratch)");
         var outcome = ClassifierTraining.Train(model, options, train, val, (r, isBest, p) => Ui.Epoch(r, options.Epochs, isBest, p.Eta), cancellation);
@@ -225,6 +225,8 @@ internal static class Jobs
             ["result.validation_accuracy"] = valEval.Accuracy.ToString("R", CultureInfo.InvariantCulture),
             ["result.test_accuracy"] = testEval.Accuracy.ToString("R", CultureInfo.InvariantCulture),
         };
+        if (options.WarmupSteps is int warmup) meta["train.warmup_steps"] = warmup.ToString(CultureInfo.InvariantCulture);
+        if (options.ClipGradNorm is float clip) meta["train.clip_grad_norm"] = clip.ToString("R", CultureInfo.InvariantCulture);
         ClassifierFile.Save(checkpoint, model, meta);
         string reportPath = Path.Combine(outDir, "report.html");
         RunReport.Write(reportPath, model, reader, options, outcome, trainEval, valEval, testEval, trainLimit);

@@ -15,7 +15,7 @@ internal static class InrClassifyVerbs
     public static Command Create()
     {
         // ---------------------------------------------------------------- train
-        var modelOption = new Option<string>("--model") { Description = "hidden (hidden-neuron equivariant), all (all-neuron equivariant), mlp (flattened weights), stats (weight statistics).", DefaultValueFactory = _ => ModelKinds.Hidden };
+        var modelOption = new Option<string>("--model") { Description = "hidden (hidden-neuron equivariant), all (all-neuron equivariant), mlp (flattened weights), stats (weight statistics), product (product layers), product-signed (product layers with sign flips), product-signed-ln (the same with LayerNorm and dropout 0.2).", DefaultValueFactory = _ => ModelKinds.Hidden };
         modelOption.AcceptOnlyFromAmong(ModelKinds.Names);
         var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (quick default 30, --full 100)." };
         var batchOption = new Option<int?>("--batch") { Description = "Batch size (quick default 64, --full 512)." };
@@ -25,14 +25,19 @@ internal static class InrClassifyVerbs
         var limitOption = new Option<int?>("--limit") { Description = "Use only the first N training INRs." };
         var augmentOption = new Option<string?>("--augment") { Description = "Training augmentation: protocol (hidden-neuron permutation, weight dropout 0.01, Gaussian noise 0.1 × each tensor's std, first-layer scale U(0.8, 1.2), rotation U(-45°, 45°)), no-rotation (the same without rotation) or none. Default: protocol with --full, none otherwise." };
         augmentOption.AcceptOnlyFromAmong(Augmentations.Names);
+        var warmupOption = new Option<int?>("--warmup") { Description = "Linear warmup steps (default: one epoch with the quick warmup-cosine schedule, none otherwise)." };
+        var constantOption = new Option<bool>("--constant-lr") { Description = "Keep the learning rate constant after warmup (no cosine decay)." };
+        var clipOption = new Option<float?>("--clip") { Description = "Clip the global gradient norm to NORM before each step (default: no clipping)." };
         var train = new Command("train", "Train a classifier on a zoo; writes the model and an HTML report.")
         {
             Cli.Zoo, modelOption, epochsOption, batchOption, lrOption, wdOption, Cli.Seed, runOutOption, Cli.Full, limitOption, augmentOption, Cli.Device,
+            warmupOption, constantOption, clipOption,
         };
         train.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
             bool full = r.GetValue(Cli.Full);
-            var options = TrainingDefaults(full, r.GetValue(epochsOption), r.GetValue(batchOption), r.GetValue(lrOption), r.GetValue(wdOption), r.GetValue(Cli.Seed), r.GetValue(augmentOption));
+            var options = Recipe(TrainingDefaults(full, r.GetValue(epochsOption), r.GetValue(batchOption), r.GetValue(lrOption), r.GetValue(wdOption), r.GetValue(Cli.Seed), r.GetValue(augmentOption)),
+                r.GetValue(warmupOption), r.GetValue(constantOption), r.GetValue(clipOption));
             using var device = Cli.OpenDevice(r.GetValue(Cli.Device)!);
             Jobs.Train(r.GetValue(Cli.Zoo)!, r.GetValue(modelOption)!, full, options, r.GetValue(runOutOption)!, r.GetValue(limitOption), ct, device);
             return 0;
@@ -45,6 +50,7 @@ internal static class InrClassifyVerbs
         var table = new Command("table", "Train every model with every seed on one zoo and write the results table (mean ± std of test accuracy). Each run resumes, and finished runs are not repeated.")
         {
             Cli.Zoo, modelsOption, seedsOption, epochsOption, batchOption, lrOption, wdOption, tableOutOption, Cli.Full, limitOption, augmentOption, Cli.Device,
+            warmupOption, constantOption, clipOption,
         };
         table.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
@@ -57,7 +63,8 @@ internal static class InrClassifyVerbs
             foreach (string model in models)
                 foreach (ulong seed in seeds)
                 {
-                    var options = TrainingDefaults(full, r.GetValue(epochsOption), r.GetValue(batchOption), r.GetValue(lrOption), r.GetValue(wdOption), seed, r.GetValue(augmentOption));
+                    var options = Recipe(TrainingDefaults(full, r.GetValue(epochsOption), r.GetValue(batchOption), r.GetValue(lrOption), r.GetValue(wdOption), seed, r.GetValue(augmentOption)),
+                        r.GetValue(warmupOption), r.GetValue(constantOption), r.GetValue(clipOption));
                     Ui.Step($"Run {rows.Count + 1}/{models.Count * seeds.Count}: {model}, seed {seed}");
                     var (test, outcome) = Jobs.Train(r.GetValue(Cli.Zoo)!, model, full, options, Path.Combine(outDir, $"{model}-seed{seed}"), r.GetValue(limitOption), ct, device);
                     var best = outcome.History.First(h => h.Epoch == outcome.BestEpoch);
@@ -80,6 +87,15 @@ internal static class InrClassifyVerbs
         }));
 
         return new Command("inr-classify", "Classify INRs by their weights: train a classifier, a table over models and seeds, evaluate a checkpoint.") { train, table, eval };
+    }
+
+    /// <summary>The recipe flags on top of the defaults; without them the options are the defaults, unchanged.</summary>
+    internal static TrainOptions Recipe(TrainOptions options, int? warmup, bool constantLr, float? clip)
+    {
+        if (warmup is < 0) throw new ArgumentException($"--warmup must be >= 0 steps, got {warmup}.");
+        if (clip is float c && !(c > 0 && float.IsFinite(c))) throw new ArgumentException($"--clip must be a positive, finite gradient norm, got {c}.");
+        if (constantLr) options = options with { Cosine = false };
+        return options with { WarmupSteps = warmup ?? options.WarmupSteps, ClipGradNorm = clip ?? options.ClipGradNorm };
     }
 
     internal static TrainOptions TrainingDefaults(bool full, int? epochs, int? batch, float? lr, double wd, ulong seed, string? augment)
