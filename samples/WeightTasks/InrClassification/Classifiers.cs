@@ -78,7 +78,10 @@ internal abstract class Classifier
     };
 
     /// <param name="device">An accelerator for the equivariant layers (the models' generated ILGPU constructor), or null for the C# kernels.</param>
-    public static Classifier Create(string kind, bool full, ulong seed, LayerCompiler.Ilgpu.IlgpuDevice? device = null) => kind switch
+    public static Classifier Create(string kind, bool full, ulong seed, LayerCompiler.Ilgpu.IlgpuDevice? device = null) =>
+        device is not null && ModelKinds.IsProduct(kind)
+            ? throw new ArgumentException($"--device: the product models ('{kind}') have no ILGPU kernels yet; train them with --device cpu.")
+            : kind switch
     {
         ModelKinds.Hidden => new EquivariantClassifier(kind, full,
             device is null ? (full ? new HiddenNeuronClassifierFull(seed) : new HiddenNeuronClassifier(seed))
