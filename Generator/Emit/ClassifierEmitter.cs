@@ -32,6 +32,28 @@ namespace LayerCompiler.Generator.Emit
             public int P => OH * OW;
         }
 
+        /// <summary>
+        /// The im2col loop nest of <paramref name="g"/> (output position, input channel, kernel row, kernel column) with
+        /// <c>s0 + kx</c> indexing the map and <c>d0 + kx</c> the patch row; <paramref name="statement"/> moves one value
+        /// (im2col in the forward pass, col2im's scatter-add in the backward pass).
+        /// </summary>
+        private static void EmitPatchLoops(IndentedWriter w, Conv g, string statement)
+        {
+            using (w.Block($"for (int oy = 0; oy < {g.OH}; oy++)"))
+            using (w.Block($"for (int ox = 0; ox < {g.OW}; ox++)"))
+            {
+                w.Line($"int q = (oy * {g.OW} + ox) * {g.K};");
+                using (w.Block($"for (int i = 0; i < {g.In}; i++)"))
+                using (w.Block($"for (int ky = 0; ky < {g.KH}; ky++)"))
+                {
+                    w.Line($"int s0 = i * {g.H * g.W} + (oy * {g.S} + ky) * {g.W} + ox * {g.S};");
+                    w.Line($"int d0 = q + (i * {g.KH} + ky) * {g.KW};");
+                    using (w.Block($"for (int kx = 0; kx < {g.KW}; kx++)"))
+                        w.Line(statement);
+                }
+            }
+        }
+
         private static List<Conv> Geometry(ArchitectureInfo arch)
         {
             var convs = new List<Conv>();
@@ -161,19 +183,7 @@ namespace LayerCompiler.Generator.Emit
                 {
                     var g = convs[c];
                     string src = c == 0 ? "x" : $"a{c}";
-                    using (w.Block($"for (int oy = 0; oy < {g.OH}; oy++)"))
-                    using (w.Block($"for (int ox = 0; ox < {g.OW}; ox++)"))
-                    {
-                        w.Line($"int q = (oy * {g.OW} + ox) * {g.K};");
-                        using (w.Block($"for (int i = 0; i < {g.In}; i++)"))
-                        using (w.Block($"for (int ky = 0; ky < {g.KH}; ky++)"))
-                        {
-                            w.Line($"int s0 = i * {g.H * g.W} + (oy * {g.S} + ky) * {g.W} + ox * {g.S};");
-                            w.Line($"int d0 = q + (i * {g.KH} + ky) * {g.KW};");
-                            using (w.Block($"for (int kx = 0; kx < {g.KW}; kx++)"))
-                                w.Line($"p{c + 1}[d0 + kx] = {src}[s0 + kx];");
-                        }
-                    }
+                    EmitPatchLoops(w, g, $"p{c + 1}[d0 + kx] = {src}[s0 + kx];");
                     using (w.Block($"for (int o = 0; o < {g.Out}; o++)"))
                     {
                         w.Line($"var wr = W{c + 1}.Slice(o * {g.K}, {g.K});");
@@ -281,19 +291,7 @@ namespace LayerCompiler.Generator.Emit
                     if (c == 0) continue;
                     // col2im: scatter the patch gradients back onto the previous map.
                     w.Line($"global::System.Array.Clear(ga{c}!);");
-                    using (w.Block($"for (int oy = 0; oy < {g.OH}; oy++)"))
-                    using (w.Block($"for (int ox = 0; ox < {g.OW}; ox++)"))
-                    {
-                        w.Line($"int q = (oy * {g.OW} + ox) * {g.K};");
-                        using (w.Block($"for (int i = 0; i < {g.In}; i++)"))
-                        using (w.Block($"for (int ky = 0; ky < {g.KH}; ky++)"))
-                        {
-                            w.Line($"int s0 = i * {g.H * g.W} + (oy * {g.S} + ky) * {g.W} + ox * {g.S};");
-                            w.Line($"int d0 = q + (i * {g.KH} + ky) * {g.KW};");
-                            using (w.Block($"for (int kx = 0; kx < {g.KW}; kx++)"))
-                                w.Line($"ga{c}![s0 + kx] += gp{c + 1}![d0 + kx];");
-                        }
-                    }
+                    EmitPatchLoops(w, g, $"ga{c}![s0 + kx] += gp{c + 1}![d0 + kx];");
                 }
             }
         }

@@ -6,12 +6,30 @@ namespace LayerCompiler.TestSupport;
 
 public static class TestUtil
 {
-    public static WeightSpaceBatch Random(WS space, int batch, int channels, ulong seed)
+    public static WeightSpaceBatch Random(WS space, int batch, int channels, ulong seed, double scale = 1)
     {
         var b = new WeightSpaceBatch(space, batch, channels);
         var rng = new Rng(seed);
-        foreach (var t in b.Tensors) for (int i = 0; i < t.Length; i++) t.Data[i] = (float)rng.Normal();
+        foreach (var t in b.Tensors) for (int i = 0; i < t.Length; i++) t.Data[i] = (float)(rng.Normal() * scale);
         return b;
+    }
+
+    /// <summary>
+    /// The involution that reverses every permuted layer, and <paramref name="half"/> followed by its image under it: a set
+    /// closed under that permutation, so statistics fitted on it (per-entry normalization) commute with it.
+    /// </summary>
+    public static (int[]?[] Reversal, WeightSpaceBatch Closed) ClosedUnderReversal(WeightSpaceBatch half)
+    {
+        var space = half.Space;
+        var g = space.Layers.Select(l => l.Permuted ? Enumerable.Range(0, l.Width).Reverse().ToArray() : null).ToArray();
+        var mirrored = Permutations.Apply(half, g);
+        var closed = new WeightSpaceBatch(space, 2 * half.Batch, half.Channels);
+        for (int t = 0; t < closed.Tensors.Length; t++)
+        {
+            Array.Copy(half.Tensors[t].Data, closed.Tensors[t].Data, half.Tensors[t].Length);
+            Array.Copy(mirrored.Tensors[t].Data, 0, closed.Tensors[t].Data, half.Tensors[t].Length, half.Tensors[t].Length);
+        }
+        return (g, closed);
     }
 
     public static float[] RandomVector(int n, ulong seed, double scale = 1)

@@ -17,14 +17,6 @@ public class EditingTests
     private static Space ImageSpace(int hidden = 5) =>
         Space.FromLayers(new[] { LayerDeclaration.Dense(2, hidden), LayerDeclaration.Dense(hidden, hidden), LayerDeclaration.Dense(hidden, 1) }, Symmetry.HiddenNeuron);
 
-    private static WeightSpaceBatch RandomBatch(Space space, int n, ulong seed, double scale = 1)
-    {
-        var b = new WeightSpaceBatch(space, n, 1);
-        var rng = new Rng(seed);
-        foreach (var t in b.Tensors) for (int i = 0; i < t.Length; i++) t.Data[i] = (float)(rng.Normal() * scale);
-        return b;
-    }
-
     [Fact]
     public void DilationTakesTheMaximumOverTheNeighboursThatExist()
     {
@@ -50,7 +42,7 @@ public class EditingTests
     {
         var space = ImageSpace();
         var net = new MlpInputNetwork(space, InputActivation.Sine, 30f, 0.5f);
-        var weights = RandomBatch(space, 3, 1, 0.1);
+        var weights = TestUtil.Random(space, 3, 1, 1, 0.1);
         var points = InrTask.ImageGrid(6, 6);
         var target = new Tensor(3, 36);
         var rng = new Rng(2);
@@ -85,19 +77,11 @@ public class EditingTests
     {
         var space = ImageSpace();
         // A normalizer fitted on a set closed under the involution g commutes with g.
-        var g = space.Layers.Select(l => l.Permuted ? Enumerable.Range(0, l.Width).Reverse().ToArray() : null).ToArray();
-        var half = RandomBatch(space, 4, 3);
-        var mirrored = Permutations.Apply(half, g);
-        var train = new WeightSpaceBatch(space, 8, 1);
-        for (int t = 0; t < train.Tensors.Length; t++)
-        {
-            Array.Copy(half.Tensors[t].Data, train.Tensors[t].Data, half.Tensors[t].Length);
-            Array.Copy(mirrored.Tensors[t].Data, 0, train.Tensors[t].Data, half.Tensors[t].Length, half.Tensors[t].Length);
-        }
+        var (g, train) = TestUtil.ClosedUnderReversal(TestUtil.Random(space, 4, 1, 3));
         var editor = HiddenEditor(space, 4);
         Assert.Equal(0.01f, editor.Gamma);
         editor.FitInputs(train);
-        var x = RandomBatch(space, 2, 5);
+        var x = TestUtil.Random(space, 2, 1, 5);
         var edited = RenderingObjective.Unflatten(editor.Forward(x.Clone()), space);
         var editedOfPermuted = RenderingObjective.Unflatten(editor.Forward(Permutations.Apply(x, g)), space);
         var expected = Permutations.Apply(edited, g);
@@ -125,8 +109,8 @@ public class EditingTests
             "pointwise" => WeightEditor.Pointwise(space, new[] { 4 }, 1),
             _ => WeightEditor.FlattenedMlp(space, new[] { 6 }, 1),
         };
-        editor.FitInputs(RandomBatch(space, 6, 2, 0.1));
-        var x = RandomBatch(space, 3, 3, 0.1);
+        editor.FitInputs(TestUtil.Random(space, 6, 1, 2, 0.1));
+        var x = TestUtil.Random(space, 3, 1, 3, 0.1);
         var target = new Tensor(3, 16);
         for (int i = 0; i < target.Length; i++) target.Data[i] = (i % 5) / 5f;
         var objective = new RenderingObjective(net, InrTask.ImageGrid(4, 4), 16);

@@ -28,14 +28,6 @@ public class SineTaskTests
     private static EquivariantNetwork Interpreted(Space space, int outputs, ulong seed) =>
         EquivariantNetwork.CreateInterpreted(new ModelConfig(Symmetry.HiddenNeuron, new[] { 4, 4 }, Activation.ReLU, HeadKind.Invariant, outputs, Pooling: HeadPooling.Max), space, seed);
 
-    private static WeightSpaceBatch RandomBatch(Space space, int n, ulong seed)
-    {
-        var b = new WeightSpaceBatch(space, n, 1);
-        var rng = new Rng(seed);
-        foreach (var t in b.Tensors) for (int i = 0; i < t.Length; i++) t.Data[i] = (float)rng.Normal();
-        return b;
-    }
-
     [Fact]
     public void LinearProbeRecoversAnExactLinearMapAndPredictsUnseenRows()
     {
@@ -105,18 +97,10 @@ public class SineTaskTests
         var space = SineSpace();
         // Per-entry normalization commutes with a permutation g only when its statistics are g-invariant: fit it on a
         // training set closed under g (g an involution: every hidden layer reversed, so {x, g·x} is closed).
-        var g = space.Layers.Select(l => l.Permuted ? Enumerable.Range(0, l.Width).Reverse().ToArray() : null).ToArray();
-        var half = RandomBatch(space, 5, 1);
-        var mirrored = Permutations.Apply(half, g);
-        var train = new WeightSpaceBatch(space, 10, 1);
-        for (int t = 0; t < train.Tensors.Length; t++)
-        {
-            Array.Copy(half.Tensors[t].Data, train.Tensors[t].Data, half.Tensors[t].Length);
-            Array.Copy(mirrored.Tensors[t].Data, 0, train.Tensors[t].Data, half.Tensors[t].Length, half.Tensors[t].Length);
-        }
+        var (g, train) = TestUtil.ClosedUnderReversal(TestUtil.Random(space, 5, 1, 1));
         var model = new ContrastiveEncoder(Interpreted(space, 5, 3), seed: 7);
         model.FitInputs(train);
-        var x = RandomBatch(space, 4, 2);
+        var x = TestUtil.Random(space, 4, 1, 2);
         var e = model.Embed(x).Data;
         var permuted = Permutations.Apply(x, g);
         var ep = model.Embed(permuted).Data;
@@ -136,10 +120,10 @@ public class SineTaskTests
     public void ContrastiveEncoderBackwardMatchesFiniteDifferencesOfTheInfoNceLoss()
     {
         var space = SineSpace(4);
-        var train = RandomBatch(space, 8, 1);
+        var train = TestUtil.Random(space, 8, 1, 1);
         var model = new ContrastiveEncoder(EquivariantNetwork.CreateInterpreted(new ModelConfig(Symmetry.HiddenNeuron, new[] { 3 }, Activation.GELU, HeadKind.Invariant, 4), space, 5), seed: 2);
         model.FitInputs(train);
-        var x = RandomBatch(space, 5, 3);
+        var x = TestUtil.Random(space, 5, 1, 3);
         var loss = new ContrastiveObjective(0.5f);
         float Loss() => loss.Compute(model.Forward(x.Clone()), default).Loss;
         model.Module.ZeroGrad();
