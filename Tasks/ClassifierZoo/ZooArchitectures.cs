@@ -56,6 +56,17 @@ public partial class ZooMlp5Relu { }
 [Dense(128, 10)]
 public partial class ZooMlp5Tanh { }
 
+/// <summary>
+/// <see cref="ZooCnnRelu"/> with two outputs: the binary classifiers of the domain-adaptation task (Tasks/Adaptation; DWSNets'
+/// classifiers of two randomly drawn classes). 4,834 parameters.
+/// </summary>
+[InputNetwork(Activation = InputActivation.ReLU, InputHeight = 28, InputWidth = 28)]
+[Conv2d(1, 16, 3, 3, Stride = 2)]
+[Conv2d(16, 16, 3, 3, Stride = 2)]
+[Conv2d(16, 16, 3, 3, Stride = 2)]
+[Dense(16, 2)]
+public partial class ZooCnnBinaryRelu { }
+
 /// <summary>The architectures a classifier zoo can be built of.</summary>
 public enum ZooArchitecture { Cnn, Mlp3, Mlp5 }
 
@@ -92,6 +103,13 @@ public sealed class ClassifierPass
             case (ZooArchitecture.Mlp5, InputActivation.Tanh): { var c = new ZooMlp5Tanh.Classifier(); return new(arch, activation, c.Space, ZooMlp5Tanh.Classifier.InputLength, ZooMlp5Tanh.Classifier.Outputs, ZooMlp5Tanh.Classifier.FeatureLength, c.Forward, c.Backward); }
             default: throw new ArgumentException($"No classifier pass for {arch} with {activation}; the zoos use ReLU or Tanh.", nameof(activation));
         }
+    }
+
+    /// <summary>The generated pass of <see cref="ZooCnnBinaryRelu"/> (the CNN shape with 2 outputs, ReLU; not a zoo architecture of its own: <see cref="Architecture"/> says Cnn, <see cref="Outputs"/> 2).</summary>
+    public static ClassifierPass ForBinaryCnn()
+    {
+        var c = new ZooCnnBinaryRelu.Classifier();
+        return new(ZooArchitecture.Cnn, InputActivation.ReLU, c.Space, ZooCnnBinaryRelu.Classifier.InputLength, ZooCnnBinaryRelu.Classifier.Outputs, ZooCnnBinaryRelu.Classifier.FeatureLength, c.Forward, c.Backward);
     }
 
     /// <summary>The weight space of <paramref name="arch"/> (hidden-neuron symmetry; the same for both activations).</summary>

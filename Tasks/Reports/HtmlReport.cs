@@ -125,6 +125,14 @@ public sealed class HtmlReport
         return this;
     }
 
+    /// <summary>A grouped bar chart (e.g. accuracy before and after domain adaptation).</summary>
+    public HtmlReport AddBarChart(BarChart chart)
+    {
+        ArgumentNullException.ThrowIfNull(chart);
+        _blocks.Add($"<div class=\"figure\">{chart.ToSvg()}</div>");
+        return this;
+    }
+
     /// <summary>An embedded PNG (data URI), e.g. a grid of rendered INRs.</summary>
     public HtmlReport AddImage(string caption, byte[] png, int? displayWidth = null)
     {

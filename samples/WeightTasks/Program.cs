@@ -35,6 +35,7 @@ root.Add(ClassifierZooVerbs.Create());
 root.Add(SineVerbs.Create());
 root.Add(InrEditVerbs.Create());
 root.Add(TicketVerbs.Create());
+root.Add(AdaptVerbs.Create());
 
 root.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() => MainJob(r.GetValue(workOption)!, r.GetValue(Cli.Full), r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), r.GetValue(Cli.Data), ct))));
 
