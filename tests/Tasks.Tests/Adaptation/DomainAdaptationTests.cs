@@ -57,12 +57,12 @@ public sealed class DomainAdaptationTests
         var space = model.Space;
         Assert.Equal(3, space.Layers.Count(l => l.Permuted));                      // the three conv layers' 16 channels
         var x = TestUtil.Random(space, 2, 1, seed: 4, scale: 0.5);
-        var y = model.ForwardEquivariant(x);
+        var y = model.ForwardEquivariant(x.Clone()).Clone();                      // outputs live in the model's buffers
         var rng = new Rng(5);
         for (int trial = 0; trial < 3; trial++)
         {
             var g = Permutations.Random(space, rng);
-            var yp = model.ForwardEquivariant(Permutations.Apply(x, g));
+            var yp = model.ForwardEquivariant(Permutations.Apply(x, g)).Clone();
             Assert.True(TestUtil.RelativeError(Permutations.Apply(y, g), yp) < 1e-5, $"trial {trial}: Δv(πv) ≠ πΔv(v)");
             // The test can fail: permuting one conv's output channels without the next conv's inputs is not a symmetry.
             int w2 = Enumerable.Range(0, space.Tensors.Count).Where(t => !space.Tensors[t].IsBias).ElementAt(1);
@@ -193,8 +193,8 @@ public sealed class DomainAdaptationTests
         using var z = new TempDirectory();
         var s = Tiny;
         var im = TinyImages(s);
-        AdaptationZoo.BuildOrLoad(z.Path, s with { Pairs = 1 }, im.SourceTrain, im.SourceHeldOut, im.TargetHeldOut);
-        var e2 = Assert.Throws<InvalidOperationException>(() => AdaptationZoo.BuildOrLoad(z.Path, s with { Pairs = 1, ClassifierSteps = 3 }, im.SourceTrain, im.SourceHeldOut, im.TargetHeldOut));
+        AdaptationZoo.BuildOrLoad(z.Path, s with { Pairs = 1, ClassifiersPerPair = 8 }, im.SourceTrain, im.SourceHeldOut, im.TargetHeldOut);
+        var e2 = Assert.Throws<InvalidOperationException>(() => AdaptationZoo.BuildOrLoad(z.Path, s with { Pairs = 1, ClassifiersPerPair = 8, ClassifierSteps = 3 }, im.SourceTrain, im.SourceHeldOut, im.TargetHeldOut));
         Assert.Contains("classifier_steps: expected '3', found '4'", e2.Message);
 
         File.WriteAllText(Path.Combine(z.Path, AdaptationZoo.ManifestFile), "not json");
