@@ -109,7 +109,8 @@ public static class DomainAdaptation
     }
 
     public static TrainerOptions TrainerOptions(AdaptationSettings s, int trainItems, ulong seed, string? checkpoint) =>
-        new RegressionTraining(s.ModelEpochs, s.ModelBatch, s.ModelLearningRate, 0).ToTrainerOptions(trainItems, seed, "task=domain-adapt model=" + AdaptationModel.Kind, checkpoint) with { AmsGrad = false };
+        new RegressionTraining(s.ModelEpochs, s.ModelBatch, s.ModelLearningRate, 0).ToTrainerOptions(trainItems, seed, "task=domain-adapt model=" + AdaptationModel.Kind, checkpoint)
+            with { AmsGrad = false, Selection = SelectionMetric.ValidationMetric };
 
     /// <summary>
     /// Trains the Δv model of one seed (resuming from <c>runDir/training-checkpoint.safetensors</c>), fine-tunes the test classifiers
@@ -127,7 +128,7 @@ public static class DomainAdaptation
         model.FitInputs(Subset(zoo.Weights, trainIds));
         OutputPaths.CreateDirectory(runDir, "The run directory");
         var options = TrainerOptions(s, train.Count, seed, Path.Combine(runDir, "training-checkpoint.safetensors"));
-        var trainer = new Trainer(model.Executor(options), options, objective);
+        var trainer = new Trainer(model.Executor(options), options, objective, new TargetAccuracyMetric(objective));
         var history = WeightModelTraining.FitOrResume(trainer, train, validation, progress, cancellation);
         var test = Subset(zoo.Weights, testIds);
         var testPairs = testIds.Select(i => zoo.Pairs[i]).ToArray();

@@ -37,10 +37,20 @@ public sealed class TargetDomainObjective : ITrainingObjective
         return ((float)loss, grad);
     }
 
-    /// <summary>The loss in double (the sum of per-image terms) and its gradient w.r.t. the outputs.</summary>
-    public (double Loss, Tensor Grad) Compute64(Tensor outputs, Tensor values)
+    /// <summary>How many of the items' images the adapted classifiers classify correctly (ties: class A), and how many images.</summary>
+    public (long Correct, long Seen) Correct(Tensor outputs, Tensor values)
     {
-        int per = checked((int)_pass.Space.Dimension), k = ImagesPerItem, C = 2;
+        var (weights, idx, labels) = Prepare(outputs, values);
+        var logits = new float[labels.Length * 2];
+        _pass.Forward(weights, _images.Pixels, idx, ImagesPerItem, logits, null);
+        long correct = 0;
+        for (int r = 0; r < labels.Length; r++) if ((logits[2 * r + 1] > logits[2 * r] ? 1 : 0) == labels[r]) correct++;
+        return (correct, labels.Length);
+    }
+
+    private (WeightSpaceBatch Weights, int[] Indices, int[] Labels) Prepare(Tensor outputs, Tensor values)
+    {
+        int per = checked((int)_pass.Space.Dimension), k = ImagesPerItem;
         if (outputs.Rank != 2 || outputs.Shape[1] != per)
             throw new ArgumentException($"{Name}: outputs must be [batch, {per}] flattened classifier weights, got [{string.Join(", ", outputs.Shape)}].");
         int n = outputs.Shape[0];
@@ -59,7 +69,14 @@ public sealed class TargetDomainObjective : ITrainingObjective
                 labels[i * k + j] = pair.BinaryLabel(_images.Labels[img], img);
             }
         }
-        var weights = RenderingObjective.Unflatten(outputs, _pass.Space);
+        return (RenderingObjective.Unflatten(outputs, _pass.Space), idx, labels);
+    }
+
+    /// <summary>The loss in double (the sum of per-image terms) and its gradient w.r.t. the outputs.</summary>
+    public (double Loss, Tensor Grad) Compute64(Tensor outputs, Tensor values)
+    {
+        var (weights, idx, labels) = Prepare(outputs, values);
+        int n = outputs.Shape[0], k = ImagesPerItem, C = 2;
         var logits = new float[n * k * C];
         _pass.Forward(weights, _images.Pixels, idx, k, logits, null);
         var gradLogits = new float[logits.Length];
@@ -76,5 +93,29 @@ public sealed class TargetDomainObjective : ITrainingObjective
         var gradWeights = new WeightSpaceBatch(_pass.Space, n, 1);
         _pass.Backward(weights, _images.Pixels, idx, k, gradLogits, gradWeights, null);
         return (total * scale, RenderingObjective.Flatten(gradWeights));
+    }
+}
+
+/// <summary>
+/// Target-domain accuracy of the adapted classifiers (outputs and targets as <see cref="TargetDomainObjective"/> reads them): the
+/// metric the Δv model is selected by. Selecting on the loss instead picks collapsed models: an adaptation that makes every
+/// classifier output near-constant logits has a cross-entropy near ln 2, below the unadapted classifiers' overconfident errors.
+/// </summary>
+public sealed class TargetAccuracyMetric(TargetDomainObjective objective) : IMetric
+{
+    private readonly TargetDomainObjective _objective = objective ?? throw new ArgumentNullException(nameof(objective));
+    public string Name => "target_accuracy";
+    public bool HigherIsBetter => true;
+    public IMetricAccumulator Start() => new Accumulator(_objective);
+
+    private sealed class Accumulator(TargetDomainObjective objective) : IMetricAccumulator
+    {
+        private long _correct, _seen;
+        public void Add(Tensor outputs, TrainingTargets targets)
+        {
+            var (correct, seen) = objective.Correct(outputs, targets.RequireValues(objective.Name));
+            _correct += correct; _seen += seen;
+        }
+        public double Result => _seen == 0 ? double.NaN : (double)_correct / _seen;
     }
 }

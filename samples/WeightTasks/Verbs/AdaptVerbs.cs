@@ -4,7 +4,9 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using LayerCompiler.Runtime.Training;
 using LayerCompiler.Tasks.Adaptation;
+using LayerCompiler.Tasks.Models;
 using WeightTasks.InrClassification;
 
 namespace WeightTasks.Verbs;
@@ -22,12 +24,13 @@ internal static class AdaptVerbs
         var pairsOption = new Option<int?>("--pairs") { Description = "Class pairs, at most 45 (default 45)." };
         var stepsOption = new Option<int?>("--classifier-steps") { Description = "Adam steps of each source classifier (quick: 100)." };
         var epochsOption = new Option<int?>("--epochs") { Description = "Epochs of the Δv model (quick: 10)." };
+        var lrOption = new Option<float?>("--lr") { Description = "Adam learning rate of the Δv model (default 1e-3; one warmup epoch, then cosine)." };
         var ftStepsOption = new Option<int?>("--fine-tune-steps") { Description = "SGD steps of the fine-tuning reference (default 10)." };
         var ftLrOption = new Option<float?>("--fine-tune-lr") { Description = "SGD learning rate of the fine-tuning reference (default 0.05)." };
         var run = new Command("run", "Train binary CNN classifiers on clean Fashion-MNIST pairs, then an equivariant model that outputs Δv for each classifier (v' = v + s·Δv) trained " +
             "through the classifier on corrupted images; report target-domain accuracy of unadapted, adapted and fine-tuned held-out classifiers on held-out images, and an HTML report.")
         {
-            quickOption, seedsOption, outOption, zooOption, perPairOption, pairsOption, stepsOption, epochsOption, ftStepsOption, ftLrOption, Cli.Data,
+            quickOption, seedsOption, outOption, zooOption, perPairOption, pairsOption, stepsOption, epochsOption, lrOption, ftStepsOption, ftLrOption, Cli.Data,
         };
         run.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
@@ -40,6 +43,7 @@ internal static class AdaptVerbs
             if (r.GetValue(pairsOption) is int p) s = s with { Pairs = p };
             if (r.GetValue(stepsOption) is int st) s = s with { ClassifierSteps = st };
             if (r.GetValue(epochsOption) is int e) s = s with { ModelEpochs = e };
+            if (r.GetValue(lrOption) is float lr) s = s with { ModelLearningRate = lr };
             if (r.GetValue(ftStepsOption) is int fs) s = s with { FineTuneSteps = fs };
             if (r.GetValue(ftLrOption) is float fl) s = s with { FineTuneLearningRate = fl };
             s.Validate();
@@ -55,7 +59,7 @@ internal static class AdaptVerbs
                 if (p.Message is null) return;
                 Ui.Info(string.Create(CultureInfo.InvariantCulture, $"  zoo {p.Done}/{p.Total}: {p.Message}  ({p.StepsPerSecond:F1} classifier steps/s{(p.Eta is TimeSpan eta ? $", ETA {eta:mm\\:ss}" : "")})"));
             });
-            var res = DomainAdaptation.Run(data, s, seeds, zooDir, outDir, Ui.Info, zooProgress, _ => SineVerbs.EpochLines(s.ModelEpochs), ct);
+            var res = DomainAdaptation.Run(data, s, seeds, zooDir, outDir, Ui.Info, zooProgress, _ => EpochLines(s.ModelEpochs), ct);
             Ui.Step($"Accuracy on held-out images, mean over {res.TestClassifiers} held-out classifiers; mean ± std over {res.Seeds.Count} seed(s)");
             foreach (var t in DomainAdaptation.Table(res))
                 Ui.Good(string.Create(CultureInfo.InvariantCulture, $"  {t.Method,-40} TARGET {100 * t.Target:F2} ± {100 * t.TargetStd:F2} %   source {100 * t.Source:F2} ± {100 * t.SourceStd:F2} %"));
@@ -64,6 +68,14 @@ internal static class AdaptVerbs
         })));
         return new Command("domain-adapt", "Domain adaptation (DWSNets): an equivariant weight → weight model adapts classifiers to a corrupted target domain.") { run };
     }
+
+    /// <summary>One line per finished epoch: losses, the validation target accuracy (the selection metric), the time left.</summary>
+    private static IProgress<TrainingProgress> EpochLines(int epochs) => new WeightModelTraining.SyncProgress(p =>
+    {
+        if (p.Kind != ProgressKind.EpochEnd || p.Metrics is not { } m) return;
+        Ui.Info(string.Create(CultureInfo.InvariantCulture,
+            $"    epoch {m.Epoch,3}/{epochs}: train loss {m.TrainLoss:F4}, validation loss {m.ValidationLoss ?? double.NaN:F4}, validation target accuracy {m.ValidationMetric ?? double.NaN:P2}{(m.IsBest ? " *" : "")}{(p.Eta is TimeSpan eta ? $"  (ETA {eta:mm\\:ss})" : "")}"));
+    });
 
     private sealed class SyncZoo(Action<AdaptationZooProgress> report) : IProgress<AdaptationZooProgress>
     {
