@@ -108,6 +108,13 @@ public static class DomainAdaptation
         return new InMemoryWeightDataset(Subset(zoo.Weights, rows), values, width);
     }
 
+    private static Tensor ValuesOf(InMemoryWeightDataset d)
+    {
+        var v = new Tensor(d.Count, d.TargetWidth);
+        for (int i = 0; i < d.Count; i++) d.GetTargets(i, v.Data.AsSpan(i * d.TargetWidth, d.TargetWidth));
+        return v;
+    }
+
     public static TrainerOptions TrainerOptions(AdaptationSettings s, int trainItems, ulong seed, string? checkpoint) =>
         new RegressionTraining(s.ModelEpochs, s.ModelBatch, s.ModelLearningRate, 0).ToTrainerOptions(trainItems, seed, "task=domain-adapt model=" + AdaptationModel.Kind, checkpoint)
             with { AmsGrad = false, Selection = SelectionMetric.ValidationMetric };
@@ -128,6 +135,8 @@ public static class DomainAdaptation
         model.FitInputs(Subset(zoo.Weights, trainIds));
         OutputPaths.CreateDirectory(runDir, "The run directory");
         var options = TrainerOptions(s, train.Count, seed, Path.Combine(runDir, "training-checkpoint.safetensors"));
+        var (valCorrect, valSeen) = objective.Correct(RenderingObjective.Flatten(validation.Networks), ValuesOf(validation));
+        log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"  validation items, unadapted: target accuracy {(double)valCorrect / valSeen:P2} (the selection metric before training)"));
         var trainer = new Trainer(model.Executor(options), options, objective, new TargetAccuracyMetric(objective));
         var history = WeightModelTraining.FitOrResume(trainer, train, validation, progress, cancellation);
         var test = Subset(zoo.Weights, testIds);
@@ -199,7 +208,7 @@ public static class DomainAdaptation
         string setup = string.Create(inv,
             $"Zoo '{zooDir}': {zoo.Count} binary CNN classifiers ({s.Pairs} class pairs × {s.ClassifiersPerPair}; {s.ClassifierSteps} Adam steps of {s.BatchSize} at lr {s.ClassifierLearningRate:R} on the first {s.SourceImages} training images), " +
             $"split {r.TrainClassifiers} train / {r.ValidationClassifiers} validation / {r.TestClassifiers} test. Target domain: {s.ZooIdentity()["corruption"]}. Held-out images: each test classifier's pair among the first {s.HeldOutImages} test images. " +
-            $"Δv model: hidden-neuron equivariant, 2 layers × 16 channels, equivariant head; v' = v + s·Δv, s from 0.01; Adam lr {s.ModelLearningRate:R}, batch {s.ModelBatch}, {s.ModelEpochs} epochs (1 warmup, cosine), {s.DrawsPerClassifier} items of {s.BatchSize} target training images per training classifier and epoch, selection on validation loss. " +
+            $"Δv model: hidden-neuron equivariant, 2 layers × 16 channels, equivariant head; v' = v + s·Δv, s from 0.01; Adam lr {s.ModelLearningRate:R}, batch {s.ModelBatch}, {s.ModelEpochs} epochs (1 warmup, cosine), {s.DrawsPerClassifier} items of {s.BatchSize} target training images per training classifier and epoch, the epoch with the best validation target accuracy kept. " +
             $"Fine-tuning: {s.FineTuneSteps} SGD steps (lr {s.FineTuneLearningRate:R}, no momentum) of {s.BatchSize} target training images.");
         var md = new StringBuilder("# Domain adaptation (DWSNets) on Fashion-MNIST binary CNN classifiers\n\n").AppendLine(setup).AppendLine();
         md.AppendLine($"Accuracy on held-out images, mean over the {r.TestClassifiers} test classifiers; mean ± std over {r.Seeds.Count} seed(s) of the Δv model and of the fine-tuning data order.").AppendLine();

@@ -125,10 +125,29 @@ public sealed class DomainAdaptationTests
             }
             return total / (n * k);
         }
+        long Correct64(double[] d)
+        {
+            var w = Adapted(d);
+            long correct = 0;
+            for (int i = 0; i < n; i++)
+            {
+                var tensors = new double[pass.Space.Tensors.Count][];
+                int o = 0;
+                for (int t = 0; t < tensors.Length; t++) { int size = pass.Space.Tensors[t].Size; tensors[t] = w.AsSpan(i * p + o, size).ToArray(); o += size; }
+                for (int j = 0; j < k; j++)
+                {
+                    int img = (int)values.Data[i * (2 + k) + 2 + j], y = images.Labels[img] == (int)values.Data[i * (2 + k)] ? 0 : 1;
+                    var z = Reference.Logits(tensors, images.Pixels.AsSpan(img * 784, 784), default);
+                    if ((z[1] > z[0] ? 1 : 0) == y) correct++;
+                }
+            }
+            return correct;
+        }
         var d0 = delta.Data.Select(x => (double)x).ToArray();
         var adaptedRows = new Tensor(Adapted(d0).Select(x => (float)x).ToArray(), n, p);
         var (loss, grad) = objective.Compute64(adaptedRows, values);
         Assert.Equal(Loss64(d0), loss, 1e-5);
+        Assert.Equal((Correct64(d0), (long)(n * k)), objective.Correct(adaptedRows, values));
         // d loss / d Δ = s · d loss / d v'.
         var rng = new Rng(14);
         double scale = grad.Data.Max(x => Math.Abs((double)x)) * s;
@@ -167,7 +186,7 @@ public sealed class DomainAdaptationTests
         var r1 = DomainAdaptation.RunSeed(zoo1, im, s, 1, d1.File("seed1"));
         var r2 = DomainAdaptation.RunSeed(zoo2, im, s, 1, d2.File("seed1"));
         Assert.Equal(r1, r2);
-        Assert.NotEqual(0.01, r1.Scale);                                         // s was trained
+        Assert.NotEqual((double)0.01f, r1.Scale);                                // s was trained
         var other = DomainAdaptation.RunSeed(zoo2, im, s, 2, d2.File("seed2"));
         Assert.NotEqual(r1.Scale, other.Scale);
         // A finished run only reloads its best epoch: the same result.
