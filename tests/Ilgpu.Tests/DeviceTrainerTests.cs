@@ -57,7 +57,8 @@ public class DeviceTrainerTests
     private static float[] Flat(Dictionary<string, Tensor> state) => state.OrderBy(kv => kv.Key, StringComparer.Ordinal).SelectMany(kv => kv.Value.Data).ToArray();
 
     /// <summary>Four steps (the third with a smaller batch, the rate changing each step); losses, logits and the parameters.</summary>
-    private static (float[] Losses, float[] Logits, float[] Parameters, float[] Moments) Run(IStepExecutor executor, EquivariantNetwork model, float smoothing)
+    private static (float[] Losses, float[] Logits, float[] Parameters, float[] Moments) Run(IStepExecutor executor, EquivariantNetwork model, float smoothing,
+        Action? afterStep = null)
     {
         executor.SetTraining(true);
         var objective = new ClassificationObjective(smoothing);
@@ -68,6 +69,7 @@ public class DeviceTrainerTests
             var (x, labels) = Batch(model.Space, step, step == 2 ? 3 : 6, model.Config.Outputs);
             var r = executor.Step(x, new TrainingTargets(labels, null), objective);
             losses.Add(r.Loss); logits.AddRange(r.Outputs.Data);
+            afterStep?.Invoke();
         }
         return (losses.ToArray(), logits.ToArray(), Flat(executor.StateDict()), Flat(executor.OptimizerStateDict()));
     }
@@ -80,14 +82,31 @@ public class DeviceTrainerTests
     {
         var options = Options(optionsName);
         var cpuModel = Model(modelName, device: false);
-        var cpu = Run(ModuleStepExecutor.For(cpuModel, options), cpuModel, options.LabelSmoothing);
+        // Elements whose true gradient is zero in some step (a layer's bias and constant terms before a normalization, which
+        // subtracts them again): their float gradient is rounding noise (1e-8 against 0.1), which Adam turns into a step of
+        // up to ±lr in a direction that differs between any two summation orders. They are compared by a bound on their
+        // drift (≤ 2·Σlr); every other element to 1e-5.
+        var named = cpuModel.NamedParameters().OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => p.Parameter).ToArray();
+        var noise = new bool[named.Sum(p => p.Length)];
+        void MarkNoise()
+        {
+            var g = named.SelectMany(p => p.Grad.Data).ToArray();
+            float max = g.Max(Math.Abs);
+            for (int i = 0; i < g.Length; i++) if (Math.Abs(g[i]) <= 1e-5f * max) noise[i] = true;
+        }
+        var cpu = Run(ModuleStepExecutor.For(cpuModel, options), cpuModel, options.LabelSmoothing, MarkNoise);
         var devModel = Model(modelName, device: true);
         using var dev = new IlgpuStepExecutor(TestDevice.Shared, devModel, options);
         var d = Run(dev, devModel, options.LabelSmoothing);
         Assert.Equal(4, dev.StepCount);
         Assert.True(TestUtil.RelativeError(d.Losses, cpu.Losses) <= Tolerance, $"losses {string.Join(", ", d.Losses)} vs {string.Join(", ", cpu.Losses)}");
         Assert.True(TestUtil.RelativeError(d.Logits, cpu.Logits) <= Tolerance, $"logits: relative error {TestUtil.RelativeError(d.Logits, cpu.Logits):E2}");
-        Assert.True(TestUtil.RelativeError(d.Parameters, cpu.Parameters) <= Tolerance, $"parameters: relative error {TestUtil.RelativeError(d.Parameters, cpu.Parameters):E2}");
+        float[] Keep(float[] v, bool keep) => v.Where((_, i) => noise[i] != keep).ToArray();
+        Assert.True(TestUtil.RelativeError(Keep(d.Parameters, true), Keep(cpu.Parameters, true)) <= Tolerance,
+            $"parameters: relative error {TestUtil.RelativeError(Keep(d.Parameters, true), Keep(cpu.Parameters, true)):E2}");
+        double sumLr = Enumerable.Range(0, 4).Sum(s => 1e-2 * (1 - 0.2 * s));
+        var dn = Keep(d.Parameters, false); var cn = Keep(cpu.Parameters, false);
+        for (int i = 0; i < dn.Length; i++) Assert.True(Math.Abs(dn[i] - cn[i]) <= 2 * sumLr, $"zero-gradient element drifted {dn[i]} vs {cn[i]}");
         Assert.True(TestUtil.RelativeError(d.Moments, cpu.Moments) <= Tolerance, $"optimizer state: relative error {TestUtil.RelativeError(d.Moments, cpu.Moments):E2}");
 
         var againModel = Model(modelName, device: true);
@@ -153,10 +172,10 @@ public class DeviceTrainerTests
     {
         var options = TrainerOptions.Reference();
         var model = new Depth5AllMeanMax(TestDevice.Shared, seed: 5);
+        ((Linear)model.Head!.Layers[^1]).Bias!.Data[1] = float.NaN;   // NaN logits
         using var ex = new IlgpuStepExecutor(TestDevice.Shared, model, options);
         var before = Flat(ex.StateDict());
         var (x, l) = Batch(model.Space, 0, 3, 4);
-        x.Tensors[0].Data[0] = float.NaN;
         Assert.Throws<NonFiniteLossException>(() => ex.Step(x, new TrainingTargets(l, null), new ClassificationObjective()));
         Assert.Equal(0, ex.StepCount);
         Assert.Equal(before.Select(BitConverter.SingleToInt32Bits), Flat(ex.StateDict()).Select(BitConverter.SingleToInt32Bits));
