@@ -48,7 +48,7 @@ run_part() {   # name, time limit (s), gpu-check arguments...
   if [ $rc -ne 0 ]; then echo "gpu-bench-all: gpu-check $name exited $rc (124: over its limit)"; status=1; fi
   parts+=("gpu-check-$name")
 }
-run_part checks 100 --no-bench --only device-info,layer-siren32-32x32,inr-network-siren32,ilgpu-device,ilgpu-layer-siren32-1x32,ilgpu-layer-siren32-32x32,ilgpu-layer-cnn-16x16,ilgpu-inr-network-siren32
+run_part checks 100 --no-bench --only device-info,layer-siren32-32x32,inr-network-siren32,ilgpu-device,ilgpu-layer-siren32-1x32,ilgpu-layer-siren32-32x32,ilgpu-layer-cnn-16x16,ilgpu-inr-network-siren32,ilgpu-train-step
 run_part nvrtc 70 --only d2d-copy-bandwidth,layer-siren32-fwd,layer-siren32-fwdbwd,layer-width-sweep
 run_part ilgpu 90 --only d2d-copy-bandwidth,ilgpu-layer-siren32-fwd,ilgpu-layer-siren32-fwdbwd,ilgpu-layer-width-sweep,ilgpu-inr-gradient-throughput
 run_part train 70 --only ilgpu-train-epoch,train-throughput

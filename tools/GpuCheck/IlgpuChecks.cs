@@ -73,7 +73,9 @@ public static class IlgpuChecks
         r.AddBenchmark("ilgpu-layer-siren32-fwdbwd", $"ILGPU: 32 → 32 layer on SIREN 2→32→32→1, batch {LayerBenchmarks.Batch}: forward + backward", c => Single(c, Siren(32, 32, 32), backward: true));
         r.AddBenchmark("ilgpu-layer-width-sweep", "ILGPU: 32 → 32 layer on SIREN 2→h→h→1, h = 32..512: forward and forward + backward", Sweep);
         r.AddBenchmark("ilgpu-inr-gradient-throughput", "ILGPU: SIREN 2→32→32→1 forward + MSE-style weight gradient of 4096 INRs at 784 points (INR-steps/s)", InrThroughput);
-        r.AddBenchmark("ilgpu-train-epoch", "ILGPU layers in the runtime trainer's step: reference classifier, 8 steps of batch 512 (networks/s; norm, head, loss, AdamW on the host)", TrainEpoch);
+        r.AddCheck("ilgpu-train-step", "ILGPU device trainer vs the CPU trainer: reference classifier, batch 8 (2 on the CPU accelerator), 2 AdamW steps (loss, logits, parameters ≤ 1e-5) and bitwise repeat", _ => TrainStepCheck());
+        r.AddBenchmark("ilgpu-train-epoch", "ILGPU device-resident trainer (IlgpuStepExecutor) in the runtime trainer's step: reference classifier, 8 steps of batch 512 (networks/s; everything on the device)", c => TrainEpoch(c, wholeModel: true));
+        r.AddBenchmark("ilgpu-train-epoch-layers", "ILGPU layers only in the runtime trainer's step: reference classifier, 8 steps of batch 512 (networks/s; norm, head, loss, AdamW on the host)", c => TrainEpoch(c, wholeModel: false));
     }
 
     private static float[] RandomVector(int n, Random rng, double scale = 1)
@@ -248,11 +250,13 @@ public static class IlgpuChecks
         { Metrics = new() { ["inrs"] = count, ["points"] = points, ["median_ms"] = median, ["inr_steps_per_s"] = stepsPerS }, SamplesMs = samples };
     }
 
-    private static BenchmarkResult TrainEpoch(CheckContext c)
+    private static BenchmarkResult TrainEpoch(CheckContext c, bool wholeModel)
     {
         const int batch = 512, steps = 8;
         var model = new ReferenceClassifier(Device, seed: 1);
-        var executor = LayerCompiler.Runtime.Training.ModuleStepExecutor.For(model, LayerCompiler.Runtime.Training.TrainerOptions.Reference());
+        var options = LayerCompiler.Runtime.Training.TrainerOptions.Reference();
+        using var deviceExecutor = wholeModel ? new IlgpuStepExecutor(Device, model, options) : null;
+        LayerCompiler.Runtime.Training.IStepExecutor executor = deviceExecutor ?? (LayerCompiler.Runtime.Training.IStepExecutor)LayerCompiler.Runtime.Training.ModuleStepExecutor.For(model, options);
         executor.SetTraining(true);
         var rng = new Random(9);
         var x = LayerChecks.RandomBatch(model.Space, batch, 1, rng);
@@ -264,11 +268,71 @@ public static class IlgpuChecks
         {
             var input = x.Clone();
             var sw = Stopwatch.StartNew();
-            executor.Step(input, new(labels, null), objective);
+            executor.Step(input, new(labels, null), objective);   // returns after the loss and logits are on the host
             samples.Add(sw.Elapsed.TotalMilliseconds);
         }
         double median = Median(samples);
-        return new BenchmarkResult(batch / (median * 1e-3), "networks/s", $"{steps} steps of batch {batch}, median step {median:F1} ms (equivariant layers on the accelerator, the rest on the host)")
-        { Metrics = new() { ["median_step_ms"] = median, ["steps"] = steps, ["batch"] = batch }, SamplesMs = samples };
+        string where = wholeModel ? "the whole model on the accelerator: batch up, loss and logits down" : "equivariant layers on the accelerator, the rest on the host";
+        return new BenchmarkResult(batch / (median * 1e-3), "networks/s", $"{steps} steps of batch {batch}, median step {median:F1} ms ({where})")
+        { Metrics = new() { ["median_step_ms"] = median, ["steps"] = steps, ["batch"] = batch, ["whole_model_on_device"] = wholeModel ? 1 : 0 }, SamplesMs = samples };
+    }
+
+    /// <summary>
+    /// The device trainer against the CPU trainer on the reference classifier (batch 8, two AdamW steps): losses and logits ≤ 1e-5;
+    /// parameters ≤ 1e-5 except the elements whose true gradient is zero (the layers' biases and constant terms before a
+    /// normalization: their float gradients are rounding noise that Adam turns into steps of up to ±lr), which must stay
+    /// within 2·Σlr; a second device run bitwise equal.
+    /// </summary>
+    private static CheckResult TrainStepCheck()
+    {
+        // Batch 8 on a GPU; 2 on ILGPU's CPU accelerator (--ilgpu-cpu), where the 32-channel layers are slow.
+        int batch = Device.Kind == IlgpuDeviceKind.Cpu ? 2 : 8;
+        const int steps = 2;
+        var options = LayerCompiler.Runtime.Training.TrainerOptions.Reference();
+        var objective = new LayerCompiler.Runtime.Training.ClassificationObjective();
+        var cpuModel = new ReferenceClassifier(seed: 1);
+        var cpu = LayerCompiler.Runtime.Training.ModuleStepExecutor.For(cpuModel, options);
+        var named = cpuModel.NamedParameters().OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => p.Parameter).ToArray();
+        var noise = new bool[named.Sum(p => p.Length)];
+        (float[] Losses, float[] Logits, float[] Parameters) Run(LayerCompiler.Runtime.Training.IStepExecutor e, bool markNoise)
+        {
+            var losses = new List<float>(); var logits = new List<float>();
+            e.SetTraining(true);
+            for (int s = 0; s < steps; s++)
+            {
+                var x = LayerChecks.RandomBatch(cpuModel.Space, batch, 1, new Random(100 + s));
+                var labels = Enumerable.Range(0, batch).Select(i => (i + s) % 10).ToArray();
+                var r = e.Step(x, new(labels, null), objective);
+                losses.Add(r.Loss); logits.AddRange(r.Outputs.Data);
+                if (markNoise)
+                {
+                    var g = named.SelectMany(p => p.Grad.Data).ToArray();
+                    float max = g.Max(Math.Abs);
+                    for (int i = 0; i < g.Length; i++) if (Math.Abs(g[i]) <= 1e-5f * max) noise[i] = true;
+                }
+            }
+            var parameters = e.StateDict().OrderBy(kv => kv.Key, StringComparer.Ordinal).SelectMany(kv => kv.Value.Data).ToArray();
+            return (losses.ToArray(), logits.ToArray(), parameters);
+        }
+        var reference = Run(cpu, markNoise: true);
+        (float[] Losses, float[] Logits, float[] Parameters) OnDevice()
+        {
+            using var e = new IlgpuStepExecutor(Device, new ReferenceClassifier(Device, seed: 1), options);
+            return Run(e, markNoise: false);
+        }
+        var d = OnDevice();
+        var again = OnDevice();
+        float[] Real(float[] v) => v.Where((_, i) => !noise[i]).ToArray();
+        double el = RelErr(d.Losses, reference.Losses), eo = RelErr(d.Logits, reference.Logits), ep = RelErr(Real(d.Parameters), Real(reference.Parameters));
+        double drift = d.Parameters.Select((v, i) => noise[i] ? Math.Abs(v - reference.Parameters[i]) : 0).DefaultIfEmpty(0).Max();
+        double bound = 2 * steps * options.LearningRate;
+        bool bitwise = d.Parameters.Select(BitConverter.SingleToInt32Bits).SequenceEqual(again.Parameters.Select(BitConverter.SingleToInt32Bits))
+            && d.Losses.Select(BitConverter.SingleToInt32Bits).SequenceEqual(again.Losses.Select(BitConverter.SingleToInt32Bits));
+        bool ok = el <= 1e-5 && eo <= 1e-5 && ep <= 1e-5 && drift <= bound && bitwise;
+        string details = string.Create(CultureInfo.InvariantCulture,
+            $"losses {string.Join(", ", d.Losses)} vs {string.Join(", ", reference.Losses)}: rel {el:E2}; logits rel {eo:E2}; parameters rel {ep:E2} " +
+            $"({noise.Count(n => n)} zero-gradient elements, drift {drift:E2} ≤ {bound:E2}); bitwise repeat {(bitwise ? "yes" : "NO")}");
+        return (ok ? CheckResult.Pass(details) : CheckResult.Fail(details)) with
+        { Metrics = new() { ["loss_rel_err"] = el, ["logits_rel_err"] = eo, ["param_rel_err"] = ep, ["zero_grad_drift"] = drift, ["bitwise_repeat"] = bitwise ? 1 : 0 } };
     }
 }

@@ -78,7 +78,11 @@ internal static class ClassifierTraining
         options.Validate();
         var sw = Stopwatch.StartNew();
         var trainerOptions = options.ToTrainerOptions(model.Kind, train.Count);
-        var trainer = new Trainer(model.Executor(trainerOptions), trainerOptions);
+        // With --device cuda|auto and a GPU: the whole model on the device when every module has a kernel, else its layers only.
+        using var onDevice = model.DeviceExecutor(trainerOptions, out string? notOnDevice);
+        if (onDevice != null) Ui.Info("  training: the whole model on the device (layers, norm, pooling, head, loss and AdamW as ILGPU kernels)");
+        else if (notOnDevice != null) Ui.Info($"  training: equivariant layers on the device, the rest on the CPU ({notOnDevice})");
+        var trainer = new Trainer(onDevice ?? (IStepExecutor)model.Executor(trainerOptions), trainerOptions);
         int trainedNow = 0;
         var progress = new Progress(p =>
         {
@@ -98,6 +102,7 @@ internal static class ClassifierTraining
             }
         }
         else history = trainer.Fit(trainSet, validationSet, progress, cancellation);
+        onDevice?.SyncToModel();
         model.Module.Eval();
         return new TrainOutcome(history.Epochs.Select(Record).ToList(), history.BestEpoch ?? 0, sw.Elapsed.TotalSeconds, history.Epochs.Count - trainedNow);
     }
@@ -124,6 +129,7 @@ internal static class ClassifierTraining
         var loss = new SoftmaxCrossEntropy();
         double lossSum = 0; long correct = 0;
         var buffers = new Dictionary<int, WeightSpaceBatch>();
+        using var onDevice = model.DeviceExecutor(new TrainerOptions(), out _);   // forward of the whole model on the device when it can
         for (int start = 0; start < n; start += batchSize)
         {
             int count = Math.Min(batchSize, n - start);
@@ -131,7 +137,7 @@ internal static class ClassifierTraining
             var batchLabels = labels.AsSpan(start, count).ToArray();
             if (!buffers.TryGetValue(count, out var x)) buffers[count] = x = new WeightSpaceBatch(data.Space, count, 1);
             data.Fill(idx, x);
-            var logits = model.Forward(x);
+            var logits = onDevice != null ? onDevice.Forward(x) : model.Forward(x);
             lossSum += loss.Compute(logits, batchLabels).Loss * count;
             var pred = Metrics.ArgMax(logits);
             for (int i = 0; i < count; i++)

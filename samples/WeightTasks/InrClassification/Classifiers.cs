@@ -68,6 +68,13 @@ internal abstract class Classifier
     /// <summary>The CPU step executor: this model with <paramref name="options"/>' optimizer.</summary>
     public ModuleStepExecutor Executor(TrainerOptions options) => new(Module, Forward, Backward, options.CreateOptimizer(Module), options.ClipGradNorm);
 
+    /// <summary>
+    /// The whole model on the ILGPU device (<see cref="LayerCompiler.Ilgpu.IlgpuStepExecutor"/>) when its layers were built on
+    /// one and every module has a device kernel; otherwise null, with <paramref name="reason"/> saying why when the layers are
+    /// on a device (the CPU executor then drives the device layers alone).
+    /// </summary>
+    public virtual LayerCompiler.Ilgpu.IlgpuStepExecutor? DeviceExecutor(TrainerOptions options, out string? reason) { reason = null; return null; }
+
     public Dictionary<string, string> Metadata() => new(StringComparer.Ordinal)
     {
         ["model.kind"] = Kind,
@@ -138,6 +145,15 @@ internal sealed class EquivariantClassifier : Classifier
     }
 
     public override void Backward(Tensor gradLogits) => _net.BackwardParameters(gradLogits);
+
+    public override LayerCompiler.Ilgpu.IlgpuStepExecutor? DeviceExecutor(TrainerOptions options, out string? reason)
+    {
+        reason = null;
+        if (_net.Layers[0].Kernel is not LayerCompiler.Ilgpu.IlgpuEquivariantKernel layer) return null;
+        reason = LayerCompiler.Ilgpu.IlgpuStepExecutor.WhyUnsupported(layer.Device, _net, options);
+        // The normalization runs on the host before the upload (in place, as Forward); the zoo's space differs only in symmetry.
+        return reason == null ? new LayerCompiler.Ilgpu.IlgpuStepExecutor(layer.Device, _net, options, raw => Normalizer.Apply(raw)) : null;
+    }
 }
 
 /// <summary>
