@@ -86,8 +86,7 @@ public sealed class IlgpuInrFitter : IDisposable
         _adamTable = acc.Allocate1D(AdamTable(settings));
         _mseStep = acc.LoadAutoGroupedKernel<Index1D, IlgpuInrFitArgs>(MseStep);
         _adamStep = acc.LoadAutoGroupedKernel<Index1D, IlgpuInrFitArgs>(AdamStep);
-        long perInr = (long)pointCount * Math.Max(network.Source.ScratchPerPoint, network.Source.OutputWidth);
-        MaxInrsPerBatch = (int)Math.Clamp(int.MaxValue / perInr, 1, 1 << 16);
+        MaxInrsPerBatch = (int)Math.Clamp(int.MaxValue / FloatsPerInr, 1, 1 << 16);
     }
 
     public IlgpuInputNetwork Network { get; }
@@ -99,6 +98,9 @@ public sealed class IlgpuInrFitter : IDisposable
     public int TargetLength => PointCount * Network.Source.OutputWidth;
     /// <summary>Iterations between reads of the per-INR states (finished INRs are reported, and the fit ends once all are done).</summary>
     public int StepsPerCheck { get; set; } = 50;
+    // The largest per-INR extent of a 32-bit kernel index: backward scratch, outputs, parameters.
+    private long FloatsPerInr => Math.Max((long)PointCount * Math.Max(Network.Source.ScratchPerPoint, Network.Source.OutputWidth), Network.Source.ParameterCount);
+
     /// <summary>INRs on the device at once (default: the most whose backward scratch stays below 2^31 floats, at most 65,536).</summary>
     public int MaxInrsPerBatch { get; set; }
 
@@ -162,7 +164,8 @@ public sealed class IlgpuInrFitter : IDisposable
         if (parameters.Length < (long)count * p) throw new ArgumentException($"parameters hold {parameters.Length} floats, {count} INRs need {(long)count * p}.", nameof(parameters));
         if (targets.Length < (long)count * tl) throw new ArgumentException($"targets hold {targets.Length} floats, {count} INRs need {(long)count * tl}.", nameof(targets));
         if (StepsPerCheck < 1) throw new InvalidOperationException($"StepsPerCheck must be positive, got {StepsPerCheck}.");
-        if (MaxInrsPerBatch < 1) throw new InvalidOperationException($"MaxInrsPerBatch must be positive, got {MaxInrsPerBatch}.");
+        if (MaxInrsPerBatch < 1 || MaxInrsPerBatch * FloatsPerInr > int.MaxValue)
+            throw new InvalidOperationException($"MaxInrsPerBatch must be in [1, {int.MaxValue / FloatsPerInr}] (32-bit indices over {FloatsPerInr} floats per INR), got {MaxInrsPerBatch}.");
         var results = new InrFitResult[count];
         work = (0, 0);
         for (int first = 0; first < count; first += MaxInrsPerBatch)

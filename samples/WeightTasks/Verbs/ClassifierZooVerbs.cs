@@ -34,7 +34,7 @@ internal static class ClassifierZooVerbs
         };
         build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
-            Cli.CpuOnlyDevice(r, "classifier-zoo build (training the zoo's classifiers)");
+            Cli.CpuOnlyDevice(r, "classifier-zoo build");
             var arch = Architecture(r.GetValue(archOption)!);
             var s = r.GetValue(Cli.Full) ? ClassifierZooSettings.Full(arch) : ClassifierZooSettings.Quick(arch);
             s = s with { Seed = r.GetValue(Cli.Seed) };
