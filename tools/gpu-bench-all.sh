@@ -35,8 +35,8 @@ elapsed() { echo $(( $(date +%s) - start )); }
 runs=20; warmup=3
 [ "$quick" = 1 ] && { runs=5; warmup=1; }
 
-# 1. Both CUDA backends (NVRTC and ILGPU), in four gpu-check runs so that a run over its limit loses only its own part:
-#    checks (each kernel against the C# kernels), NVRTC timings, ILGPU timings, training.
+# 1. Both CUDA backends (NVRTC and ILGPU), in five gpu-check runs so that a run over its limit loses only its own part:
+#    checks (each kernel against the C# kernels), NVRTC timings, ILGPU timings, training, INR fitting on ILGPU.
 parts=()
 run_part() {   # name, time limit (s), gpu-check arguments...
   local name=$1 limit=$2; shift 2
@@ -50,15 +50,18 @@ run_part() {   # name, time limit (s), gpu-check arguments...
 }
 run_part checks 100 --no-bench --only device-info,layer-siren32-32x32,inr-network-siren32,ilgpu-device,ilgpu-layer-siren32-1x32,ilgpu-layer-siren32-32x32,ilgpu-layer-cnn-16x16,ilgpu-inr-network-siren32,ilgpu-train-step
 run_part nvrtc 70 --only d2d-copy-bandwidth,layer-siren32-fwd,layer-siren32-fwdbwd,layer-width-sweep
-run_part ilgpu 90 --only d2d-copy-bandwidth,ilgpu-layer-siren32-fwd,ilgpu-layer-siren32-fwdbwd,ilgpu-layer-width-sweep,ilgpu-inr-gradient-throughput
+run_part ilgpu 80 --only d2d-copy-bandwidth,ilgpu-layer-siren32-fwd,ilgpu-layer-siren32-fwdbwd,ilgpu-layer-width-sweep,ilgpu-inr-gradient-throughput
 run_part train 70 --only ilgpu-train-epoch,train-throughput
+# INR fitting on ILGPU: the fitter against the CPU fitter, then its throughput (4096 SIRENs, 100 steps each). Its 40 s
+# come from the ILGPU timings (90 → 80 s) and PyTorch (eager 40 → 30 s, torch.compile 90 → 70 s): still 460 s in all.
+run_part ilgpu-inr 40 --only ilgpu-inr-fit-siren32,ilgpu-inr-fit-throughput
 
 # 2. PyTorch on the same device: the same layer, eager and torch.compile, same sizes and byte counts.
 if command -v python3 >/dev/null && python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
   echo "== [$(elapsed) s] PyTorch eager"
-  timeout 40 python3 "$root/bench/gpu/torch_layer_gpu.py" --impl eager --runs "$runs" --warmup "$warmup" --out "$out/torch-eager.json" || { echo "gpu-bench-all: torch eager failed or timed out"; status=1; }
+  timeout 30 python3 "$root/bench/gpu/torch_layer_gpu.py" --impl eager --runs "$runs" --warmup "$warmup" --out "$out/torch-eager.json" || { echo "gpu-bench-all: torch eager failed or timed out"; status=1; }
   echo "== [$(elapsed) s] PyTorch torch.compile"
-  timeout 90 python3 "$root/bench/gpu/torch_layer_gpu.py" --impl compile --runs "$runs" --warmup "$warmup" --out "$out/torch-compile.json" || { echo "gpu-bench-all: torch.compile failed or timed out"; status=1; }
+  timeout 70 python3 "$root/bench/gpu/torch_layer_gpu.py" --impl compile --runs "$runs" --warmup "$warmup" --out "$out/torch-compile.json" || { echo "gpu-bench-all: torch.compile failed or timed out"; status=1; }
 else
   echo "gpu-bench-all: no PyTorch with CUDA here; the torch comparison is left out"
 fi
@@ -69,7 +72,7 @@ python3 - "$out" <<'PY' || { echo "gpu-bench-all: merge failed"; status=1; }
 import json, os, sys
 out = sys.argv[1]
 report = {"schema": 1, "parts": {}}
-for name in ("gpu-check-checks", "gpu-check-nvrtc", "gpu-check-ilgpu", "gpu-check-train", "torch-eager", "torch-compile"):
+for name in ("gpu-check-checks", "gpu-check-nvrtc", "gpu-check-ilgpu", "gpu-check-train", "gpu-check-ilgpu-inr", "torch-eager", "torch-compile"):
     p = os.path.join(out, name + ".json")
     if os.path.exists(p):
         with open(p) as f:

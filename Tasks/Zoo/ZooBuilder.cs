@@ -31,6 +31,9 @@ public sealed record ZooBuildOptions
     public IReadOnlyDictionary<string, int>? SplitLimits { get; init; }
     /// <summary>Splits to build (default: all of the task's); others are not part of the zoo.</summary>
     public IReadOnlyList<string>? Splits { get; init; }
+    /// <summary>What fits the INRs (null: the CPU <see cref="InrFitter"/> on <see cref="MaxThreads"/> threads). The zoo's
+    /// format is the same either way; each shard and the manifest's split statistics record the device.</summary>
+    public ZooFitterFactory? Fitter { get; init; }
 }
 
 /// <summary>Progress of a build: INRs done (reused shards included), throughput of this run, and an ETA.</summary>
@@ -157,7 +160,9 @@ public sealed class ZooBuilder
         int done = 0, fittedInrs = 0, reused = 0, rebuilt = 0, fittedShards = 0;
         long steps = 0;
         double fitSeconds = 0;
-        var fitter = new InrFitter(_network, _task.Points, _task.PointCount, _options.Fit);
+        using var fitter = _options.Fitter is { } factory
+            ? factory(_network, _task.Points, _task.PointCount, _options.Fit)
+            : new CpuZooFitter(new InrFitter(_network, _task.Points, _task.PointCount, _options.Fit), _options.MaxThreads);
         var reportLock = new object();
         long lastReport = 0;
 
@@ -186,6 +191,7 @@ public sealed class ZooBuilder
             int fittedBefore = fittedShards;
             var psnr = new List<float>(count);
             var stepList = new List<long>(count);
+            var devices = new SortedSet<string>(StringComparer.Ordinal);
             double splitSeconds = 0;
             for (int k = 0; k < shards.Count; k++)
             {
@@ -196,13 +202,14 @@ public sealed class ZooBuilder
                 var expectedIndex = Enumerable.Range(sh.First, sh.Count).Select(p => _task.ItemIndex(split, p)).ToArray();
                 if (File.Exists(path))
                 {
-                    string? problem = ZooReader.ValidateShard(path, meta, expectedIndex, _network.Space, _task.ClassCount, _task.RegressionWidth, _task.IndexTensorName, out var shardPsnr, out var shardSteps, out double seconds);
+                    string? problem = ZooReader.ValidateShard(path, meta, expectedIndex, _network.Space, _task.ClassCount, _task.RegressionWidth, _task.IndexTensorName, out var shardPsnr, out var shardSteps, out double seconds, out string? shardDevice);
                     if (problem is null)
                     {
                         reused++;
                         done += sh.Count;
                         psnr.AddRange(shardPsnr!); stepList.AddRange(shardSteps!);
                         splitSeconds += seconds;
+                        devices.Add(shardDevice!);
                         Report(split, $"kept {sh.File} ({sh.Count} INRs, already complete)", true);
                         continue;
                     }
@@ -221,6 +228,7 @@ public sealed class ZooBuilder
                 fitSeconds += seconds2;
                 splitSeconds += seconds2;
                 fittedShards++;
+                devices.Add(fitter.Device);
                 psnr.AddRange(results.Select(r => (float)r.Psnr)); stepList.AddRange(results.Select(r => (long)r.Steps));
                 Report(split, $"wrote {sh.File}", true);
             }
@@ -229,7 +237,7 @@ public sealed class ZooBuilder
             var recorded = existing?.Splits.FirstOrDefault(e => e.Name == split && e.Complete && e.Count == count);
             splitInfos[si] = fittedShards == fittedBefore && recorded != null
                 ? recorded
-                : new ZooSplitInfo(split, count, true, shards, ZooSplitStats.From(psnr, stepList, _options.Fit.StopMse, splitSeconds));
+                : new ZooSplitInfo(split, count, true, shards, ZooSplitStats.From(psnr, stepList, _options.Fit.StopMse, splitSeconds, string.Join(" + ", devices)));
             new ZooManifest(_identity, splitInfos).Save(manifestPath);
         }
         var manifest = new ZooManifest(_identity, splitInfos);
@@ -245,10 +253,10 @@ public sealed class ZooBuilder
         return list;
     }
 
-    private (InrFitResult[] Results, double Seconds) FitShard(InrFitter fitter, string split, ZooShardInfo sh, Dictionary<string, string> meta, string path,
+    private (InrFitResult[] Results, double Seconds) FitShard(IZooFitter fitter, string split, ZooShardInfo sh, Dictionary<string, string> meta, string path,
         CancellationToken cancellation, Action<InrFitResult> onFitted)
     {
-        int n = sh.Count, p = _network.ParameterCount, tl = fitter.TargetLength;
+        int n = sh.Count, p = _network.ParameterCount, tl = _task.PointCount * _network.OutputWidth;
         var parameters = new float[n * p];
         var targets = new float[n * tl];
         var index = new long[n];
@@ -260,7 +268,7 @@ public sealed class ZooBuilder
             _task.Target(split, position, targets.AsSpan(i * tl, tl));
         }
         var sw = Stopwatch.StartNew();
-        var results = fitter.FitMany(parameters, targets, n, _options.MaxThreads, (_, r) => onFitted(r), cancellation);
+        var results = fitter.FitMany(parameters, targets, n, (_, r) => onFitted(r), cancellation);
         double seconds = sw.Elapsed.TotalSeconds;
 
         var tensors = new Dictionary<string, SafetensorsRawTensor>(StringComparer.Ordinal);
@@ -289,6 +297,7 @@ public sealed class ZooBuilder
         {
             [ZooFormat.FitSecondsKey] = ZooFormat.Invariant(seconds),
             [ZooFormat.TotalStepsKey] = ZooFormat.Invariant(results.Sum(r => (long)r.Steps)),
+            [ZooFormat.FitDeviceKey] = fitter.Device,
         };
         SafetensorsWriter.Write(path, tensors, fullMeta);
         return (results, seconds);

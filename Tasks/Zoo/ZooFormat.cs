@@ -54,6 +54,8 @@ public static class ZooFormat
     public const string SplitCountKey = "split_count";
     public const string FitSecondsKey = "stat.fit_seconds";
     public const string TotalStepsKey = "stat.total_steps";
+    /// <summary>Where the shard's INRs were fitted ("cpu", or the accelerator, e.g. "ilgpu Cuda: NVIDIA H100 80GB HBM3"); not part of the identity.</summary>
+    public const string FitDeviceKey = "stat.fit_device";
 
     public static string ShardFileName(string split, int shard) => $"{split}/shard-{shard.ToString("D5", CultureInfo.InvariantCulture)}.safetensors";
 

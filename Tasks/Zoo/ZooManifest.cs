@@ -19,18 +19,20 @@ namespace LayerCompiler.Tasks.Zoo;
 public sealed record ZooShardInfo(string File, int First, int Count);
 
 /// <summary>Fit quality of a split (PSNR in dB of the stored weights).</summary>
-public sealed record ZooSplitStats(double PsnrMean, double PsnrP5, double PsnrMedian, double PsnrMin, double PsnrMax, int Stopped, double MeanSteps, long TotalSteps, double FitSeconds)
+public sealed record ZooSplitStats(double PsnrMean, double PsnrP5, double PsnrMedian, double PsnrMin, double PsnrMax, int Stopped, double MeanSteps, long TotalSteps, double FitSeconds,
+    string? Device = null)
 {
     /// <summary>Fitting throughput over the shards fitted (Adam steps of all INRs per second of wall time).</summary>
     public double InrStepsPerSecond => FitSeconds > 0 ? TotalSteps / FitSeconds : double.NaN;
 
-    public static ZooSplitStats From(IReadOnlyList<float> psnr, IReadOnlyList<long> steps, double stopMse, double fitSeconds)
+    /// <param name="device">Where the split's INRs were fitted (the shards' devices, joined by " + " when several).</param>
+    public static ZooSplitStats From(IReadOnlyList<float> psnr, IReadOnlyList<long> steps, double stopMse, double fitSeconds, string? device = null)
     {
-        if (psnr.Count == 0) return new ZooSplitStats(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0, 0, 0, fitSeconds);
+        if (psnr.Count == 0) return new ZooSplitStats(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0, 0, 0, fitSeconds, device);
         var sorted = psnr.Select(p => (double)p).OrderBy(p => p).ToArray();
         double stopPsnr = Psnr.FromMse(stopMse);
         return new ZooSplitStats(sorted.Average(), Quantile(sorted, 0.05), Quantile(sorted, 0.5), sorted[0], sorted[^1],
-            sorted.Count(p => p >= stopPsnr - 1e-4), steps.Average(), steps.Sum(), fitSeconds);
+            sorted.Count(p => p >= stopPsnr - 1e-4), steps.Average(), steps.Sum(), fitSeconds, device);
     }
 
     /// <summary>Linear-interpolated quantile of sorted values (NumPy's default).</summary>
@@ -152,6 +154,7 @@ public sealed class ZooManifest
                     w.WriteNumber("total_steps", st.TotalSteps);
                     WriteNumber(w, "fit_seconds", st.FitSeconds);
                     WriteNumber(w, "inr_steps_per_second", st.InrStepsPerSecond);
+                    if (st.Device is { } device) w.WriteString("fit_device", device);
                     w.WriteEndObject();
                 }
                 w.WriteEndObject();
@@ -201,7 +204,8 @@ public sealed class ZooManifest
                 ZooSplitStats? stats = null;
                 if (s.TryGetProperty("stats", out var st) && st.ValueKind == JsonValueKind.Object)
                     stats = new ZooSplitStats(GetDouble(st, "psnr_mean"), GetDouble(st, "psnr_p5"), GetDouble(st, "psnr_median"), GetDouble(st, "psnr_min"),
-                        GetDouble(st, "psnr_max"), (int)GetDouble(st, "stopped"), GetDouble(st, "mean_steps"), (long)GetDouble(st, "total_steps"), GetDouble(st, "fit_seconds"));
+                        GetDouble(st, "psnr_max"), (int)GetDouble(st, "stopped"), GetDouble(st, "mean_steps"), (long)GetDouble(st, "total_steps"), GetDouble(st, "fit_seconds"),
+                        st.TryGetProperty("fit_device", out var fd) && fd.ValueKind == JsonValueKind.String ? fd.GetString() : null);
                 splits.Add(new ZooSplitInfo(name, count, complete, shards, stats));
             }
             return new ZooManifest(identity, splits);

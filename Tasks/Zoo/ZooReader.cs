@@ -185,9 +185,9 @@ public sealed class ZooReader
 
     /// <summary>Used by the builder when resuming: null when the shard at <paramref name="path"/> is complete and valid.</summary>
     internal static string? ValidateShard(string path, IReadOnlyDictionary<string, string> expectedMetadata, long[] expectedIndex, global::LayerCompiler.Algebra.WeightSpace space,
-        int classes, int targetWidth, string indexTensor, out float[]? psnr, out long[]? steps, out double fitSeconds)
+        int classes, int targetWidth, string indexTensor, out float[]? psnr, out long[]? steps, out double fitSeconds, out string? fitDevice)
     {
-        psnr = null; steps = null; fitSeconds = 0;
+        psnr = null; steps = null; fitSeconds = 0; fitDevice = null;
         var file = ReadShard(path, expectedMetadata, space, classes, targetWidth, indexTensor, out string? problem);
         if (file is null) return problem;
         var index = file.GetInt64(indexTensor);
@@ -195,6 +195,8 @@ public sealed class ZooReader
         psnr = file.GetFloat32(ZooFormat.PsnrTensor).Data;
         steps = file.GetInt64(ZooFormat.StepsTensor);
         if (file.Metadata.TryGetValue(ZooFormat.FitSecondsKey, out var s)) double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out fitSeconds);
+        // Shards written before the device was recorded were fitted on the CPU.
+        fitDevice = file.Metadata.TryGetValue(ZooFormat.FitDeviceKey, out var d) ? d : "cpu";
         return null;
     }
 }

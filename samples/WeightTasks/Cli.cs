@@ -26,7 +26,7 @@ internal static class Cli
     {
         var option = new Option<string>("--device")
         {
-            Description = "Where the equivariant layers run: cpu (the generated C# kernels), cuda (the generated ILGPU kernels on a CUDA GPU; an error when there is none) or auto (cuda when a CUDA GPU is found, else cpu).",
+            Description = "Where the work runs: cpu (the generated C# kernels), cuda (the generated ILGPU kernels on a CUDA GPU; an error when there is none, or for a verb with no GPU path yet) or auto (cuda when a CUDA GPU is found and the verb has a GPU path, else cpu).",
             DefaultValueFactory = _ => "cpu",
         };
         option.Validators.Add(r =>
@@ -39,15 +39,14 @@ internal static class Cli
     }
 
     /// <summary>
-    /// --device for INR fitting: the ILGPU backend has the input network's batched forward and weight gradient but not yet
-    /// the fused fitting loop, so zoos are fitted on the CPU: cuda is refused with that reason (before any work), auto says so.
+    /// --device for a verb with no GPU path yet (one line at the start of its action): cuda is refused with that reason
+    /// before any work ("--device cuda: WHAT runs on the CPU only for now"), auto runs on the CPU and says so.
     /// </summary>
-    public static void FittingDevice(string value)
+    public static void CpuOnlyDevice(ParseResult r, string what)
     {
-        var kind = LayerCompiler.Ilgpu.IlgpuDevice.ParseKind(value);
-        const string why = "INR fitting runs on the CPU in this build (the ILGPU backend has the input network's forward and weight gradient, not yet the fitting loop)";
-        if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Cuda) throw new InvalidOperationException($"--device cuda: {why}; use --device cpu or auto.");
-        if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Auto) Ui.Info($"  device: cpu ({why})");
+        var kind = LayerCompiler.Ilgpu.IlgpuDevice.ParseKind(r.GetValue(Device)!);
+        if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Cuda) throw new InvalidOperationException($"--device cuda: {what} runs on the CPU only for now; use --device cpu or auto.");
+        if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Auto) Ui.Info($"  device: cpu ({what} runs on the CPU only for now)");
     }
 
     /// <summary>
@@ -55,13 +54,13 @@ internal static class Cli
     /// cuda (or auto with one). cuda without a GPU throws with ILGPU's one-line reason, e.g. "--device cuda: no CUDA device
     /// found (ILGPU found: CPU accelerator only)". ILGPU's CPU accelerator is never chosen: it is an emulator for tests.
     /// </summary>
-    public static LayerCompiler.Ilgpu.IlgpuDevice? OpenDevice(string value)
+    public static LayerCompiler.Ilgpu.IlgpuDevice? OpenDevice(string value, string use = "equivariant layers on the GPU through ILGPU")
     {
         var kind = LayerCompiler.Ilgpu.IlgpuDevice.ParseKind(value);
         if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Cpu) return null;
         if (LayerCompiler.Ilgpu.IlgpuDevice.TryOpen(LayerCompiler.Ilgpu.IlgpuDeviceKind.Cuda, out var device, out string reason))
         {
-            Ui.Info($"  device: {device!.Description} (equivariant layers on the GPU through ILGPU)");
+            Ui.Info($"  device: {device!.Description} ({use})");
             return device;
         }
         if (kind == LayerCompiler.Ilgpu.IlgpuDeviceKind.Cuda) throw new InvalidOperationException(reason);

@@ -167,7 +167,7 @@ public class ErrorTests
 
     [Fact]
     public void ZooBuild_DeviceCuda_IsRefusedWithTheReason() =>
-        Fails(1, "--device cuda: INR fitting runs on the CPU in this build", "inr-zoo", "build", "--per-split", "2", "--out", Path.Combine(Workspace.NewDirectory("zoo-cuda"), "zoo"), "--device", "cuda");
+        Fails(1, "--device cuda: no CUDA device found", "inr-zoo", "build", "--per-split", "2", "--out", Path.Combine(Workspace.NewDirectory("zoo-cuda"), "zoo"), "--device", "cuda");
 
     [Fact]
     public void Train_UnknownDevice_IsRejected() =>

@@ -80,6 +80,7 @@ public sealed class CheckRegistry
         InrChecks.Register(r);
         TrainChecks.Register(r);
         IlgpuChecks.Register(r);
+        IlgpuInrFitChecks.Register(r);
         return r;
     }
 }

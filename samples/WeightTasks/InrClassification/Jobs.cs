@@ -82,13 +82,14 @@ internal static class Jobs
         }
     }
 
-    public static ZooBuildResult BuildFashionZoo(FashionMnist data, string directory, ZooPlan plan, ulong seed, int threads, CancellationToken cancellation)
+    public static ZooBuildResult BuildFashionZoo(FashionMnist data, string directory, ZooPlan plan, ulong seed, int threads, CancellationToken cancellation, ZooFitterFactory? fitter = null)
     {
         var task = ImageInrTask.FashionMnist(data);
         var builder = new ZooBuilder(task, Siren, new ZooBuildOptions
         {
             Directory = directory, Seed = seed, ShardSize = plan.ShardSize, MaxThreads = threads, Fit = plan.Fit,
             PerSplitLimit = plan.PerSplit, SplitLimits = plan.SplitLimits,
+            Fitter = fitter,
         });
         int total = task.SplitNames.Sum(builder.PlannedCount);
         Ui.Step(string.Create(CultureInfo.InvariantCulture,
@@ -102,11 +103,11 @@ internal static class Jobs
     /// The sine-wave corpus. The protocol fixes no corpus size: --per-split N builds N INRs per split, --sizes T,V,E
     /// T train / V validation / E test, --full 10,000 train / 1,000 validation / 1,000 test.
     /// </summary>
-    public static ZooBuildResult BuildSineZoo(string directory, int[]? sizes, ZooPlan plan, ulong seed, int threads, CancellationToken cancellation)
+    public static ZooBuildResult BuildSineZoo(string directory, int[]? sizes, ZooPlan plan, ulong seed, int threads, CancellationToken cancellation, ZooFitterFactory? fitter = null)
     {
         var task = sizes is { } s ? new SineWaveInrTask(seed, s[0], s[1], s[2]) : new SineWaveInrTask(seed, 10_000, 1_000, 1_000);
         var net = new MlpInputNetwork(Siren1x32x32x1.CreateWeightSpace(LayerCompiler.Symmetry.HiddenNeuron), LayerCompiler.InputActivation.Sine, 30f, 0f);
-        var builder = new ZooBuilder(task, net, new ZooBuildOptions { Directory = directory, Seed = seed, ShardSize = plan.ShardSize, MaxThreads = threads, Fit = plan.Fit });
+        var builder = new ZooBuilder(task, net, new ZooBuildOptions { Directory = directory, Seed = seed, ShardSize = plan.ShardSize, MaxThreads = threads, Fit = plan.Fit, Fitter = fitter });
         Ui.Step(string.Create(CultureInfo.InvariantCulture,
             $"Sine-wave zoo in {directory}: {string.Join(", ", task.SplitNames.Select(s => $"{builder.PlannedCount(s)} {s}"))} INRs; {plan.Fit}"));
         var result = Ui.BuildZoo(builder, cancellation);

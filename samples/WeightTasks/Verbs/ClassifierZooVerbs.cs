@@ -30,10 +30,11 @@ internal static class ClassifierZooVerbs
         var epochsOption = new Option<string?>("--epochs") { Description = "Checkpoint pool epochs, comma-separated (default 1,2,4,8)." };
         var build = new Command("build", "Train a zoo of classifiers with a wide hyperparameter spread (resumes an interrupted build); quick by default, --full for 10,240 networks.")
         {
-            outOption, archOption, Cli.Full, runsOption, poolOption, testOption, epochsOption, Cli.Seed, Cli.Data,
+            outOption, archOption, Cli.Full, runsOption, poolOption, testOption, epochsOption, Cli.Seed, Cli.Data, Cli.Device,
         };
         build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
+            Cli.CpuOnlyDevice(r, "classifier-zoo build");
             var arch = Architecture(r.GetValue(archOption)!);
             var s = r.GetValue(Cli.Full) ? ClassifierZooSettings.Full(arch) : ClassifierZooSettings.Quick(arch);
             s = s with { Seed = r.GetValue(Cli.Seed) };
@@ -69,10 +70,11 @@ internal static class ClassifierZooVerbs
         var tableOption = new Option<string?>("--table") { Description = "Also write the markdown table to this file." };
         var generalization = new Command("generalization", "Predict each checkpoint's test accuracy from its weights: train every model on the zoo's train split and print test Kendall τ and R².")
         {
-            Cli.Zoo, modelsOption, seedsOption, trainEpochsOption, tableOption,
+            Cli.Zoo, modelsOption, seedsOption, trainEpochsOption, tableOption, Cli.Device,
         };
         generalization.SetAction((ParseResult r) => Cli.Run(() =>
         {
+            Cli.CpuOnlyDevice(r, "classifier-zoo generalization");
             var zoo = ClassifierZooReader.Read(r.GetValue(Cli.Zoo)!);
             var models = r.GetValue(modelsOption)!.Split(',');
             foreach (var m in models)

@@ -25,10 +25,11 @@ internal static class InrEditVerbs
         var outOption = new Option<string>("--out") { Description = "Directory for one sub-directory per run, results.md/json, test-edits.png and report.html.", DefaultValueFactory = _ => "runs/inr-edit" };
         var train = new Command("train", "Train editors that dilate the image an INR renders (U' = U + γ·F(U), pixel MSE through the SIREN), every model × seed (runs resume); test MSE and a picture of the edits.")
         {
-            Cli.Zoo, modelsOption, seedsOption, epochsOption, batchOption, lrOption, limitOption, evalLimitOption, outOption, Cli.Full, Cli.Data,
+            Cli.Zoo, modelsOption, seedsOption, epochsOption, batchOption, lrOption, limitOption, evalLimitOption, outOption, Cli.Full, Cli.Data, Cli.Device,
         };
         train.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
+            Cli.CpuOnlyDevice(r, "inr-edit train");
             bool full = r.GetValue(Cli.Full);
             var kinds = ResultsTable.ParseList(r.GetValue(modelsOption)!, "--models", s => EditKinds.Names.Contains(s) ? s : throw new ArgumentException($"--models: unknown model '{s}'; choose from {string.Join(", ", EditKinds.Names)}."));
             var seeds = SineVerbs.ParseSeeds(r.GetValue(seedsOption) ?? (full ? "0,1,2" : "0"));

@@ -1,6 +1,8 @@
 using System;
 using System.CommandLine;
 using System.Threading;
+using LayerCompiler.Ilgpu;
+using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Tasks.Zoo;
 using WeightTasks.InrClassification;
 
@@ -33,7 +35,6 @@ internal static class InrZooVerbs
             if (sizes is null && perSplit is null == !full) throw new ArgumentException("Choose the zoo size with exactly one of --per-split N (the first N INRs of each split) or --full (the whole protocol).");
             if (perSplit is <= 0) throw new ArgumentException($"--per-split must be positive, got {perSplit}.");
             if (r.GetValue(shardOption) <= 0) throw new ArgumentException($"--shard-size must be positive, got {r.GetValue(shardOption)}.");
-            Cli.FittingDevice(r.GetValue(Cli.Device)!);
             var fit = sine ? InrFitProtocols.SineWaves : InrFitProtocols.FashionMnist;
             if (r.GetValue(stepsOption) is int steps)
             {
@@ -41,15 +42,18 @@ internal static class InrZooVerbs
                 fit = fit with { MaxSteps = steps };
             }
             if (r.GetValue(fitLrOption) is float lr) fit = fit with { LearningRate = lr };
+            // --device: the INRs are fitted by IlgpuInrFitter on a CUDA GPU (cuda, or auto with one), else on the CPU.
+            using var device = Cli.OpenDevice(r.GetValue(Cli.Device)!, "INR fitting on the GPU through ILGPU");
+            ZooFitterFactory? fitter = device is null ? null : IlgpuZooFitter.Factory(device, sine);
             var plan = new ZooPlan(full ? "full protocol" : sizes != null ? $"{string.Join("/", sizes)} per split" : $"first {perSplit} per split", null, perSplit, fit, r.GetValue(shardOption));
             if (sine)
             {
-                Jobs.BuildSineZoo(r.GetValue(outOption)!, sizes ?? (perSplit is int n ? new[] { n, n, n } : null), plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct);
+                Jobs.BuildSineZoo(r.GetValue(outOption)!, sizes ?? (perSplit is int n ? new[] { n, n, n } : null), plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct, fitter);
                 return 0;
             }
             var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);
             if (data is null) return Jobs.MissingData;
-            Jobs.BuildFashionZoo(data, r.GetValue(outOption)!, plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct);
+            Jobs.BuildFashionZoo(data, r.GetValue(outOption)!, plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct, fitter);
             return 0;
         })));
 
@@ -83,4 +87,27 @@ internal static class InrZooVerbs
 
         return new Command("inr-zoo", "Build, render or benchmark zoos of INRs (SIRENs fitted to Fashion-MNIST images or sine waves).") { build, render, bench };
     }
+}
+
+/// <summary>
+/// The zoo's fitter on an ILGPU accelerator: <see cref="IlgpuInrFitter"/> with the generated network of the zoo's SIREN
+/// (checked against the zoo's CPU network before anything is fitted), recorded as "ilgpu &lt;accelerator&gt;".
+/// </summary>
+internal sealed class IlgpuZooFitter(IlgpuInrFitter fitter) : IZooFitter
+{
+    public static ZooFitterFactory Factory(IlgpuDevice device, bool sine) => (network, points, pointCount, settings) =>
+    {
+        var generated = sine ? Siren1x32x32x1.IlgpuNetwork.Create(device) : Siren2x32x32x1.IlgpuNetwork.Create(device);
+        var f = new IlgpuInrFitter(generated, points, pointCount, settings, ownsNetwork: true);
+        try { f.CheckMatches(network); }
+        catch { f.Dispose(); throw; }
+        return new IlgpuZooFitter(f);
+    };
+
+    public string Device => "ilgpu " + fitter.Device.Description;
+
+    public InrFitResult[] FitMany(float[] parameters, float[] targets, int count, Action<int, InrFitResult>? onFitted, CancellationToken cancellation) =>
+        fitter.FitMany(parameters, targets, count, onFitted, cancellation);
+
+    public void Dispose() => fitter.Dispose();
 }

@@ -35,10 +35,11 @@ internal static class SineVerbs
         var regressOut = new Option<string>("--out") { Description = "Directory for one sub-directory per run, results.md/json and report.html.", DefaultValueFactory = _ => "runs/sine-regress" };
         var regress = new Command("regress", "Regress the frequency of each sine wave from its INR's weights; test MSE against the number of training INRs for every model and seed (runs resume).")
         {
-            Cli.Zoo, modelsOption, countsOption, seedsOption, epochsOption, batchOption, lrOption, wdOption, regressOut, Cli.Full,
+            Cli.Zoo, modelsOption, countsOption, seedsOption, epochsOption, batchOption, lrOption, wdOption, regressOut, Cli.Full, Cli.Device,
         };
         regress.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
+            Cli.CpuOnlyDevice(r, "sine regress");
             bool full = r.GetValue(Cli.Full);
             var models = ResultsTable.ParseList(r.GetValue(modelsOption)!, "--models", s => RegressionModels.Contains(s) ? s : throw new ArgumentException($"--models: unknown model '{s}'; choose from {string.Join(", ", RegressionModels)}."));
             var seeds = ParseSeeds(r.GetValue(seedsOption) ?? (full ? "0,1,2" : "0"));
@@ -68,10 +69,11 @@ internal static class SineVerbs
         var embedOut = new Option<string>("--out") { Description = "Directory for one sub-directory per seed, results.md/json and report.html.", DefaultValueFactory = _ => "runs/sine-embed" };
         var embed = new Command("embed", "SimCLR embeddings of sine INRs (equivariant encoder, 16-d invariant embedding), read out linearly to (a, b); compared with the untrained encoder, weight statistics and flattened weights.")
         {
-            Cli.Zoo, embedSeeds, embedEpochs, embedBatch, embedLr, wdOption, limitOption, embedOut, Cli.Full,
+            Cli.Zoo, embedSeeds, embedEpochs, embedBatch, embedLr, wdOption, limitOption, embedOut, Cli.Full, Cli.Device,
         };
         embed.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
+            Cli.CpuOnlyDevice(r, "sine embed");
             bool full = r.GetValue(Cli.Full);
             var seeds = ParseSeeds(r.GetValue(embedSeeds) ?? (full ? "0,1,2" : "0"));
             if (r.GetValue(limitOption) is int limit && limit < 2) throw new ArgumentException($"--limit must be at least 2 (the contrastive loss needs negatives), got {limit}.");

@@ -24,10 +24,11 @@ internal static class TicketVerbs
         var run = new Command("run", "Train dense MLPs 784-128-128-10 from many initializations, prune 95 % of each weight tensor by trained magnitude (one-shot IMP), " +
             "fit the equivariant mask predictor on (initialization, mask) pairs and compare held-out test accuracy of IMP, predicted, random and magnitude-at-initialization masks.")
         {
-            quickOption, seedsOption, pairsOption, heldOption, stepsOption, epochsOption, Cli.Data,
+            quickOption, seedsOption, pairsOption, heldOption, stepsOption, epochsOption, Cli.Data, Cli.Device,
         };
         run.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
+            Cli.CpuOnlyDevice(r, "tickets run");
             var seeds = ParseSeeds(r.GetValue(seedsOption)!);
             foreach (var (name, value) in new[] { ("--pairs", r.GetValue(pairsOption)), ("--held-out", r.GetValue(heldOption)), ("--steps", r.GetValue(stepsOption)), ("--model-epochs", r.GetValue(epochsOption)) })
                 if (value is <= 0) throw new ArgumentException($"{name} must be positive, got {value}.");
