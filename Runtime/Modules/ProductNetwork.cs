@@ -199,7 +199,7 @@ public class ProductNetwork : Module
             _final = new GraphFeatures<float>(Graph, batch, _d);
             _features = new Tensor(batch, FeatureCount);
         }
-        _encoded = Lift?.Forward(input) ?? input;
+        _encoded = Lift != null ? LiftInput(input) : input;
         Encode(_encoded, _inputs[0]);
         _dropped = IsTraining && Config.Dropout > 0;
         for (int i = 0; i < layers; i++)
@@ -226,6 +226,11 @@ public class ProductNetwork : Module
     }
 
     private GraphFeatures<float>? _final;
+
+    /// <summary>The sign-invariant lift of the raw weights (only under <see cref="Symmetry.SignedHiddenNeuron"/>): the run-time
+    /// <see cref="SignInvariantLift"/> here; generated models override it with the lift generated for their architecture
+    /// (bitwise the same).</summary>
+    protected virtual WeightSpaceBatch LiftInput(WeightSpaceBatch input) => Lift!.Forward(input);
 
     /// <summary>The invariant features of the last <see cref="Forward"/>.</summary>
     public Tensor Features => _features ?? throw new InvalidOperationException("Call Forward first.");
