@@ -48,7 +48,7 @@ namespace LayerCompiler.Generator.Emit
                 w.Line("var p = s.Parameters; var g = s.ParameterGradients!; var x = s.Input; var gy = s.OutputGradient!; var gx = s.InputGradient!; int n = s.NetworkIndex;");
                 for (int l = 1; l <= m; l++) w.Line($"Messages{l}(pt, t, x, n);");
                 for (int k = 0; k <= m; k++) w.Line($"Node{k}(p, pt, t, x, n, null);");
-                for (int k = 0; k <= m; k++) w.Line($"gy.Nodes[{k}].AsSpan(n * {I(widths[k] * d)}, {I(widths[k] * d)}).CopyTo(t.GNodeOut[{k}]);");
+                for (int k = 0; k <= m; k++) w.Line($"global::System.MemoryExtensions.AsSpan(gy.Nodes[{k}], n * {I(widths[k] * d)}, {I(widths[k] * d)}).CopyTo(t.GNodeOut[{k}]);");
                 for (int l = 1; l <= m; l++) w.Line($"EdgeBackward{l}(p, pt, g, t, x, gy, gx, n);");
                 for (int k = 0; k <= m; k++) w.Line($"NodeBackward{k}(p, g, t, x, gx, n);");
                 for (int l = 1; l <= m; l++) w.Line($"MessagesBackward{l}(p, g, t, x, gx, n);");
@@ -72,8 +72,8 @@ namespace LayerCompiler.Generator.Emit
             private static void Messages{L}(global::LayerCompiler.Runtime.Kernels.ProductTransposes pt, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, int n)
             {
                 const int O = {O}, I = {I};
-                global::System.ReadOnlySpan<float> hin = x.Nodes[{P}].AsSpan(n * I * D, I * D), hout = x.Nodes[{L}].AsSpan(n * O * D, O * D);
-                global::System.ReadOnlySpan<float> edges = x.Edges[{P}].AsSpan(n * O * I * D, O * I * D);
+                global::System.ReadOnlySpan<float> hin = global::System.MemoryExtensions.AsSpan(x.Nodes[{P}], n * I * D, I * D), hout = global::System.MemoryExtensions.AsSpan(x.Nodes[{L}], n * O * D, O * D);
+                global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
                 float[] a = pt.EdgeForward[{P}], ab = pt.EdgeBackward[{P}], b = pt.NodeForward[{P}], bb = pt.NodeBackward[{P}];
                 global::System.Span<float> hf = t.ProjIn[{P}], hb = t.ProjOut[{P}], ef = t.EdgeF[{P}], eb = t.EdgeB[{P}], fwd = t.Fwd[{L}], bwd = t.Bwd[{P}];
                 hf.Clear(); hb.Clear(); ef.Clear(); eb.Clear(); fwd.Clear(); bwd.Clear();
@@ -104,10 +104,10 @@ namespace LayerCompiler.Generator.Emit
         {
             w.Lines(Fill("""
                 // Neuron layer {K} ({W} nodes): H' = H + silu(U [H; m; m'] + u){N}.
-                private static void Node{K}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductTransposes pt, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float>? x, int n, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float>? y)
+                private static void Node{K}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductTransposes pt, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, int n, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float>? y)
                 {
                     const int W = {W};
-                    global::System.ReadOnlySpan<float> h = x!.Nodes[{K}].AsSpan(n * W * D, W * D);
+                    global::System.ReadOnlySpan<float> h = global::System.MemoryExtensions.AsSpan(x.Nodes[{K}], n * W * D, W * D);
                     float[] ut = pt.NodeUpdate[{K}], ub = p.NodeBias[{K}];
                     global::System.Span<float> z = t.NodeZ[{K}], o = t.NodeOut[{K}];
                     z.Clear();
@@ -118,8 +118,8 @@ namespace LayerCompiler.Generator.Emit
                         var ov = o.Slice(v * D, D);
                         PS.RowsAdd(ut, D, hv, zv);
                 """, ("K", k), ("W", width)).Replace("{N}", fwd && bwd ? "" : !fwd && !bwd ? " (no messages)" : fwd ? " (no backward message: the output layer)" : " (no forward message: the input layer)"));
-            if (fwd) w.Line($"        {Simd}.RowsAdd(ut.AsSpan(D * D), D, t.Fwd[{I(k)}].AsSpan(v * D, D), zv);");
-            if (bwd) w.Line($"        {Simd}.RowsAdd(ut.AsSpan(2 * D * D), D, t.Bwd[{I(k)}].AsSpan(v * D, D), zv);");
+            if (fwd) w.Line($"        {Simd}.RowsAdd(global::System.MemoryExtensions.AsSpan(ut, D * D), D, global::System.MemoryExtensions.AsSpan(t.Fwd[{I(k)}], v * D, D), zv);");
+            if (bwd) w.Line($"        {Simd}.RowsAdd(global::System.MemoryExtensions.AsSpan(ut, 2 * D * D), D, global::System.MemoryExtensions.AsSpan(t.Bwd[{I(k)}], v * D, D), zv);");
             w.Lines(Fill("""
                         for (int c = 0; c < D; c++)
                         {
@@ -128,7 +128,7 @@ namespace LayerCompiler.Generator.Emit
                             ov[c] = hv[c] + zc * PS.Sigmoid(zc);
                         }
                     }
-                    if (y != null) o.CopyTo(y.Nodes[{K}].AsSpan(n * W * D, W * D));
+                    if (y != null) o.CopyTo(global::System.MemoryExtensions.AsSpan(y.Nodes[{K}], n * W * D, W * D));
                 }
                 """, ("K", k)));
         }
@@ -139,17 +139,17 @@ namespace LayerCompiler.Generator.Emit
             {
                 const int O = {O}, I = {I};
                 float[] vt = pt.EdgeUpdate[{P}], vb = p.EdgeBias[{P}];
-                global::System.Span<float> ps = t.Src.AsSpan(0, I * D), pd = t.Dst.AsSpan(0, O * D), z = t.Z;
+                global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), z = t.Z;
                 ps.Clear(); pd.Clear();
-                for (int i = 0; i < I; i++) PS.RowsAdd(vt.AsSpan(D * D), D, t.NodeOut[{P}].AsSpan(i * D, D), ps.Slice(i * D, D));
+                for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, D * D), D, global::System.MemoryExtensions.AsSpan(t.NodeOut[{P}], i * D, D), ps.Slice(i * D, D));
                 for (int j = 0; j < O; j++)
                 {
                     var pdj = pd.Slice(j * D, D);
-                    PS.RowsAdd(vt.AsSpan(2 * D * D), D, t.NodeOut[{L}].AsSpan(j * D, D), pdj);
+                    PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, 2 * D * D), D, global::System.MemoryExtensions.AsSpan(t.NodeOut[{L}], j * D, D), pdj);
                     for (int c = 0; c < D; c++) pdj[c] += vb[c];
                 }
-                global::System.ReadOnlySpan<float> edges = x.Edges[{P}].AsSpan(n * O * I * D, O * I * D);
-                global::System.Span<float> ye = y.Edges[{P}].AsSpan(n * O * I * D, O * I * D);
+                global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
+                global::System.Span<float> ye = global::System.MemoryExtensions.AsSpan(y.Edges[{P}], n * O * I * D, O * I * D);
                 for (int j = 0; j < O; j++)
                 {
                     var pdj = pd.Slice(j * D, D);
@@ -177,18 +177,18 @@ namespace LayerCompiler.Generator.Emit
             {
                 const int O = {O}, I = {I};
                 float[] vt = pt.EdgeUpdate[{P}], v = p.EdgeUpdate[{P}], vb = p.EdgeBias[{P}], gv = g.EdgeUpdate[{P}], gvb = g.EdgeBias[{P}];
-                global::System.Span<float> ps = t.Src.AsSpan(0, I * D), pd = t.Dst.AsSpan(0, O * D), gps = t.GSrc.AsSpan(0, I * D), gpd = t.GDst.AsSpan(0, O * D), z = t.Z, gz = t.G1[{P}];
+                global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), gps = global::System.MemoryExtensions.AsSpan(t.GSrc, 0, I * D), gpd = global::System.MemoryExtensions.AsSpan(t.GDst, 0, O * D), z = t.Z, gz = t.G1[{P}];
                 ps.Clear(); pd.Clear(); gps.Clear(); gpd.Clear();
                 global::System.ReadOnlySpan<float> hin = t.NodeOut[{P}], hout = t.NodeOut[{L}];
-                for (int i = 0; i < I; i++) PS.RowsAdd(vt.AsSpan(D * D), D, hin.Slice(i * D, D), ps.Slice(i * D, D));
+                for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, D * D), D, hin.Slice(i * D, D), ps.Slice(i * D, D));
                 for (int j = 0; j < O; j++)
                 {
                     var pdj = pd.Slice(j * D, D);
-                    PS.RowsAdd(vt.AsSpan(2 * D * D), D, hout.Slice(j * D, D), pdj);
+                    PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, 2 * D * D), D, hout.Slice(j * D, D), pdj);
                     for (int c = 0; c < D; c++) pdj[c] += vb[c];
                 }
-                global::System.ReadOnlySpan<float> edges = x.Edges[{P}].AsSpan(n * O * I * D, O * I * D), ge = gy.Edges[{P}].AsSpan(n * O * I * D, O * I * D);
-                global::System.Span<float> gxe = gx.Edges[{P}].AsSpan(n * O * I * D, O * I * D);
+                global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D), ge = global::System.MemoryExtensions.AsSpan(gy.Edges[{P}], n * O * I * D, O * I * D);
+                global::System.Span<float> gxe = global::System.MemoryExtensions.AsSpan(gx.Edges[{P}], n * O * I * D, O * I * D);
                 for (int j = 0; j < O; j++)
                 {
                     var pdj = pd.Slice(j * D, D);
@@ -219,17 +219,17 @@ namespace LayerCompiler.Generator.Emit
                 }
                 for (int o = 0; o < D; o++)
                 {
-                    PS.RowsAddStrided(edges, D, gz.Slice(o), D, O * I, gv.AsSpan(o * 3 * D, D));
-                    PS.RowsAddStrided(hin, D, gps.Slice(o), D, I, gv.AsSpan(o * 3 * D + D, D));
-                    PS.RowsAddStrided(hout, D, gpd.Slice(o), D, O, gv.AsSpan(o * 3 * D + 2 * D, D));
+                    PS.RowsAddStrided(edges, D, gz.Slice(o), D, O * I, global::System.MemoryExtensions.AsSpan(gv, o * 3 * D, D));
+                    PS.RowsAddStrided(hin, D, gps.Slice(o), D, I, global::System.MemoryExtensions.AsSpan(gv, o * 3 * D + D, D));
+                    PS.RowsAddStrided(hout, D, gpd.Slice(o), D, O, global::System.MemoryExtensions.AsSpan(gv, o * 3 * D + 2 * D, D));
                 }
                 for (int j = 0; j < O; j++)
                 {
                     var gdj = gpd.Slice(j * D, D);
                     for (int c = 0; c < D; c++) gvb[c] += gdj[c];
-                    PS.RowsAdd(v.AsSpan(2 * D), 3 * D, gdj, t.GNodeOut[{L}].AsSpan(j * D, D));
+                    PS.RowsAdd(global::System.MemoryExtensions.AsSpan(v, 2 * D), 3 * D, gdj, global::System.MemoryExtensions.AsSpan(t.GNodeOut[{L}], j * D, D));
                 }
-                for (int i = 0; i < I; i++) PS.RowsAdd(v.AsSpan(D), 3 * D, gps.Slice(i * D, D), t.GNodeOut[{P}].AsSpan(i * D, D));
+                for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(v, D), 3 * D, gps.Slice(i * D, D), global::System.MemoryExtensions.AsSpan(t.GNodeOut[{P}], i * D, D));
             }
             """, ("L", l), ("P", l - 1), ("O", outs), ("I", ins)));
 
@@ -240,9 +240,9 @@ namespace LayerCompiler.Generator.Emit
                 private static void NodeBackward{K}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> g, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> gx, int n)
                 {
                     const int W = {W};
-                    global::System.ReadOnlySpan<float> h = x.Nodes[{K}].AsSpan(n * W * D, W * D), z = t.NodeZ[{K}], gh = t.GNodeOut[{K}];
+                    global::System.ReadOnlySpan<float> h = global::System.MemoryExtensions.AsSpan(x.Nodes[{K}], n * W * D, W * D), z = t.NodeZ[{K}], gh = t.GNodeOut[{K}];
                     float[] u = p.NodeUpdate[{K}], gu = g.NodeUpdate[{K}], gub = g.NodeBias[{K}];
-                    global::System.Span<float> gz = t.GNodeZ[{K}], gxn = gx.Nodes[{K}].AsSpan(n * W * D, W * D);
+                    global::System.Span<float> gz = t.GNodeZ[{K}], gxn = global::System.MemoryExtensions.AsSpan(gx.Nodes[{K}], n * W * D, W * D);
                     for (int v = 0; v < W; v++)
                     {
                         var zv = z.Slice(v * D, D);
@@ -260,21 +260,21 @@ namespace LayerCompiler.Generator.Emit
                         PS.RowsAdd(u, 3 * D, gzv, gxv);
                 """, ("K", k), ("W", width)));
             if (fwd) w.Lines(Fill("""
-                        var gf = t.GFwd[{K}].AsSpan(v * D, D);
+                        var gf = global::System.MemoryExtensions.AsSpan(t.GFwd[{K}], v * D, D);
                         gf.Clear();
-                        PS.RowsAdd(u.AsSpan(D), 3 * D, gzv, gf);
+                        PS.RowsAdd(global::System.MemoryExtensions.AsSpan(u, D), 3 * D, gzv, gf);
                 """, ("K", k)));
             if (bwd) w.Lines(Fill("""
-                        var gb = t.GBwd[{K}].AsSpan(v * D, D);
+                        var gb = global::System.MemoryExtensions.AsSpan(t.GBwd[{K}], v * D, D);
                         gb.Clear();
-                        PS.RowsAdd(u.AsSpan(2 * D), 3 * D, gzv, gb);
+                        PS.RowsAdd(global::System.MemoryExtensions.AsSpan(u, 2 * D), 3 * D, gzv, gb);
                 """, ("K", k)));
             w.Line("    }");
             w.Line("    for (int o = 0; o < D; o++)");
             w.Line("    {");
-            w.Line($"        {Simd}.RowsAddStrided(h, D, gz.Slice(o), D, W, gu.AsSpan(o * 3 * D, D));");
-            if (fwd) w.Line($"        {Simd}.RowsAddStrided(t.Fwd[{I(k)}], D, gz.Slice(o), D, W, gu.AsSpan(o * 3 * D + D, D));");
-            if (bwd) w.Line($"        {Simd}.RowsAddStrided(t.Bwd[{I(k)}], D, gz.Slice(o), D, W, gu.AsSpan(o * 3 * D + 2 * D, D));");
+            w.Line($"        {Simd}.RowsAddStrided(h, D, gz.Slice(o), D, W, global::System.MemoryExtensions.AsSpan(gu, o * 3 * D, D));");
+            if (fwd) w.Line($"        {Simd}.RowsAddStrided(t.Fwd[{I(k)}], D, gz.Slice(o), D, W, global::System.MemoryExtensions.AsSpan(gu, o * 3 * D + D, D));");
+            if (bwd) w.Line($"        {Simd}.RowsAddStrided(t.Bwd[{I(k)}], D, gz.Slice(o), D, W, global::System.MemoryExtensions.AsSpan(gu, o * 3 * D + 2 * D, D));");
             w.Line("    }");
             w.Line("}");
         }
@@ -286,11 +286,11 @@ namespace LayerCompiler.Generator.Emit
                 const int O = {O}, I = {I};
                 float[] a = p.EdgeForward[{P}], ab = p.EdgeBackward[{P}], b = p.NodeForward[{P}], bb = p.NodeBackward[{P}];
                 float[] ga = g.EdgeForward[{P}], gab = g.EdgeBackward[{P}], gb = g.NodeForward[{P}], gbb = g.NodeBackward[{P}];
-                global::System.ReadOnlySpan<float> hin = x.Nodes[{P}].AsSpan(n * I * D, I * D), hout = x.Nodes[{L}].AsSpan(n * O * D, O * D);
-                global::System.ReadOnlySpan<float> edges = x.Edges[{P}].AsSpan(n * O * I * D, O * I * D);
+                global::System.ReadOnlySpan<float> hin = global::System.MemoryExtensions.AsSpan(x.Nodes[{P}], n * I * D, I * D), hout = global::System.MemoryExtensions.AsSpan(x.Nodes[{L}], n * O * D, O * D);
+                global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
                 global::System.ReadOnlySpan<float> hf = t.ProjIn[{P}], hb = t.ProjOut[{P}], ef = t.EdgeF[{P}], eb = t.EdgeB[{P}], gm = t.GFwd[{L}], gmb = t.GBwd[{P}];
-                global::System.Span<float> ghf = t.GSrc.AsSpan(0, I * D), ghb = t.GDst.AsSpan(0, O * D), gef = t.G1[{P}], geb = t.G2[{P}];
-                global::System.Span<float> gxe = gx.Edges[{P}].AsSpan(n * O * I * D, O * I * D);
+                global::System.Span<float> ghf = global::System.MemoryExtensions.AsSpan(t.GSrc, 0, I * D), ghb = global::System.MemoryExtensions.AsSpan(t.GDst, 0, O * D), gef = t.G1[{P}], geb = t.G2[{P}];
+                global::System.Span<float> gxe = global::System.MemoryExtensions.AsSpan(gx.Edges[{P}], n * O * I * D, O * I * D);
                 ghf.Clear(); ghb.Clear();
                 for (int j = 0; j < O; j++)
                 {
@@ -322,12 +322,12 @@ namespace LayerCompiler.Generator.Emit
                 }
                 for (int o = 0; o < D; o++)
                 {
-                    PS.RowsAddStrided(edges, D, gef.Slice(o), D, O * I, ga.AsSpan(o * D, D));
-                    PS.RowsAddStrided(edges, D, geb.Slice(o), D, O * I, gab.AsSpan(o * D, D));
-                    PS.RowsAddStrided(hin, D, ghf.Slice(o), D, I, gb.AsSpan(o * D, D));
-                    PS.RowsAddStrided(hout, D, ghb.Slice(o), D, O, gbb.AsSpan(o * D, D));
+                    PS.RowsAddStrided(edges, D, gef.Slice(o), D, O * I, global::System.MemoryExtensions.AsSpan(ga, o * D, D));
+                    PS.RowsAddStrided(edges, D, geb.Slice(o), D, O * I, global::System.MemoryExtensions.AsSpan(gab, o * D, D));
+                    PS.RowsAddStrided(hin, D, ghf.Slice(o), D, I, global::System.MemoryExtensions.AsSpan(gb, o * D, D));
+                    PS.RowsAddStrided(hout, D, ghb.Slice(o), D, O, global::System.MemoryExtensions.AsSpan(gbb, o * D, D));
                 }
-                global::System.Span<float> gxin = gx.Nodes[{P}].AsSpan(n * I * D, I * D), gxout = gx.Nodes[{L}].AsSpan(n * O * D, O * D);
+                global::System.Span<float> gxin = global::System.MemoryExtensions.AsSpan(gx.Nodes[{P}], n * I * D, I * D), gxout = global::System.MemoryExtensions.AsSpan(gx.Nodes[{L}], n * O * D, O * D);
                 for (int i = 0; i < I; i++) PS.RowsAdd(b, D, ghf.Slice(i * D, D), gxin.Slice(i * D, D));
                 for (int j = 0; j < O; j++) PS.RowsAdd(bb, D, ghb.Slice(j * D, D), gxout.Slice(j * D, D));
             }
