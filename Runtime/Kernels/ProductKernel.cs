@@ -7,9 +7,10 @@ namespace LayerCompiler.Runtime.Kernels;
 /// The fused float32 CPU kernel of the product layer: the same map as <see cref="ProductLayerReference{T}"/> (messages
 /// m_ℓ[j] = (1/in_ℓ) Σ_i (A_ℓ E_ℓ[j,i]) ⊙ (B_ℓ H_{ℓ−1}[i]) forward and m'_{ℓ−1}[i] = (1/out_ℓ) Σ_j (A'_ℓ E_ℓ[j,i]) ⊙ (B'_ℓ H_ℓ[j])
 /// backward along the input network's edges, residual SiLU node and edge updates), scheduled for speed. Generated product
-/// models derive from it and override <see cref="ForwardNetwork"/> and <see cref="BackwardNetwork"/> with the layer
-/// schedule unrolled for their architecture (every width a constant); this base class runs the same calls in loops
-/// (the interpreted kernel, for architectures known only at run time), so both give bitwise the same results.
+/// models derive from it and override <see cref="ForwardNetwork"/> and <see cref="BackwardNetwork"/> with fused passes
+/// printed for their architecture and feature count (docs/generator.md, "Product models"; they read the parameters
+/// transposed through <see cref="Prepare"/> and agree with this class to the last bits); this base class's loops are the
+/// interpreted kernel, for architectures known only at run time and for a generated kernel made for another feature count.
 /// </summary>
 /// <remarks>
 /// <para>Schedule per network and weight layer ℓ (the input network's own forward pass is the model):</para>

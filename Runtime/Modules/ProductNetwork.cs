@@ -39,7 +39,7 @@ public sealed record ProductModelConfig(Symmetry Symmetry, int Features, int Lay
 /// learned positional features for the fixed input and output neurons unless the symmetry is AllNeuron); under
 /// <see cref="Symmetry.SignedHiddenNeuron"/> the raw weights are first lifted by <see cref="SignInvariantLift"/>, so every
 /// feature is exactly sign-invariant. Then <see cref="ProductModelConfig.Layers"/> product layers (fused kernels,
-/// <see cref="ProductKernel"/>; generated models supply the unrolled kernel), each optionally followed by LayerNorm over the
+/// <see cref="ProductKernel"/>; generated models supply fused kernels and a lift printed for their architecture), each optionally followed by LayerNorm over the
 /// features (<see cref="LayerNormKernels"/>) and dropout (<see cref="Dropout.FillMask"/>); then the mean of every neuron
 /// layer's nodes and every weight layer's edges, (2M + 1)·D invariant features, and a dense head.
 /// Parameters: <c>encoder.*</c>, <c>layers.i.edges.ℓ.*</c>, <c>layers.i.nodes.k.*</c>, <c>norms.i.*</c>, <c>head.*</c>.
