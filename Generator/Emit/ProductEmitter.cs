@@ -7,10 +7,11 @@ using LayerCompiler.Generator.Lower;
 namespace LayerCompiler.Generator.Emit
 {
     /// <summary>
-    /// Emits a [ProductModel]'s members (C# backend): its configuration, constructor, and a nested product kernel whose
-    /// per-network forward and backward are the layer schedule of the declared architecture unrolled, every width a
-    /// constant (the fused per-layer passes they call are the runtime's <c>ProductKernel</c>; its own loops give bitwise
-    /// the same results for architectures known only at run time).
+    /// Emits a [ProductModel]'s members (C# backend): its configuration, constructor, a nested product kernel whose
+    /// per-network forward and backward are fused passes printed for the declared architecture and feature count
+    /// (<see cref="ProductKernelEmitter"/>; for another feature count the runtime's generic <c>ProductKernel</c> passes with
+    /// the schedule unrolled), and under <see cref="Symmetry.SignedHiddenNeuron"/> the generated sign-invariant lift
+    /// (<see cref="ProductLiftEmitter"/>).
     /// </summary>
     public static class ProductEmitter
     {
@@ -37,7 +38,7 @@ namespace LayerCompiler.Generator.Emit
             w.Line("/// <summary>Creates the model with parameters initialized from <paramref name=\"seed\"/>.</summary>");
             w.Line($"public {model.Type.Name}(ulong seed = 0) : base(Configuration, CreateWeightSpace(), CreateKernel, seed) {{ }}");
             w.Line();
-            w.Line("/// <summary>The generated product kernel (the layer schedule of this architecture unrolled).</summary>");
+            w.Line("/// <summary>The generated product kernel: fused passes for this architecture with the declared feature count; another feature count runs the generic passes.</summary>");
             w.Line($"public static {RuntimeNames.ProductKernel} CreateKernel({RuntimeNames.NeuralGraph} graph, int features) => new {KernelClass}(graph, features);");
             w.Line();
             string pass = RuntimeNames.ProductKernel + ".Pass";
@@ -52,14 +53,19 @@ namespace LayerCompiler.Generator.Emit
                 w.Line();
                 w.Line("public override bool IsGenerated => true;");
                 w.Line();
-                using (w.Block($"protected override void ForwardNetwork({pass} s)"))
+                w.Line("public override int FusedFeatures => Features == D ? D : 0;");
+                w.Line();
+                ProductKernelEmitter.EmitFused(w, widths, model.Features, pass);
+                w.Line();
+                w.Line("// Another feature count than the declared one: the generic passes, the schedule unrolled.");
+                using (w.Block($"private void GenericForward({pass} s)"))
                 {
                     Messages(w, widths, "Messages");
                     for (int k = 0; k <= m; k++) w.Line($"NodeUpdate(s, {k}, {widths[k]});");
                     for (int l = 1; l <= m; l++) w.Line($"EdgeUpdate(s, {l}, {widths[l]}, {widths[l - 1]});");
                 }
                 w.Line();
-                using (w.Block($"protected override void BackwardNetwork({pass} s)"))
+                using (w.Block($"private void GenericBackward({pass} s)"))
                 {
                     Messages(w, widths, "Messages");
                     for (int k = 0; k <= m; k++) w.Line($"NodeUpdate(s, {k}, {widths[k]});");
@@ -68,6 +74,11 @@ namespace LayerCompiler.Generator.Emit
                     for (int k = 0; k <= m; k++) w.Line($"NodeUpdateBackward(s, {k}, {widths[k]});");
                     Messages(w, widths, "MessagesBackward");
                 }
+            }
+            if (symmetry == Symmetry.SignedHiddenNeuron)
+            {
+                w.Line();
+                ProductLiftEmitter.Emit(w, WeightSpace.FromLayers(SourceEmitter.Declarations(arch), Symmetry.SignedHiddenNeuron), arch.Type.FullyQualifiedName);
             }
             SourceEmitter.CloseType(w, model.Type);
             return w.ToString();

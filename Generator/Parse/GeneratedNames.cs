@@ -80,6 +80,12 @@ namespace LayerCompiler.Generator.Parse
             new Member("CreateKernel", "the method 'CreateKernel(NeuralGraph, int)'"),
             new Member(ProductEmitter.KernelClass, $"the nested class '{ProductEmitter.KernelClass}' (the product kernel with the layer schedule unrolled)"),
             new Member(model.Type.Name, $"the constructor {model.Type.Name}(ulong seed = 0)", "ulong"),
-        };
+        }.Concat(model.Symmetry == (int)LayerCompiler.Symmetry.SignedHiddenNeuron ? new[]
+        {
+            new Member("LiftWeights", "the method 'LiftWeights(WeightSpaceBatch)' (the generated sign-invariant lift)"),
+            new Member("LiftChannels", "the constant 'LiftChannels'"),
+            new Member("LiftedSpace", "the field 'LiftedSpace'"),
+            new Member("LiftInput", "the override 'LiftInput(WeightSpaceBatch)'"),
+        } : new Member[0]).ToList();
     }
 }

@@ -7,9 +7,10 @@ namespace LayerCompiler.Runtime.Kernels;
 /// The fused float32 CPU kernel of the product layer: the same map as <see cref="ProductLayerReference{T}"/> (messages
 /// m_ℓ[j] = (1/in_ℓ) Σ_i (A_ℓ E_ℓ[j,i]) ⊙ (B_ℓ H_{ℓ−1}[i]) forward and m'_{ℓ−1}[i] = (1/out_ℓ) Σ_j (A'_ℓ E_ℓ[j,i]) ⊙ (B'_ℓ H_ℓ[j])
 /// backward along the input network's edges, residual SiLU node and edge updates), scheduled for speed. Generated product
-/// models derive from it and override <see cref="ForwardNetwork"/> and <see cref="BackwardNetwork"/> with the layer
-/// schedule unrolled for their architecture (every width a constant); this base class runs the same calls in loops
-/// (the interpreted kernel, for architectures known only at run time), so both give bitwise the same results.
+/// models derive from it and override <see cref="ForwardNetwork"/> and <see cref="BackwardNetwork"/> with fused passes
+/// printed for their architecture and feature count (docs/generator.md, "Product models"; they read the parameters
+/// transposed through <see cref="Prepare"/> and agree with this class to the last bits); this base class's loops are the
+/// interpreted kernel, for architectures known only at run time and for a generated kernel made for another feature count.
 /// </summary>
 /// <remarks>
 /// <para>Schedule per network and weight layer ℓ (the input network's own forward pass is the model):</para>
@@ -45,11 +46,15 @@ public class ProductKernel
     /// <summary>Whether the layer schedule is unrolled by the generator (false: this class's loops).</summary>
     public virtual bool IsGenerated => false;
 
+    /// <summary>The feature count of the generated fused passes this kernel runs (0: the generic passes).</summary>
+    public virtual int FusedFeatures => 0;
+
     /// <summary>y = the layer applied to x (every network; y overwritten).</summary>
     public void Forward(ProductLayerParameters<float> p, GraphFeatures<float> x, GraphFeatures<float> y)
     {
         Check(p, x); Check(x, y, nameof(y));
-        Parallel.For(0, x.Batch, () => new Pass(this, p, x), (n, _, s) =>
+        object? prepared = Prepare(p);
+        Parallel.For(0, x.Batch, () => new Pass(this, p, x) { Prepared = prepared }, (n, _, s) =>
         {
             s.Network = n; s.Y = y;
             ForwardNetwork(s);
@@ -64,7 +69,8 @@ public class ProductKernel
         if (grads.Features != Features || grads.EdgeForward.Length != Graph.Depth) throw new ArgumentException("The gradient buffers are for another layer.", nameof(grads));
         int chunks = (x.Batch + ChunkNetworks - 1) / ChunkNetworks;
         var partial = new ProductLayerParameters<float>[chunks];
-        Parallel.For(0, chunks, () => new Pass(this, p, x), (c, _, s) =>
+        object? prepared = Prepare(p);
+        Parallel.For(0, chunks, () => new Pass(this, p, x) { Prepared = prepared }, (c, _, s) =>
         {
             var g = partial[c] = new ProductLayerParameters<float>(Graph, Features);
             s.Grads = g; s.GY = gy; s.GX = gx; s.Y = null;
@@ -109,6 +115,11 @@ public class ProductKernel
         if (other.Batch != x.Batch || other.Features != x.Features || other.Graph.Depth != x.Graph.Depth)
             throw new ArgumentException($"'{name}' must have the input's batch, features and graph.", name);
     }
+
+    /// <summary>Called once per <see cref="Forward"/> and <see cref="Backward"/> before the networks run: whatever the
+    /// per-network passes read of the parameters in another layout (the generated kernels: <see cref="ProductTransposes"/>).
+    /// Handed to every pass as <see cref="Pass.Prepared"/>.</summary>
+    protected virtual object? Prepare(ProductLayerParameters<float> p) => null;
 
     /// <summary>One network's forward: messages of every weight layer, node updates of every neuron layer, edge updates.</summary>
     protected virtual void ForwardNetwork(Pass s)
@@ -158,6 +169,20 @@ public class ProductKernel
             RowF = new float[widest * D]; RowB = new float[widest * D];
             Inp = new float[3 * D]; GInp = new float[3 * D]; Z = new float[D]; Gz = new float[D]; Ge = new float[D]; Gb = new float[D];
         }
+
+        /// <summary>The layer's parameters, input features, output (forward only), output gradient, input gradient
+        /// and parameter gradients (backward only: this chunk's partial sums), and the network this pass is on.</summary>
+        public ProductLayerParameters<float> Parameters => P;
+        public GraphFeatures<float> Input => X;
+        public GraphFeatures<float>? Output => Y;
+        public GraphFeatures<float>? OutputGradient => GY;
+        public GraphFeatures<float>? InputGradient => GX;
+        public ProductLayerParameters<float>? ParameterGradients => Grads;
+        public int NetworkIndex => Network;
+        /// <summary>What <see cref="Prepare"/> returned for this call (shared by every thread, read only).</summary>
+        public object? Prepared { get; internal set; }
+        /// <summary>Per-thread scratch a derived kernel keeps between the networks of one thread (null at first).</summary>
+        public object? Scratch { get; set; }
 
         internal Span<float> Node(float[][] nodes, int k, int width, int v) => nodes[k].AsSpan((Network * width + v) * D, D);
         internal Span<float> Edge(float[][] edges, int l, int outs, int ins, int j, int i) => edges[l - 1].AsSpan(((Network * outs + j) * ins + i) * D, D);

@@ -39,7 +39,7 @@ public sealed record ProductModelConfig(Symmetry Symmetry, int Features, int Lay
 /// learned positional features for the fixed input and output neurons unless the symmetry is AllNeuron); under
 /// <see cref="Symmetry.SignedHiddenNeuron"/> the raw weights are first lifted by <see cref="SignInvariantLift"/>, so every
 /// feature is exactly sign-invariant. Then <see cref="ProductModelConfig.Layers"/> product layers (fused kernels,
-/// <see cref="ProductKernel"/>; generated models supply the unrolled kernel), each optionally followed by LayerNorm over the
+/// <see cref="ProductKernel"/>; generated models supply fused kernels and a lift printed for their architecture), each optionally followed by LayerNorm over the
 /// features (<see cref="LayerNormKernels"/>) and dropout (<see cref="Dropout.FillMask"/>); then the mean of every neuron
 /// layer's nodes and every weight layer's edges, (2M + 1)·D invariant features, and a dense head.
 /// Parameters: <c>encoder.*</c>, <c>layers.i.edges.ℓ.*</c>, <c>layers.i.nodes.k.*</c>, <c>norms.i.*</c>, <c>head.*</c>.
@@ -199,7 +199,7 @@ public class ProductNetwork : Module
             _final = new GraphFeatures<float>(Graph, batch, _d);
             _features = new Tensor(batch, FeatureCount);
         }
-        _encoded = Lift?.Forward(input) ?? input;
+        _encoded = Lift != null ? LiftInput(input) : input;
         Encode(_encoded, _inputs[0]);
         _dropped = IsTraining && Config.Dropout > 0;
         for (int i = 0; i < layers; i++)
@@ -226,6 +226,11 @@ public class ProductNetwork : Module
     }
 
     private GraphFeatures<float>? _final;
+
+    /// <summary>The sign-invariant lift of the raw weights (only under <see cref="Symmetry.SignedHiddenNeuron"/>): the run-time
+    /// <see cref="SignInvariantLift"/> here; generated models override it with the lift generated for their architecture
+    /// (bitwise the same).</summary>
+    protected virtual WeightSpaceBatch LiftInput(WeightSpaceBatch input) => Lift!.Forward(input);
 
     /// <summary>The invariant features of the last <see cref="Forward"/>.</summary>
     public Tensor Features => _features ?? throw new InvalidOperationException("Call Forward first.");

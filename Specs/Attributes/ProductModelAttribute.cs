@@ -7,8 +7,9 @@ namespace LayerCompiler
     /// <see cref="InputNetworkAttribute"/> with only <see cref="DenseAttribute"/> layers): the weights become features of
     /// the input network's own graph, and each product layer passes messages along its edges in both directions, each the
     /// product of a weight's features and a neuron's features, then updates neurons and edges (docs/model.md, "Product
-    /// layers"). LayerCompiler generates the product kernel with the architecture's layer schedule unrolled and a ready
-    /// model class (the partial type then derives from the runtime's <c>ProductNetwork</c>).
+    /// layers"). LayerCompiler generates fused product kernels printed for the architecture and feature count, the
+    /// sign-invariant lift under <see cref="Symmetry.SignedHiddenNeuron"/>, and a ready model class (the partial type then
+    /// derives from the runtime's <c>ProductNetwork</c>).
     /// </summary>
     /// <remarks>
     /// <see cref="Symmetry.SignedHiddenNeuron"/> (hidden permutations × sign flips) is valid for odd activations (Sine,

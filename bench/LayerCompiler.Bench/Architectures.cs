@@ -30,3 +30,7 @@ public partial class ReferenceClassifierNorm { }
 /// <summary>Product layers over the reference space (the `product` verb times its generated kernel against PyTorch).</summary>
 [ProductModel(typeof(Siren32), Features = 16, Layers = 1, Outputs = 10)]
 public partial class ProductSiren32 { }
+
+/// <summary>The same with 32 features (the ablation's product models' width): the `product` verb's fused kernel for --features 32.</summary>
+[ProductModel(typeof(Siren32), Features = 32, Layers = 1, Outputs = 10)]
+public partial class ProductSiren32Wide { }

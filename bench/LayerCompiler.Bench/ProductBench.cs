@@ -8,9 +8,11 @@ using LayerCompiler.Runtime.Kernels;
 namespace LayerCompiler.Bench;
 
 /// <summary>
-/// The `product` verb: the generated product kernel (<see cref="ProductSiren32"/>: 2→32→32→1, D features) against the
-/// same message passing in PyTorch (bench/torch_reference/product_layer.py) and the generic reference
-/// (<see cref="ProductLayerReference{T}"/>, float32), forward and forward + backward, min / median / max. First the
+/// The `product` verb: the generated fused product kernel (2→32→32→1, D features: <see cref="ProductSiren32"/> for D = 16,
+/// <see cref="ProductSiren32Wide"/> for D = 32; other D have no fused kernel) against the generic kernel
+/// (<see cref="ProductKernel"/>'s loops, what generated models ran before the fused passes), the same message passing in
+/// PyTorch (bench/torch_reference/product_layer.py) and the interpreted reference (<see cref="ProductLayerReference{T}"/>,
+/// float32), forward and forward + backward, min / median / max, in one run. First the
 /// PyTorch script recomputes the C# kernel's outputs from the same parameters and inputs (a safetensors file), so the
 /// two implementations are known to compute the same map before they are timed. JSON lines on stdout.
 /// </summary>
@@ -24,7 +26,10 @@ public static class ProductBench
     {
         var graph = NeuralGraph.FromSpace(ProductSiren32.CreateWeightSpace());
         int d = o.Features, batch = o.Batch;
-        var kernel = ProductSiren32.CreateKernel(graph, d);
+        var generic = new ProductKernel(graph, d);
+        var kernel = d == ProductSiren32.Configuration.Features ? ProductSiren32.CreateKernel(graph, d)
+            : d == ProductSiren32Wide.Configuration.Features ? ProductSiren32Wide.CreateKernel(graph, d) : generic;
+        if (kernel.FusedFeatures != d) Console.Error.WriteLine($"note: no fused kernel is declared for {d} features (16 and 32 are); timing the generic kernel only.");
         var rng = new Rng(1);
         var p = new ProductLayerParameters<float>(graph, d);
         p.Initialize(rng.Normal);
@@ -42,7 +47,14 @@ public static class ProductBench
 
         var fwd = QuickBench.Time(() => kernel.Forward(p, x, y), o.Reps, warmup: 3, warmupSeconds: 0.5);
         var fb = QuickBench.Time(() => { kernel.Forward(p, x, y); kernel.Backward(p, x, gy, gx, gp); }, o.Reps, warmup: 3, warmupSeconds: 0.5);
-        Emit("generated", graph, batch, d, fwd, fb);
+        if (kernel.FusedFeatures == d)
+        {
+            Emit("fused", graph, batch, d, fwd, fb);
+            var gf = QuickBench.Time(() => generic.Forward(p, x, y), o.Reps, warmup: 3, warmupSeconds: 0.5);
+            var gfb = QuickBench.Time(() => { generic.Forward(p, x, y); generic.Backward(p, x, gy, gx, gp); }, o.Reps, warmup: 3, warmupSeconds: 0.5);
+            Emit("generic", graph, batch, d, gf, gfb);
+        }
+        else Emit("generic", graph, batch, d, fwd, fb);
         if (o.Reference)
         {
             int reps = Math.Max(1, o.Reps / 5);

@@ -9,7 +9,7 @@ namespace LayerCompiler.Generated.Tests.Equivariance;
 
 /// <summary>
 /// Generated product models (<see cref="ProductMlpClassifier"/>, and <see cref="SignedProductClassifier"/> under hidden
-/// permutations × sign flips): generated == interpreted bit for bit, the generated kernel against the float64 reference
+/// permutations × sign flips): generated ≈ interpreted (last bits), the generated kernel against the float64 reference
 /// (forward and every gradient), invariance, and training steps through the one trainer.
 /// </summary>
 public class ProductModelTests
@@ -28,13 +28,15 @@ public class ProductModelTests
         return x;
     }
 
+    /// <summary>The generated model (fused kernels, generated lift) and the interpreted one (the generic kernel, the run-time
+    /// lift) have bitwise the same parameters and agree to the last bits (the fused kernels sum in another order).</summary>
     [Theory]
     [MemberData(nameof(Models))]
-    public void GeneratedEqualsInterpretedBitwise(string name, Func<ulong, ProductNetwork> create, Func<ProductModelConfig> config, Func<Algebra.WeightSpace> space)
+    public void GeneratedMatchesInterpreted(string name, Func<ulong, ProductNetwork> create, Func<ProductModelConfig> config, Func<Algebra.WeightSpace> space)
     {
         var generated = create(5);
         var interpreted = ProductNetwork.CreateInterpreted(config(), space(), seed: 5);
-        Assert.All(generated.Kernels, k => Assert.True(k.IsGenerated, name));
+        Assert.All(generated.Kernels, k => Assert.True(k.IsGenerated && k.FusedFeatures == config().Features, name));
         Assert.All(interpreted.Kernels, k => Assert.False(k.IsGenerated));
         var a = generated.StateDict();
         foreach (var (key, value) in interpreted.StateDict()) Assert.Equal(value.Data, a[key].Data);
@@ -44,11 +46,14 @@ public class ProductModelTests
         var rng = new Rng(7);
         for (int i = 0; i < r.Length; i++) r.Data[i] = (float)rng.Normal();
         foreach (var m in new[] { generated, interpreted }) { m.ZeroGrad(); }
-        Assert.Equal(interpreted.Forward(x).Data, generated.Forward(x).Data);
+        var ye = interpreted.Forward(x).Data;
+        var ya = generated.Forward(x).Data;
+        for (int i = 0; i < ye.Length; i++) Assert.True(Math.Abs(ya[i] - ye[i]) <= 1e-5f * (1 + Math.Abs(ye[i])), $"{name}: output {i}: {ya[i]} vs {ye[i]}");
         generated.BackwardParameters(r);
         interpreted.BackwardParameters(r);
         foreach (var ((key, p), (_, q)) in generated.NamedParameters().Zip(interpreted.NamedParameters()))
-            Assert.True(p.Grad.Data.AsSpan().SequenceEqual(q.Grad.Data), $"{name}: gradient of {key} differs");
+            for (int i = 0; i < p.Grad.Length; i++)
+                Assert.True(Math.Abs(p.Grad.Data[i] - q.Grad.Data[i]) <= 1e-4f * (1 + Math.Abs(q.Grad.Data[i])), $"{name}: gradient of {key}[{i}]: {p.Grad.Data[i]} vs {q.Grad.Data[i]}");
     }
 
     [Fact]

@@ -1,0 +1,336 @@
+using System.Globalization;
+using System.Linq;
+
+namespace LayerCompiler.Generator.Emit
+{
+    /// <summary>
+    /// Prints a [ProductModel]'s fused product-layer passes for its architecture: one method per weight layer (messages,
+    /// edge update, their backward) and per neuron layer (node update, its backward), every width and the feature count D
+    /// a constant, the inner products the runtime's <c>ProductSimd</c> row combinations (8-lane SIMD over the features,
+    /// accumulators in registers) with the layer's maps pre-transposed once per call (<c>ProductTransposes</c>). The forward
+    /// keeps A e and A' e per edge, so the backward does not compute them twice, and every weight gradient is one
+    /// row combination over all of a layer's edges or nodes (no per-edge outer products). A kernel made for another
+    /// feature count runs the generic schedule (the runtime's <c>ProductKernel</c> passes, widths constant).
+    /// </summary>
+    public static class ProductKernelEmitter
+    {
+        private const string Simd = "global::LayerCompiler.Runtime.Kernels.ProductSimd";
+        public const string Transposes = "global::LayerCompiler.Runtime.Kernels.ProductTransposes";
+        public const string Scratch = "global::LayerCompiler.Runtime.Kernels.ProductScratch";
+        private const string Features = "global::LayerCompiler.Runtime.Kernels.GraphFeatures<float>";
+        private const string Params = "global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float>";
+
+        private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>The members of the nested kernel class: the fused per-network passes (after the constructor).</summary>
+        public static void EmitFused(IndentedWriter w, int[] widths, int d, string pass)
+        {
+            int m = widths.Length - 1;
+            w.Line($"/// <summary>The declared feature count: the fused passes below are specialized to it.</summary>");
+            w.Line($"public const int D = {I(d)};");
+            w.Line();
+            w.Line($"protected override object? Prepare({Params} p) => Features == D ? new {Transposes}(p) : null;");
+            w.Line();
+            using (w.Block($"protected override void ForwardNetwork({pass} s)"))
+            {
+                w.Line($"if (!(s.Prepared is {Transposes} pt)) {{ GenericForward(s); return; }}");
+                w.Line($"var t = s.Scratch as {Scratch} ?? (({Scratch})(s.Scratch = new {Scratch}(Graph, D)));");
+                w.Line("var p = s.Parameters; var x = s.Input; var y = s.Output!; int n = s.NetworkIndex;");
+                for (int l = 1; l <= m; l++) w.Line($"Messages{l}(pt, t, x, n);");
+                for (int k = 0; k <= m; k++) w.Line($"Node{k}(p, pt, t, x, n, y);");
+                for (int l = 1; l <= m; l++) w.Line($"Edge{l}(p, pt, t, x, n, y);");
+            }
+            w.Line();
+            using (w.Block($"protected override void BackwardNetwork({pass} s)"))
+            {
+                w.Line($"if (!(s.Prepared is {Transposes} pt)) {{ GenericBackward(s); return; }}");
+                w.Line($"var t = s.Scratch as {Scratch} ?? (({Scratch})(s.Scratch = new {Scratch}(Graph, D)));");
+                w.Line("var p = s.Parameters; var g = s.ParameterGradients!; var x = s.Input; var gy = s.OutputGradient!; var gx = s.InputGradient!; int n = s.NetworkIndex;");
+                for (int l = 1; l <= m; l++) w.Line($"Messages{l}(pt, t, x, n);");
+                for (int k = 0; k <= m; k++) w.Line($"Node{k}(p, pt, t, x, n, null);");
+                for (int k = 0; k <= m; k++) w.Line($"global::System.MemoryExtensions.AsSpan(gy.Nodes[{k}], n * {I(widths[k] * d)}, {I(widths[k] * d)}).CopyTo(t.GNodeOut[{k}]);");
+                for (int l = 1; l <= m; l++) w.Line($"EdgeBackward{l}(p, pt, g, t, x, gy, gx, n);");
+                for (int k = 0; k <= m; k++) w.Line($"NodeBackward{k}(p, g, t, x, gx, n);");
+                for (int l = 1; l <= m; l++) w.Line($"MessagesBackward{l}(p, g, t, x, gx, n);");
+            }
+            for (int l = 1; l <= m; l++) { w.Line(); Messages(w, l, widths[l], widths[l - 1]); }
+            for (int k = 0; k <= m; k++) { w.Line(); Node(w, k, widths[k], k > 0, k < m); }
+            for (int l = 1; l <= m; l++) { w.Line(); Edge(w, l, widths[l], widths[l - 1]); }
+            for (int l = 1; l <= m; l++) { w.Line(); EdgeBackward(w, l, widths[l], widths[l - 1]); }
+            for (int k = 0; k <= m; k++) { w.Line(); NodeBackward(w, k, widths[k], k > 0, k < m); }
+            for (int l = 1; l <= m; l++) { w.Line(); MessagesBackward(w, l, widths[l], widths[l - 1]); }
+        }
+
+        private static string Fill(string template, params (string Key, int Value)[] values)
+        {
+            foreach (var (key, value) in values) template = template.Replace("{" + key + "}", I(value));
+            return template.Replace("PS.", Simd + ".");
+        }
+
+        private static void Messages(IndentedWriter w, int l, int outs, int ins) => w.Lines(Fill("""
+            // W_{L} ({O}×{I}): the forward message into neuron layer {L} and the backward message into layer {P}; keeps B h, B' h, A e, A' e.
+            private static void Messages{L}(global::LayerCompiler.Runtime.Kernels.ProductTransposes pt, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, int n)
+            {
+                const int O = {O}, I = {I};
+                global::System.ReadOnlySpan<float> hin = global::System.MemoryExtensions.AsSpan(x.Nodes[{P}], n * I * D, I * D), hout = global::System.MemoryExtensions.AsSpan(x.Nodes[{L}], n * O * D, O * D);
+                global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
+                float[] a = pt.EdgeForward[{P}], ab = pt.EdgeBackward[{P}], b = pt.NodeForward[{P}], bb = pt.NodeBackward[{P}];
+                global::System.Span<float> hf = t.ProjIn[{P}], hb = t.ProjOut[{P}], ef = t.EdgeF[{P}], eb = t.EdgeB[{P}], fwd = t.Fwd[{L}], bwd = t.Bwd[{P}];
+                hf.Clear(); hb.Clear(); ef.Clear(); eb.Clear(); fwd.Clear(); bwd.Clear();
+                for (int i = 0; i < I; i++) PS.RowsAdd(b, D, hin.Slice(i * D, D), hf.Slice(i * D, D));
+                for (int j = 0; j < O; j++) PS.RowsAdd(bb, D, hout.Slice(j * D, D), hb.Slice(j * D, D));
+                for (int j = 0; j < O; j++)
+                {
+                    var mj = fwd.Slice(j * D, D);
+                    var hbj = hb.Slice(j * D, D);
+                    for (int i = 0; i < I; i++)
+                    {
+                        int at = (j * I + i) * D;
+                        var e = edges.Slice(at, D);
+                        var efe = ef.Slice(at, D);
+                        var ebe = eb.Slice(at, D);
+                        PS.RowsAdd(a, D, e, efe);
+                        PS.RowsAdd(ab, D, e, ebe);
+                        PS.MulAdd(efe, hf.Slice(i * D, D), mj);
+                        PS.MulAdd(ebe, hbj, bwd.Slice(i * D, D));
+                    }
+                    PS.Scale(mj, 1f / I);
+                }
+                PS.Scale(bwd, 1f / O);
+            }
+            """, ("L", l), ("P", l - 1), ("O", outs), ("I", ins)));
+
+        private static void Node(IndentedWriter w, int k, int width, bool fwd, bool bwd)
+        {
+            w.Lines(Fill("""
+                // Neuron layer {K} ({W} nodes): H' = H + silu(U [H; m; m'] + u){N}.
+                private static void Node{K}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductTransposes pt, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, int n, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float>? y)
+                {
+                    const int W = {W};
+                    global::System.ReadOnlySpan<float> h = global::System.MemoryExtensions.AsSpan(x.Nodes[{K}], n * W * D, W * D);
+                    float[] ut = pt.NodeUpdate[{K}], ub = p.NodeBias[{K}];
+                    global::System.Span<float> z = t.NodeZ[{K}], o = t.NodeOut[{K}];
+                    z.Clear();
+                    for (int v = 0; v < W; v++)
+                    {
+                        var zv = z.Slice(v * D, D);
+                        var hv = h.Slice(v * D, D);
+                        var ov = o.Slice(v * D, D);
+                        PS.RowsAdd(ut, D, hv, zv);
+                """, ("K", k), ("W", width)).Replace("{N}", fwd && bwd ? "" : !fwd && !bwd ? " (no messages)" : fwd ? " (no backward message: the output layer)" : " (no forward message: the input layer)"));
+            if (fwd) w.Line($"        {Simd}.RowsAdd(global::System.MemoryExtensions.AsSpan(ut, D * D), D, global::System.MemoryExtensions.AsSpan(t.Fwd[{I(k)}], v * D, D), zv);");
+            if (bwd) w.Line($"        {Simd}.RowsAdd(global::System.MemoryExtensions.AsSpan(ut, 2 * D * D), D, global::System.MemoryExtensions.AsSpan(t.Bwd[{I(k)}], v * D, D), zv);");
+            w.Lines(Fill("""
+                        for (int c = 0; c < D; c++)
+                        {
+                            float zc = zv[c] + ub[c];
+                            zv[c] = zc;
+                            ov[c] = hv[c] + zc * PS.Sigmoid(zc);
+                        }
+                    }
+                    if (y != null) o.CopyTo(global::System.MemoryExtensions.AsSpan(y.Nodes[{K}], n * W * D, W * D));
+                }
+                """, ("K", k)));
+        }
+
+        private static void Edge(IndentedWriter w, int l, int outs, int ins) => w.Lines(Fill("""
+            // W_{L} ({O}×{I}): E' = E + silu(V_E E + V_src H'_{P}[i] + V_dst H'_{L}[j] + v); the node terms once per node.
+            private static void Edge{L}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductTransposes pt, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, int n, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> y)
+            {
+                const int O = {O}, I = {I};
+                float[] vt = pt.EdgeUpdate[{P}], vb = p.EdgeBias[{P}];
+                global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), z = t.Z;
+                ps.Clear(); pd.Clear();
+                for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, D * D), D, global::System.MemoryExtensions.AsSpan(t.NodeOut[{P}], i * D, D), ps.Slice(i * D, D));
+                for (int j = 0; j < O; j++)
+                {
+                    var pdj = pd.Slice(j * D, D);
+                    PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, 2 * D * D), D, global::System.MemoryExtensions.AsSpan(t.NodeOut[{L}], j * D, D), pdj);
+                    for (int c = 0; c < D; c++) pdj[c] += vb[c];
+                }
+                global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
+                global::System.Span<float> ye = global::System.MemoryExtensions.AsSpan(y.Edges[{P}], n * O * I * D, O * I * D);
+                for (int j = 0; j < O; j++)
+                {
+                    var pdj = pd.Slice(j * D, D);
+                    for (int i = 0; i < I; i++)
+                    {
+                        int at = (j * I + i) * D;
+                        var e = edges.Slice(at, D);
+                        var psi = ps.Slice(i * D, D);
+                        var yo = ye.Slice(at, D);
+                        z.Clear();
+                        PS.RowsAdd(vt, D, e, z);
+                        for (int c = 0; c < D; c++)
+                        {
+                            float u = z[c] + psi[c] + pdj[c];
+                            yo[c] = e[c] + u * PS.Sigmoid(u);
+                        }
+                    }
+                }
+            }
+            """, ("L", l), ("P", l - 1), ("O", outs), ("I", ins)));
+
+        private static void EdgeBackward(IndentedWriter w, int l, int outs, int ins) => w.Lines(Fill("""
+            // Backward of W_{L}'s edge update: the edges' input gradient (overwritten), V and v gradients, the updated nodes' gradients.
+            private static void EdgeBackward{L}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductTransposes pt, global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> g, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> gy, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> gx, int n)
+            {
+                const int O = {O}, I = {I};
+                float[] vt = pt.EdgeUpdate[{P}], v = p.EdgeUpdate[{P}], vb = p.EdgeBias[{P}], gv = g.EdgeUpdate[{P}], gvb = g.EdgeBias[{P}];
+                global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), gps = global::System.MemoryExtensions.AsSpan(t.GSrc, 0, I * D), gpd = global::System.MemoryExtensions.AsSpan(t.GDst, 0, O * D), z = t.Z, gz = t.G1[{P}];
+                ps.Clear(); pd.Clear(); gps.Clear(); gpd.Clear();
+                global::System.ReadOnlySpan<float> hin = t.NodeOut[{P}], hout = t.NodeOut[{L}];
+                for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, D * D), D, hin.Slice(i * D, D), ps.Slice(i * D, D));
+                for (int j = 0; j < O; j++)
+                {
+                    var pdj = pd.Slice(j * D, D);
+                    PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, 2 * D * D), D, hout.Slice(j * D, D), pdj);
+                    for (int c = 0; c < D; c++) pdj[c] += vb[c];
+                }
+                global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D), ge = global::System.MemoryExtensions.AsSpan(gy.Edges[{P}], n * O * I * D, O * I * D);
+                global::System.Span<float> gxe = global::System.MemoryExtensions.AsSpan(gx.Edges[{P}], n * O * I * D, O * I * D);
+                for (int j = 0; j < O; j++)
+                {
+                    var pdj = pd.Slice(j * D, D);
+                    var gdj = gpd.Slice(j * D, D);
+                    for (int i = 0; i < I; i++)
+                    {
+                        int at = (j * I + i) * D;
+                        var e = edges.Slice(at, D);
+                        var psi = ps.Slice(i * D, D);
+                        var gsi = gps.Slice(i * D, D);
+                        var gze = gz.Slice(at, D);
+                        var gea = ge.Slice(at, D);
+                        z.Clear();
+                        PS.RowsAdd(vt, D, e, z);
+                        for (int c = 0; c < D; c++)
+                        {
+                            float u = z[c] + psi[c] + pdj[c];
+                            float sg = PS.Sigmoid(u);
+                            float gc = gea[c] * (sg * (1f + u * (1f - sg)));
+                            gze[c] = gc;
+                            gsi[c] += gc;
+                            gdj[c] += gc;
+                        }
+                        var gxa = gxe.Slice(at, D);
+                        gea.CopyTo(gxa);
+                        PS.RowsAdd(v, 3 * D, gze, gxa);
+                    }
+                }
+                for (int o = 0; o < D; o++)
+                {
+                    PS.RowsAddStrided(edges, D, gz.Slice(o), D, O * I, global::System.MemoryExtensions.AsSpan(gv, o * 3 * D, D));
+                    PS.RowsAddStrided(hin, D, gps.Slice(o), D, I, global::System.MemoryExtensions.AsSpan(gv, o * 3 * D + D, D));
+                    PS.RowsAddStrided(hout, D, gpd.Slice(o), D, O, global::System.MemoryExtensions.AsSpan(gv, o * 3 * D + 2 * D, D));
+                }
+                for (int j = 0; j < O; j++)
+                {
+                    var gdj = gpd.Slice(j * D, D);
+                    for (int c = 0; c < D; c++) gvb[c] += gdj[c];
+                    PS.RowsAdd(global::System.MemoryExtensions.AsSpan(v, 2 * D), 3 * D, gdj, global::System.MemoryExtensions.AsSpan(t.GNodeOut[{L}], j * D, D));
+                }
+                for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(v, D), 3 * D, gps.Slice(i * D, D), global::System.MemoryExtensions.AsSpan(t.GNodeOut[{P}], i * D, D));
+            }
+            """, ("L", l), ("P", l - 1), ("O", outs), ("I", ins)));
+
+        private static void NodeBackward(IndentedWriter w, int k, int width, bool fwd, bool bwd)
+        {
+            w.Lines(Fill("""
+                // Backward of neuron layer {K}'s update: the nodes' input gradient (overwritten), U and u gradients, the messages' gradients.
+                private static void NodeBackward{K}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> g, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> gx, int n)
+                {
+                    const int W = {W};
+                    global::System.ReadOnlySpan<float> h = global::System.MemoryExtensions.AsSpan(x.Nodes[{K}], n * W * D, W * D), z = t.NodeZ[{K}], gh = t.GNodeOut[{K}];
+                    float[] u = p.NodeUpdate[{K}], gu = g.NodeUpdate[{K}], gub = g.NodeBias[{K}];
+                    global::System.Span<float> gz = t.GNodeZ[{K}], gxn = global::System.MemoryExtensions.AsSpan(gx.Nodes[{K}], n * W * D, W * D);
+                    for (int v = 0; v < W; v++)
+                    {
+                        var zv = z.Slice(v * D, D);
+                        var ghv = gh.Slice(v * D, D);
+                        var gzv = gz.Slice(v * D, D);
+                        for (int c = 0; c < D; c++)
+                        {
+                            float sg = PS.Sigmoid(zv[c]);
+                            float gc = ghv[c] * (sg * (1f + zv[c] * (1f - sg)));
+                            gzv[c] = gc;
+                            gub[c] += gc;
+                        }
+                        var gxv = gxn.Slice(v * D, D);
+                        ghv.CopyTo(gxv);
+                        PS.RowsAdd(u, 3 * D, gzv, gxv);
+                """, ("K", k), ("W", width)));
+            if (fwd) w.Lines(Fill("""
+                        var gf = global::System.MemoryExtensions.AsSpan(t.GFwd[{K}], v * D, D);
+                        gf.Clear();
+                        PS.RowsAdd(global::System.MemoryExtensions.AsSpan(u, D), 3 * D, gzv, gf);
+                """, ("K", k)));
+            if (bwd) w.Lines(Fill("""
+                        var gb = global::System.MemoryExtensions.AsSpan(t.GBwd[{K}], v * D, D);
+                        gb.Clear();
+                        PS.RowsAdd(global::System.MemoryExtensions.AsSpan(u, 2 * D), 3 * D, gzv, gb);
+                """, ("K", k)));
+            w.Line("    }");
+            w.Line("    for (int o = 0; o < D; o++)");
+            w.Line("    {");
+            w.Line($"        {Simd}.RowsAddStrided(h, D, gz.Slice(o), D, W, global::System.MemoryExtensions.AsSpan(gu, o * 3 * D, D));");
+            if (fwd) w.Line($"        {Simd}.RowsAddStrided(t.Fwd[{I(k)}], D, gz.Slice(o), D, W, global::System.MemoryExtensions.AsSpan(gu, o * 3 * D + D, D));");
+            if (bwd) w.Line($"        {Simd}.RowsAddStrided(t.Bwd[{I(k)}], D, gz.Slice(o), D, W, global::System.MemoryExtensions.AsSpan(gu, o * 3 * D + 2 * D, D));");
+            w.Line("    }");
+            w.Line("}");
+        }
+
+        private static void MessagesBackward(IndentedWriter w, int l, int outs, int ins) => w.Lines(Fill("""
+            // Backward of W_{L}'s messages (A e, A' e, B h, B' h kept by the forward): adds to the edges' and nodes' input gradients; A, A', B, B' gradients.
+            private static void MessagesBackward{L}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> g, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> gx, int n)
+            {
+                const int O = {O}, I = {I};
+                float[] a = p.EdgeForward[{P}], ab = p.EdgeBackward[{P}], b = p.NodeForward[{P}], bb = p.NodeBackward[{P}];
+                float[] ga = g.EdgeForward[{P}], gab = g.EdgeBackward[{P}], gb = g.NodeForward[{P}], gbb = g.NodeBackward[{P}];
+                global::System.ReadOnlySpan<float> hin = global::System.MemoryExtensions.AsSpan(x.Nodes[{P}], n * I * D, I * D), hout = global::System.MemoryExtensions.AsSpan(x.Nodes[{L}], n * O * D, O * D);
+                global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
+                global::System.ReadOnlySpan<float> hf = t.ProjIn[{P}], hb = t.ProjOut[{P}], ef = t.EdgeF[{P}], eb = t.EdgeB[{P}], gm = t.GFwd[{L}], gmb = t.GBwd[{P}];
+                global::System.Span<float> ghf = global::System.MemoryExtensions.AsSpan(t.GSrc, 0, I * D), ghb = global::System.MemoryExtensions.AsSpan(t.GDst, 0, O * D), gef = t.G1[{P}], geb = t.G2[{P}];
+                global::System.Span<float> gxe = global::System.MemoryExtensions.AsSpan(gx.Edges[{P}], n * O * I * D, O * I * D);
+                ghf.Clear(); ghb.Clear();
+                for (int j = 0; j < O; j++)
+                {
+                    var gmj = gm.Slice(j * D, D);
+                    var hbj = hb.Slice(j * D, D);
+                    var ghbj = ghb.Slice(j * D, D);
+                    for (int i = 0; i < I; i++)
+                    {
+                        int at = (j * I + i) * D;
+                        var gmbi = gmb.Slice(i * D, D);
+                        var hfi = hf.Slice(i * D, D);
+                        var ghfi = ghf.Slice(i * D, D);
+                        var efe = ef.Slice(at, D);
+                        var ebe = eb.Slice(at, D);
+                        var gefe = gef.Slice(at, D);
+                        var gebe = geb.Slice(at, D);
+                        for (int c = 0; c < D; c++)
+                        {
+                            float f = gmj[c] * (1f / I), r = gmbi[c] * (1f / O);
+                            gefe[c] = f * hfi[c];
+                            ghfi[c] += f * efe[c];
+                            gebe[c] = r * hbj[c];
+                            ghbj[c] += r * ebe[c];
+                        }
+                        var gxa = gxe.Slice(at, D);
+                        PS.RowsAdd(a, D, gefe, gxa);
+                        PS.RowsAdd(ab, D, gebe, gxa);
+                    }
+                }
+                for (int o = 0; o < D; o++)
+                {
+                    PS.RowsAddStrided(edges, D, gef.Slice(o), D, O * I, global::System.MemoryExtensions.AsSpan(ga, o * D, D));
+                    PS.RowsAddStrided(edges, D, geb.Slice(o), D, O * I, global::System.MemoryExtensions.AsSpan(gab, o * D, D));
+                    PS.RowsAddStrided(hin, D, ghf.Slice(o), D, I, global::System.MemoryExtensions.AsSpan(gb, o * D, D));
+                    PS.RowsAddStrided(hout, D, ghb.Slice(o), D, O, global::System.MemoryExtensions.AsSpan(gbb, o * D, D));
+                }
+                global::System.Span<float> gxin = global::System.MemoryExtensions.AsSpan(gx.Nodes[{P}], n * I * D, I * D), gxout = global::System.MemoryExtensions.AsSpan(gx.Nodes[{L}], n * O * D, O * D);
+                for (int i = 0; i < I; i++) PS.RowsAdd(b, D, ghf.Slice(i * D, D), gxin.Slice(i * D, D));
+                for (int j = 0; j < O; j++) PS.RowsAdd(bb, D, ghb.Slice(j * D, D), gxout.Slice(j * D, D));
+            }
+            """, ("L", l), ("P", l - 1), ("O", outs), ("I", ins)));
+    }
+}

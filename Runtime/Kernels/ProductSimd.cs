@@ -1,0 +1,169 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace LayerCompiler.Runtime.Kernels;
+
+/// <summary>
+/// The small SIMD building blocks of the generated product kernels (the loops around them are emitted per architecture
+/// with every width and the feature count D constant; see docs/generator.md, "Product models"). All are row-combination
+/// forms, vectorized over the output's features with up to four 8-lane accumulators held in registers:
+/// a matrix–vector product with a pre-transposed matrix, the transposed product with the matrix itself, and a weight
+/// gradient summed over many rows. Deterministic: fixed order, no FMA contraction (multiply, then add).
+/// </summary>
+public static class ProductSimd
+{
+    /// <summary>y[o] += Σ_r coef[r] · rows[r · stride + o] for o &lt; y.Length (rows: coef.Length rows of at least y.Length).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RowsAdd(ReadOnlySpan<float> rows, int stride, ReadOnlySpan<float> coef, Span<float> y) =>
+        RowsAddStrided(rows, stride, coef, 1, coef.Length, y);
+
+    /// <summary>y[o] += Σ_{r &lt; count} coef[r · coefStride] · rows[r · stride + o] (a column of a row-major coefficient matrix).</summary>
+    public static void RowsAddStrided(ReadOnlySpan<float> rows, int stride, ReadOnlySpan<float> coef, int coefStride, int count, Span<float> y)
+    {
+        int n = y.Length;
+        if (count == 0 || n == 0) return;
+        if ((long)(count - 1) * stride + n > rows.Length || (long)(count - 1) * coefStride >= coef.Length) throw new ArgumentException("RowsAdd reads past its inputs.");
+        ref float rb = ref MemoryMarshal.GetReference(rows);
+        ref float cb = ref MemoryMarshal.GetReference(coef);
+        ref float yb = ref MemoryMarshal.GetReference(y);
+        int o = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; o + 32 <= n; o += 32)
+            {
+                var a0 = Vector256.LoadUnsafe(ref yb, (nuint)o); var a1 = Vector256.LoadUnsafe(ref yb, (nuint)(o + 8));
+                var a2 = Vector256.LoadUnsafe(ref yb, (nuint)(o + 16)); var a3 = Vector256.LoadUnsafe(ref yb, (nuint)(o + 24));
+                for (int r = 0; r < count; r++)
+                {
+                    var c = Vector256.Create(Unsafe.Add(ref cb, r * coefStride));
+                    nuint at = (nuint)(r * stride + o);
+                    a0 += c * Vector256.LoadUnsafe(ref rb, at); a1 += c * Vector256.LoadUnsafe(ref rb, at + 8);
+                    a2 += c * Vector256.LoadUnsafe(ref rb, at + 16); a3 += c * Vector256.LoadUnsafe(ref rb, at + 24);
+                }
+                a0.StoreUnsafe(ref yb, (nuint)o); a1.StoreUnsafe(ref yb, (nuint)(o + 8));
+                a2.StoreUnsafe(ref yb, (nuint)(o + 16)); a3.StoreUnsafe(ref yb, (nuint)(o + 24));
+            }
+            for (; o + 8 <= n; o += 8)
+            {
+                var a0 = Vector256.LoadUnsafe(ref yb, (nuint)o);
+                for (int r = 0; r < count; r++)
+                    a0 += Vector256.Create(Unsafe.Add(ref cb, r * coefStride)) * Vector256.LoadUnsafe(ref rb, (nuint)(r * stride + o));
+                a0.StoreUnsafe(ref yb, (nuint)o);
+            }
+        }
+        for (; o < n; o++)
+        {
+            float a = Unsafe.Add(ref yb, o);
+            for (int r = 0; r < count; r++) a += Unsafe.Add(ref cb, r * coefStride) * Unsafe.Add(ref rb, r * stride + o);
+            Unsafe.Add(ref yb, o) = a;
+        }
+    }
+
+    /// <summary>y[c] += a[c] · b[c].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void MulAdd(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
+    {
+        int n = y.Length, c = 0;
+        if (a.Length < n || b.Length < n) throw new ArgumentException("MulAdd needs inputs as long as its output.");
+        if (Vector256.IsHardwareAccelerated)
+            for (; c + 8 <= n; c += 8)
+            {
+                var v = Vector256.Create(y.Slice(c, 8)) + Vector256.Create(a.Slice(c, 8)) * Vector256.Create(b.Slice(c, 8));
+                v.CopyTo(y.Slice(c, 8));
+            }
+        for (; c < n; c++) y[c] += a[c] * b[c];
+    }
+
+    /// <summary>y[c] *= s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scale(Span<float> y, float s)
+    {
+        for (int c = 0; c < y.Length; c++) y[c] *= s;
+    }
+
+    /// <summary>mt[c · rows + o] = m[o · cols + c]: the transpose of a row-major [rows × cols] matrix.</summary>
+    public static float[] Transpose(float[] m, int rows, int cols)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        if (m.Length != rows * cols) throw new ArgumentException($"The matrix has {m.Length} entries, not {rows}×{cols}.", nameof(m));
+        var t = new float[m.Length];
+        for (int o = 0; o < rows; o++)
+            for (int c = 0; c < cols; c++) t[c * rows + o] = m[o * cols + c];
+        return t;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sigmoid(float z) => 1f / (1f + MathF.Exp(-z));
+}
+
+/// <summary>
+/// A product layer's parameters as the generated kernels read them: the message maps and both updates transposed
+/// (row c of a transpose is column c of the map, so a matrix–vector product is <see cref="ProductSimd.RowsAdd"/>), built
+/// once per <see cref="ProductKernel.Forward"/> or <see cref="ProductKernel.Backward"/> call.
+/// </summary>
+public sealed class ProductTransposes
+{
+    /// <summary>Per weight layer: Aᵀ, A'ᵀ, Bᵀ, B'ᵀ [D × D] and Vᵀ [3D × D]; per neuron layer: Uᵀ [3D × D].</summary>
+    public float[][] EdgeForward { get; }
+    public float[][] EdgeBackward { get; }
+    public float[][] NodeForward { get; }
+    public float[][] NodeBackward { get; }
+    public float[][] EdgeUpdate { get; }
+    public float[][] NodeUpdate { get; }
+
+    public ProductTransposes(ProductLayerParameters<float> p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        int d = p.Features;
+        float[][] T(float[][] a, int cols) => Array.ConvertAll(a, m => ProductSimd.Transpose(m, d, cols));
+        EdgeForward = T(p.EdgeForward, d); EdgeBackward = T(p.EdgeBackward, d);
+        NodeForward = T(p.NodeForward, d); NodeBackward = T(p.NodeBackward, d);
+        EdgeUpdate = T(p.EdgeUpdate, 3 * d); NodeUpdate = T(p.NodeUpdate, 3 * d);
+    }
+}
+
+/// <summary>
+/// One thread's scratch for the generated product kernels, sized for one network of a graph with D features: per neuron
+/// layer k ([width_k × D]) the forward and backward messages into it, the node pre-activations and updated nodes, and
+/// their gradients; per weight layer ℓ the node projections B h, B' h ([in × D], [out × D]) and per edge A e, A' e and
+/// two gradient rows ([out·in × D]); per node of the widest layer the edge update's node terms and their gradients.
+/// </summary>
+public sealed class ProductScratch
+{
+    public float[][] Fwd { get; }
+    public float[][] Bwd { get; }
+    public float[][] NodeZ { get; }
+    public float[][] NodeOut { get; }
+    public float[][] GNodeOut { get; }
+    public float[][] GNodeZ { get; }
+    public float[][] GFwd { get; }
+    public float[][] GBwd { get; }
+    public float[][] ProjIn { get; }
+    public float[][] ProjOut { get; }
+    public float[][] EdgeF { get; }
+    public float[][] EdgeB { get; }
+    public float[][] G1 { get; }
+    public float[][] G2 { get; }
+    public float[] Src { get; }
+    public float[] Dst { get; }
+    public float[] GSrc { get; }
+    public float[] GDst { get; }
+    public float[] Z { get; }
+
+    public ProductScratch(NeuralGraph graph, int features)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        int d = features, m = graph.Depth, widest = 0;
+        foreach (int w in graph.Widths) widest = Math.Max(widest, w);
+        float[][] Nodes() { var a = new float[m + 1][]; for (int k = 0; k <= m; k++) a[k] = new float[graph.Widths[k] * d]; return a; }
+        float[][] Layers(Func<int, int> size) { var a = new float[m][]; for (int l = 1; l <= m; l++) a[l - 1] = new float[size(l) * d]; return a; }
+        Fwd = Nodes(); Bwd = Nodes(); NodeZ = Nodes(); NodeOut = Nodes(); GNodeOut = Nodes(); GNodeZ = Nodes(); GFwd = Nodes(); GBwd = Nodes();
+        ProjIn = Layers(graph.In); ProjOut = Layers(graph.Out);
+        Func<int, int> edges = l => graph.Out(l) * graph.In(l);
+        EdgeF = Layers(edges); EdgeB = Layers(edges); G1 = Layers(edges); G2 = Layers(edges);
+        Src = new float[widest * d]; Dst = new float[widest * d]; GSrc = new float[widest * d]; GDst = new float[widest * d];
+        Z = new float[d];
+    }
+}
