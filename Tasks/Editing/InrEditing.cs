@@ -108,8 +108,10 @@ public static class InrEditing
     }
 
     /// <summary>Trains one editor (resuming from <c>runDir/training-checkpoint.safetensors</c>), evaluates it, writes <c>runDir/result.json</c>.</summary>
+    /// <remarks>Also writes the trained editor to <c>runDir/model.safetensors</c> (<see cref="EditorFile"/>), recording
+    /// <paramref name="architecture"/> (the zoo's INRs) as what it edits.</remarks>
     public static EditingRun Train(WeightEditor model, IInputNetwork network, EditingSplit train, EditingSplit validation, EditingSplit test, Settings settings, ulong seed,
-        string runDir, IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+        string runDir, IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default, string? architecture = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         new RegressionTraining(settings.Epochs, settings.BatchSize, settings.LearningRate, settings.WeightDecay).Validate();
@@ -121,6 +123,14 @@ public static class InrEditing
         var run = new EditingRun(model.Kind, seed, RenderMse(network, model.Predict(test.Zoo.Weights), test), RenderMse(network, model.Predict(validation.Zoo.Weights), validation),
             model.Gamma, history.BestEpoch ?? 0, history.Epochs.Count);
         AtomicFile.WriteAllBytes(Path.Combine(runDir, "result.json"), JsonSerializer.SerializeToUtf8Bytes(run, new JsonSerializerOptions { WriteIndented = true }));
+        EditorFile.Save(Path.Combine(runDir, EditorFile.FileName), model, architecture ?? $"{network.InputWidth}-input {network.Activation} network", new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
+            ["train.count"] = train.Count.ToString(CultureInfo.InvariantCulture),
+            ["train.epochs"] = settings.Epochs.ToString(CultureInfo.InvariantCulture),
+            ["best_epoch"] = run.BestEpoch.ToString(CultureInfo.InvariantCulture),
+            ["test_mse"] = run.TestMse.ToString("R", CultureInfo.InvariantCulture),
+        });
         return run;
     }
 
@@ -135,12 +145,7 @@ public static class InrEditing
     {
         ArgumentNullException.ThrowIfNull(createEditor); ArgumentNullException.ThrowIfNull(network);
         if (kinds.Count == 0 || seeds.Count == 0) throw new ArgumentException("Give at least one model and one seed.");
-        var reader = OpenImageZoo(zoo, data);
-        var arch = reader.Architecture;
-        if (arch.Activation != network.Activation || arch.Omega0 != network.Omega0 || arch.OutputOffset != network.OutputOffset || network.InputWidth != arch.Widths[0])
-            throw new ArgumentException($"The zoo in '{zoo}' holds {arch.Describe()} INRs; the editors render with a {network.InputWidth}-input {network.Activation} network (ω0 {network.Omega0}, offset {network.OutputOffset}).");
-        if (network.Space.Dimension != reader.Architecture.CreateSpace().Dimension)
-            throw new ArgumentException($"The zoo in '{zoo}' holds {reader.Architecture.Describe()} INRs; the editors are built for networks of {network.Space.Dimension} weights.");
+        var reader = OpenForNetwork(zoo, data, network);
         var train = Load(reader, data, "train", trainLimit);
         var validation = Load(reader, data, "validation", evalLimit);
         var test = Load(reader, data, "test", evalLimit);
@@ -155,13 +160,97 @@ public static class InrEditing
                 log?.Invoke($"Run {runs.Count + 1}/{kinds.Count * seeds.Count}: {EditKinds.Describe(kind)}, seed {seed}");
                 var model = createEditor(kind, seed);
                 var run = Train(model, network, train, validation, test, settings, seed, Path.Combine(outDir, string.Create(CultureInfo.InvariantCulture, $"{kind}-seed{seed}")),
-                    progressFor?.Invoke(kind), cancellation);
+                    progressFor?.Invoke(kind), cancellation, reader.Architecture.Describe());
                 log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"  test MSE {run.TestMse:F4} (validation {run.ValidationMse:F4}; γ = {run.Gamma:G4}; epoch {run.BestEpoch} of {run.Epochs})"));
                 runs.Add(run);
                 if (!edited.ContainsKey(kind)) edited[kind] = model.Predict(Subset(test.Zoo.Weights, 8));
                 WriteResults(outDir, zoo, reader.Manifest, settings, train.Count, unedited, runs, network, test, edited);
             }
         return runs;
+    }
+
+    /// <summary>Opens a Fashion-MNIST zoo (<see cref="OpenImageZoo(string, FashionMnist)"/>) whose INRs <paramref name="network"/> renders.</summary>
+    public static ZooReader OpenForNetwork(string zoo, FashionMnist data, IInputNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        var reader = OpenImageZoo(zoo, data);
+        var arch = reader.Architecture;
+        if (arch.Activation != network.Activation || arch.Omega0 != network.Omega0 || arch.OutputOffset != network.OutputOffset || network.InputWidth != arch.Widths[0])
+            throw new ArgumentException($"The zoo in '{zoo}' holds {arch.Describe()} INRs; the editors render with a {network.InputWidth}-input {network.Activation} network (ω0 {network.Omega0}, offset {network.OutputOffset}).");
+        if (network.Space.Dimension != arch.CreateSpace().Dimension)
+            throw new ArgumentException($"The zoo in '{zoo}' holds {arch.Describe()} INRs; the editors are built for networks of {network.Space.Dimension} weights.");
+        return reader;
+    }
+
+    /// <summary>One evaluated editor: its label (the run directory's name), kind, file, test MSE and γ.</summary>
+    public sealed record EditorEvaluation(string Label, string Model, string Checkpoint, double TestMse, double Gamma);
+
+    /// <summary>What <see cref="Evaluate"/> measured: the unedited INRs' test MSE and every editor's.</summary>
+    public sealed record Evaluation(string Zoo, int TestCount, double UneditedTestMse, IReadOnlyList<EditorEvaluation> Editors);
+
+    /// <summary>
+    /// Evaluates trained editors (<see cref="EditorFile"/>; the first is the editor, any further ones are baselines) on the test
+    /// split of <paramref name="zoo"/>: pixel MSE between the rendering of each edited INR and the dilated source image, and the
+    /// unedited INRs' MSE. Writes <c>eval.md</c>, <c>eval.json</c>, <c>eval-edits.png</c> (rows: the INRs' renderings, the dilated
+    /// images, each editor's edits; one column per test INR) and <c>eval-report.html</c> to <paramref name="outDir"/>.
+    /// Every checkpoint is opened and checked before any work: a file that is not an editor, or an editor of other INRs than the
+    /// zoo's, is refused with what it is.
+    /// </summary>
+    public static Evaluation Evaluate(string zoo, FashionMnist data, IReadOnlyList<string> checkpoints, Func<string, ulong, WeightEditor> createEditor, IInputNetwork network,
+        string outDir, int? limit = null, int columns = 8, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoints); ArgumentNullException.ThrowIfNull(createEditor);
+        if (checkpoints.Count == 0) throw new ArgumentException("Give at least one editor checkpoint.");
+        if (limit is <= 0) throw new ArgumentOutOfRangeException(nameof(limit), limit, "--limit must be positive.");
+        var reader = OpenForNetwork(zoo, data, network);
+        string arch = reader.Architecture.Describe();
+        var editors = new List<(string Label, string Path, WeightEditor Editor)>();
+        foreach (string c in checkpoints)
+        {
+            string path = EditorFile.Resolve(c);
+            var (editor, meta) = EditorFile.Load(path, createEditor, network.Space.Dimension);
+            if (meta.GetValueOrDefault("inr.architecture") is string trainedOn && trainedOn != arch)
+                throw new ArgumentException($"'{path}' is a {editor.Kind} editor trained on {trainedOn} INRs; the zoo in '{zoo}' holds {arch} INRs.");
+            string label = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))) ?? editor.Kind;
+            if (editors.Any(e => e.Label == label)) label = string.Create(CultureInfo.InvariantCulture, $"{label} ({editors.Count + 1})");
+            editors.Add((label, path, editor));
+        }
+        var test = Load(reader, data, "test", limit);
+        OutputPaths.CreateDirectory(outDir, "--out");
+        double unedited = RenderMse(network, Baselines.WeightFeatures.Flattened(test.Zoo.Weights), test);
+        log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"  {test.Count} test INRs; unedited INRs against the dilated images: test MSE {unedited:F4}"));
+        var results = new List<EditorEvaluation>();
+        var edited = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (label, path, editor) in editors)
+        {
+            double mse = RenderMse(network, editor.Predict(test.Zoo.Weights), test);
+            results.Add(new EditorEvaluation(label, editor.Kind, path, mse, editor.Gamma));
+            edited[label] = editor.Predict(Subset(test.Zoo.Weights, columns));
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"  {label}: {EditKinds.Describe(editor.Kind)}, γ = {editor.Gamma:G4}"));
+        }
+        var evaluation = new Evaluation(zoo, test.Count, unedited, results);
+        WriteEvaluation(outDir, reader.Manifest, evaluation, network, test, edited, columns);
+        return evaluation;
+    }
+
+    private static void WriteEvaluation(string outDir, ZooManifest manifest, Evaluation e, IInputNetwork network, EditingSplit test, IReadOnlyDictionary<string, Tensor> edited, int columns)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var md = new StringBuilder("# INR editing (dilation): evaluation\n\n");
+        md.AppendLine(string.Create(inv, $"Zoo: `{e.Zoo}` ({manifest}); {e.TestCount} test INRs. Test MSE: pixel MSE between the rendering of the edited INR (28×28 grid) and the 3×3 dilation of its source image.")).AppendLine();
+        md.AppendLine("| editor | model | test MSE | γ | checkpoint |").AppendLine("|---|---|---|---|---|");
+        md.AppendLine(string.Create(inv, $"| unedited INRs | — | {e.UneditedTestMse:F4} | — | — |"));
+        foreach (var r in e.Editors) md.AppendLine(string.Create(inv, $"| {r.Label} | {EditKinds.Describe(r.Model)} | {r.TestMse:F4} | {r.Gamma:G4} | `{r.Checkpoint}` |"));
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, "eval.md"), Encoding.UTF8.GetBytes(md.ToString()));
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, "eval.json"), JsonSerializer.SerializeToUtf8Bytes(e, new JsonSerializerOptions { WriteIndented = true }));
+        var png = Picture(network, test, edited, columns);
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, "eval-edits.png"), png);
+        new HtmlReport("INR editing (dilation): evaluation")
+            .AddParagraph(string.Create(inv, $"Trained editors on the test split of zoo '{e.Zoo}' ({e.TestCount} INRs). Unedited INRs: test MSE {e.UneditedTestMse:F4}."))
+            .AddTable("Test MSE", new[] { "editor", "model", "test MSE", "γ" },
+                e.Editors.Select(r => (IReadOnlyList<string>)new[] { r.Label, EditKinds.Describe(r.Model), r.TestMse.ToString("F4", inv), r.Gamma.ToString("G4", inv) }))
+            .AddImage($"Rows: the test INRs' renderings (original); the dilated source images (target); the edits of {string.Join(", ", edited.Keys)}", png, Math.Min(columns, test.Count) * 30 * 3)
+            .Write(Path.Combine(outDir, "eval-report.html"));
     }
 
     private static WeightSpaceBatch Subset(WeightSpaceBatch b, int count)

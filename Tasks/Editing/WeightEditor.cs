@@ -65,6 +65,16 @@ public sealed class WeightEditor : WeightModel
     public override void FitInputs(WeightSpaceBatch train) =>
         _normalizer = InputNormalizer.Fit(new[] { Reinterpret(train, Space, new()) }, NormalizationGranularity.PerEntry, EquivariantWeightModel.MinStd);
 
+    public override Dictionary<string, Tensor> NormalizationState() => Normalizer.ToTensors();
+
+    public override void LoadNormalization(IReadOnlyDictionary<string, Tensor> state)
+    {
+        var loaded = InputNormalizer.FromTensors(Space, state);
+        if (loaded.Granularity != NormalizationGranularity.PerEntry || loaded.Channels != 1)
+            throw new System.IO.InvalidDataException($"The checkpoint's input normalization is {loaded.Granularity} over {loaded.Channels} channel(s); an editor normalizes per entry, one channel.");
+        _normalizer = loaded;
+    }
+
     public override Tensor Forward(WeightSpaceBatch raw)
     {
         var u = WeightFeatures.Flattened(raw);                     // [n, P] raw weights (a copy)

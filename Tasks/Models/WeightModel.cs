@@ -31,6 +31,14 @@ public abstract class WeightModel
     /// <summary>Accumulates the parameter gradients of the last <see cref="Forward"/>.</summary>
     public abstract void Backward(Tensor gradOutputs);
 
+    /// <summary>The fitted input view as tensors, keyed without a prefix (what a model file stores beside the parameters).</summary>
+    public virtual Dictionary<string, Tensor> NormalizationState() =>
+        throw new NotSupportedException($"The {Kind} model does not save its input view.");
+
+    /// <summary>Restores an input view written by <see cref="NormalizationState"/>; throws <see cref="System.IO.InvalidDataException"/> naming what is wrong.</summary>
+    public virtual void LoadNormalization(IReadOnlyDictionary<string, Tensor> state) =>
+        throw new NotSupportedException($"The {Kind} model does not load an input view.");
+
     /// <summary>The CPU step executor with the optimizer <paramref name="options"/> describe.</summary>
     public ModuleStepExecutor Executor(TrainerOptions options) => new(Module, Forward, Backward, options.CreateOptimizer(Module), options.ClipGradNorm);
 
@@ -90,6 +98,10 @@ public sealed class EquivariantWeightModel(string kind, EquivariantNetwork netwo
     public override void FitInputs(WeightSpaceBatch train) =>
         _normalizer = InputNormalizer.Fit(new[] { Reinterpret(train, Space, new()) }, NormalizationGranularity.PerEntry, MinStd);
 
+    public override Dictionary<string, Tensor> NormalizationState() => Normalizer.ToTensors();
+
+    public override void LoadNormalization(IReadOnlyDictionary<string, Tensor> state) => _normalizer = InputNormalizer.FromTensors(Space, state);
+
     public override Tensor Forward(WeightSpaceBatch raw) => Network.Forward(Normalizer.Apply(Reinterpret(raw, Space, _buffers)));
 
     public override void Backward(Tensor gradOutputs) => Network.BackwardParameters(gradOutputs);
@@ -123,8 +135,31 @@ public sealed class FeatureWeightModel : WeightModel
 
     public override void FitInputs(WeightSpaceBatch train) => _standardizer = FeatureStandardizer.Fit(Extract(Kind, train));
 
-    public override Tensor Forward(WeightSpaceBatch raw) =>
-        _mlp.Forward((_standardizer ?? throw new InvalidOperationException("The feature standardization is not fitted (call FitInputs).")).Apply(Extract(Kind, raw)));
+    private FeatureStandardizer Standardizer => _standardizer ?? throw new InvalidOperationException("The feature standardization is neither fitted nor loaded (call FitInputs).");
+
+    /// <summary><c>feature_mean</c> and <c>feature_std</c>, one value per feature.</summary>
+    public override Dictionary<string, Tensor> NormalizationState()
+    {
+        var s = Standardizer;
+        return new Dictionary<string, Tensor>(StringComparer.Ordinal)
+        {
+            ["feature_mean"] = new Tensor((float[])s.Mean.Clone(), s.Mean.Length),
+            ["feature_std"] = new Tensor((float[])s.Std.Clone(), s.Std.Length),
+        };
+    }
+
+    public override void LoadNormalization(IReadOnlyDictionary<string, Tensor> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (!state.TryGetValue("feature_mean", out var m) || !state.TryGetValue("feature_std", out var s))
+            throw new System.IO.InvalidDataException("The checkpoint has no feature standardization (normalizer.feature_mean / normalizer.feature_std).");
+        int expected = FeatureCount(Kind, Space);
+        if (m.Length != expected || s.Length != expected)
+            throw new System.IO.InvalidDataException($"The checkpoint's feature standardization has {m.Length} means and {s.Length} standard deviations; the {Kind} model reads {expected} features.");
+        _standardizer = new FeatureStandardizer((float[])m.Data.Clone(), (float[])s.Data.Clone());
+    }
+
+    public override Tensor Forward(WeightSpaceBatch raw) => _mlp.Forward(Standardizer.Apply(Extract(Kind, raw)));
 
     public override void Backward(Tensor gradOutputs) => _mlp.Backward(gradOutputs);
 }

@@ -15,9 +15,16 @@ using LayerCompiler.Tasks.Zoo;
 
 namespace LayerCompiler.Tasks.Sine;
 
-/// <summary>Training settings of the SimCLR encoder (AdamW, warmup then cosine, selection on the validation InfoNCE loss).</summary>
-public sealed record ContrastiveTraining(int Epochs, int BatchSize, float LearningRate, double WeightDecay, float Temperature = 0.1f)
+/// <summary>
+/// Training settings of the SimCLR encoder: AdamW (amsgrad), selection on the validation InfoNCE loss; the rate is either
+/// warmed up for one epoch then decayed by a cosine (<paramref name="Cosine"/>, the quick mode) or constant (DWSNets' released
+/// trainer, the <c>--full</c> protocol).
+/// </summary>
+public sealed record ContrastiveTraining(int Epochs, int BatchSize, float LearningRate, double WeightDecay, float Temperature = 0.1f, bool Cosine = true)
 {
+    /// <summary>How the rate moves, for reports.</summary>
+    public string Schedule => Cosine ? "one warmup epoch, then cosine" : "constant";
+
     public void Validate()
     {
         new RegressionTraining(Epochs, BatchSize, LearningRate, WeightDecay).Validate();
@@ -30,6 +37,9 @@ public sealed record ContrastiveTraining(int Epochs, int BatchSize, float Learni
         {
             // A last batch of one network has no negatives.
             DropLast = trainCount % BatchSize == 1,
+            Cosine = Cosine,
+            WarmupSteps = Cosine ? (trainCount + BatchSize - 1) / BatchSize : 0,
+            MinLearningRate = Cosine ? LearningRate * 0.01f : 0f,
         };
 }
 
@@ -101,7 +111,7 @@ public static class SineEmbeddings
             var options = training.ToTrainerOptions(train.Count, seed, Path.Combine(runDir, "training-checkpoint.safetensors"));
             var executor = encoder.Executor(options);
             encoder.StepCount = () => executor.StepCount;
-            log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"SimCLR, seed {seed}: {training.Epochs} epochs, batch {training.BatchSize}, {train.Count} training INRs"));
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"SimCLR, seed {seed}: {training.Epochs} epochs, batch {training.BatchSize}, lr {training.LearningRate:G3} ({training.Schedule}), {train.Count} training INRs"));
             var trainer = new Trainer(executor, options, new ContrastiveObjective(training.Temperature));
             var history = WeightModelTraining.FitOrResume(trainer, new InMemoryWeightDataset(train.Weights, train.Targets!, train.TargetWidth),
                 new InMemoryWeightDataset(validation.Weights, validation.Targets!, validation.TargetWidth), progressFor?.Invoke($"seed{seed}"), cancellation);
@@ -131,7 +141,7 @@ public static class SineEmbeddings
         var inv = CultureInfo.InvariantCulture;
         var summary = Summarize(results);
         var md = new StringBuilder("# Sine-wave INR embeddings: linear read-out of (a, b)\n\n");
-        md.AppendLine(string.Create(inv, $"Zoo: `{zoo}` ({manifest}); {trainCount} training INRs. SimCLR: two views (noise std 0.2, masking p 0.5, on per-entry normalized weights), InfoNCE t = {training.Temperature:R}, AdamW lr {training.LearningRate:R}, wd {training.WeightDecay:R}, batch {training.BatchSize}, {training.Epochs} epochs, selection on validation InfoNCE. Read-out: least squares with a ridge penalty picked on validation from {{{string.Join(", ", Grid.Select(g => g.ToString("G3", inv)))}}}.")).AppendLine();
+        md.AppendLine(string.Create(inv, $"Zoo: `{zoo}` ({manifest}); {trainCount} training INRs. SimCLR: two views (noise std 0.2, masking p 0.5, on per-entry normalized weights), InfoNCE t = {training.Temperature:R}, AdamW (amsgrad) lr {training.LearningRate:R} ({training.Schedule}), wd {training.WeightDecay:R}, batch {training.BatchSize}, {training.Epochs} epochs, selection on validation InfoNCE. Read-out: least squares with a ridge penalty picked on validation from {{{string.Join(", ", Grid.Select(g => g.ToString("G3", inv)))}}}.")).AppendLine();
         md.AppendLine("| representation | test MSE, mean of a and b (mean ± std) | a | b | runs |").AppendLine("|---|---|---|---|---|");
         foreach (var s in summary) md.AppendLine(string.Create(inv, $"| {s.Representation} | {s.Mean:F4} ± {s.Std:F4} | {s.Amplitude:F4} | {s.Frequency:F4} | {s.Runs} |"));
         AtomicFile.WriteAllBytes(Path.Combine(outDir, "results.md"), Encoding.UTF8.GetBytes(md.ToString()));

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using WeightTasks.Tests.Infrastructure;
 
@@ -74,11 +75,18 @@ public class WeightOutputTaskTests
         Assert.True(File.Exists(Path.Combine(outDir, "seed0", "training-checkpoint.safetensors")));
     }
 
+    /// <summary>Every editor trained for one epoch on the workspace's zoo (shared by the train and eval tests).</summary>
+    private static readonly Lazy<(string Directory, ToolResult Result)> s_editRun = new(() =>
+    {
+        string outDir = Path.Combine(Workspace.NewDirectory("inr-edit"), "out");
+        return (outDir, Tool.Run(Workspace.Root, "inr-edit", "train", "--zoo", Workspace.Zoo, "--data", Workspace.DataDirectory, "--epochs", "1", "--batch", "4", "--out", outDir));
+    });
+
     [Fact]
     public void InrEdit_TrainsEveryEditor_AndWritesThePicture()
     {
-        string outDir = Path.Combine(Workspace.NewDirectory("inr-edit"), "out");
-        var r = Tool.Run(Workspace.Root, "inr-edit", "train", "--zoo", Workspace.Zoo, "--data", Workspace.DataDirectory, "--epochs", "1", "--batch", "4", "--out", outDir).ShouldSucceed();
+        var (outDir, result) = s_editRun.Value;
+        var r = result.ShouldSucceed();
         Assert.Equal(4, MseLines(r).Count);
         Assert.Contains("unedited INRs against the dilated images: test MSE", r.Output);
         var png = File.ReadAllBytes(Path.Combine(outDir, "test-edits.png"));
@@ -88,6 +96,36 @@ public class WeightOutputTaskTests
         Assert.Equal(6 * 28 + 7 * 2, height);
         Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(outDir, "report.html")));
         Assert.Contains("| hidden-neuron equivariant (DWSNets / NFN HNP) |", File.ReadAllText(Path.Combine(outDir, "results.md")));
+    }
+
+    [Fact]
+    public void InrEditEval_ReproducesTheTrainedRunsTestMse_AndDrawsOriginalTargetEdited()
+    {
+        var (trainDir, train) = s_editRun.Value;
+        train.ShouldSucceed();
+        string hidden = Path.Combine(trainDir, "hidden-seed0"), mlp = Path.Combine(trainDir, "mlp-seed0", "model.safetensors");
+        Assert.True(File.Exists(Path.Combine(hidden, "model.safetensors")), "train writes RUN/model.safetensors");
+        string outDir = Path.Combine(Workspace.NewDirectory("inr-edit-eval"), "out");
+        var r = Tool.Run(Workspace.Root, "inr-edit", "eval", "--zoo", Workspace.Zoo, "--data", Workspace.DataDirectory, "--checkpoint", $"{hidden},{mlp}", "--out", outDir).ShouldSucceed();
+        var lines = MseLines(r);
+        Assert.Equal(3, lines.Count);
+        // The same editors on the same test INRs: the numbers train measured (train evaluated at most 500 test INRs; the zoo has fewer).
+        string Mse(string run) => JsonDocument.Parse(File.ReadAllText(Path.Combine(trainDir, run, "result.json"))).RootElement.GetProperty("TestMse").GetDouble().ToString("F4", CultureInfo.InvariantCulture);
+        Assert.Contains($"TEST MSE {Mse("hidden-seed0")}", lines[1]);
+        Assert.Contains($"TEST MSE {Mse("mlp-seed0")}", lines[2]);
+        string unedited = Regex.Match(train.Output, @"unedited INRs against the dilated images: test MSE ([0-9.]+)").Groups[1].Value;
+        Assert.Contains($"TEST MSE {unedited}", lines[0]);
+        var png = File.ReadAllBytes(Path.Combine(outDir, "eval-edits.png"));
+        int height = (png[20] << 24) | (png[21] << 16) | (png[22] << 8) | png[23];
+        Assert.Equal(4 * 28 + 5 * 2, height); // renderings, dilated images, 2 editors
+        Assert.Contains("| unedited INRs |", File.ReadAllText(Path.Combine(outDir, "eval.md")));
+        Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(outDir, "eval-report.html")));
+
+        // Wrong inputs: one clear line each, before any work.
+        Tool.Run(Workspace.Root, "inr-edit", "eval", "--zoo", SineZoo, "--data", Workspace.DataDirectory, "--checkpoint", hidden).ShouldFail(1, "record no source images");
+        Tool.Run(Workspace.Root, "inr-edit", "eval", "--zoo", Workspace.Zoo, "--data", Workspace.DataDirectory, "--checkpoint", Path.Combine(Workspace.TrainedRun, "model.safetensors")).ShouldFail(1, "not an INR editor");
+        Tool.Run(Workspace.Root, "inr-edit", "eval", "--zoo", Workspace.Zoo, "--data", Workspace.DataDirectory, "--checkpoint", trainDir).ShouldFail(1, "study directory");
+        Tool.Run(Workspace.Root, "inr-edit", "eval", "--zoo", Workspace.Zoo, "--data", Workspace.DataDirectory, "--checkpoint", Path.Combine(hidden, "training-checkpoint.safetensors")).ShouldFail(1, "training checkpoint");
     }
 
     [Fact]

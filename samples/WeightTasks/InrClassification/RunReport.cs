@@ -50,7 +50,7 @@ internal static class RunReport
             ["model"] = model.Description,
             ["class"] = model.Module.GetType().Name,
             ["parameters"] = model.Module.ParameterCount().ToString("N0", CultureInfo.InvariantCulture),
-            ["input normalization"] = model is EquivariantClassifier ? "per entry, mean/std over training INRs" : "per feature, mean/std over training INRs",
+            ["input normalization"] = model.Model is LayerCompiler.Tasks.Models.EquivariantWeightModel ? "per entry, mean/std over training INRs" : "per feature, mean/std over training INRs",
             ["optimizer"] = $"AdamW lr {options.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}, weight decay {options.WeightDecay.ToString("G3", CultureInfo.InvariantCulture)}{(options.AmsGrad ? ", amsgrad" : "")}",
             ["schedule"] = options.Cosine ? $"warmup {options.WarmupEpochs} epoch(s), cosine to 1% of lr" : "constant",
             ["batch / epochs / seed"] = $"{options.BatchSize} / {options.Epochs} / {options.Seed}",

@@ -10,7 +10,7 @@ using WeightTasks.InrClassification;
 
 namespace WeightTasks.Verbs;
 
-/// <summary><c>inr-edit train</c>: edit Fashion-MNIST INRs' weights so that they render the dilated image (NFN §5.4).</summary>
+/// <summary><c>inr-edit train | eval</c>: edit Fashion-MNIST INRs' weights so that they render the dilated image (NFN §5.4).</summary>
 internal static class InrEditVerbs
 {
     public static Command Create()
@@ -48,7 +48,38 @@ internal static class InrEditVerbs
             Ui.Info($"  results: {Path.Combine(outDir, "results.md")}, picture: {Path.Combine(outDir, "test-edits.png")}, report: {Path.Combine(outDir, "report.html")}");
             return 0;
         })));
-        return new Command("inr-edit", "Edit INRs through their weights: learn a weight → weight map so that an INR renders its dilated image.") { train };
+        // ---------------------------------------------------------------- eval
+        var checkpointOption = new Option<string>("--checkpoint") { Description = "Comma-separated editors: RUN/model.safetensors files written by train, or their run directories (RUN). The first is the editor, any further ones are baselines.", Required = true };
+        var evalLimit = new Option<int?>("--limit") { Description = "Use only the first N test INRs (default: the whole test split)." };
+        var columnsOption = new Option<int>("--columns") { Description = "Test INRs in the picture (columns of the PNG grid).", DefaultValueFactory = _ => 8 };
+        var evalOut = new Option<string>("--out") { Description = "Directory for eval.md/json, eval-edits.png and eval-report.html.", DefaultValueFactory = _ => "runs/inr-edit-eval" };
+        var eval = new Command("eval", "Evaluate trained editors on a zoo's test split: pixel MSE of each edited INR's rendering against the dilated image (and the unedited INRs'), a PNG grid original / target / edited, and a report.")
+        {
+            Cli.Zoo, checkpointOption, evalLimit, columnsOption, evalOut, Cli.Data,
+        };
+        eval.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
+        {
+            var checkpoints = ResultsTable.ParseList(r.GetValue(checkpointOption)!, "--checkpoint", s => s);
+            int? limit = r.GetValue(evalLimit);
+            int columns = r.GetValue(columnsOption);
+            if (limit is <= 0) throw new ArgumentException($"--limit must be positive, got {limit}.");
+            if (columns <= 0) throw new ArgumentException($"--columns must be positive, got {columns}.");
+            string zoo = r.GetValue(Cli.Zoo)!, outDir = r.GetValue(evalOut)!;
+            // The zoo and the checkpoints first: a zoo without source images or a file that is no editor is refused before the data set is looked for.
+            InrEditing.OpenImageZoo(zoo);
+            foreach (string c in checkpoints) EditorFile.Load(c, CreateEditor, HiddenNeuronEditor.CreateWeightSpace().Dimension);
+            var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);
+            if (data is null) return Jobs.MissingData;
+            Ui.Step($"INR editing (dilation): evaluating {string.Join(", ", checkpoints)} on the test split of '{zoo}'");
+            var e = InrEditing.Evaluate(zoo, data, checkpoints, CreateEditor, new Siren2x32x32x1.Network(), outDir, limit, columns, Ui.Info);
+            Ui.Good(string.Create(CultureInfo.InvariantCulture, $"{"unedited INRs",-44} TEST MSE {e.UneditedTestMse:F4}"));
+            foreach (var x in e.Editors)
+                Ui.Good(string.Create(CultureInfo.InvariantCulture, $"{x.Label + ": " + x.Model,-44} TEST MSE {x.TestMse:F4}"));
+            Ui.Info($"  results: {Path.Combine(outDir, "eval.md")}, picture: {Path.Combine(outDir, "eval-edits.png")}, report: {Path.Combine(outDir, "eval-report.html")}");
+            return 0;
+        })));
+
+        return new Command("inr-edit", "Edit INRs through their weights: learn a weight → weight map so that an INR renders its dilated image.") { train, eval };
     }
 
     private static WeightEditor CreateEditor(string kind, ulong seed) => kind switch
