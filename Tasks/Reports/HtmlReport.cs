@@ -125,6 +125,14 @@ public sealed class HtmlReport
         return this;
     }
 
+    /// <summary>Grouped bars with seed spread (<see cref="GroupedBarChart"/>).</summary>
+    public HtmlReport AddGroupedBarChart(GroupedBarChart chart)
+    {
+        ArgumentNullException.ThrowIfNull(chart);
+        _blocks.Add($"<div class=\"figure\">{chart.ToSvg()}</div>");
+        return this;
+    }
+
     /// <summary>An embedded PNG (data URI), e.g. a grid of rendered INRs.</summary>
     public HtmlReport AddImage(string caption, byte[] png, int? displayWidth = null)
     {
