@@ -27,10 +27,10 @@ public partial class Mlp3AccuracyNp { }
 public partial class Mlp5AccuracyNp { }
 
 // HNP on the MLP zoos. Under the hidden-neuron symmetry the 784 input pixels are fixed indices, so every basis term that
-// reads or writes W1 carries a dense factor over them: a W1 → W1 term alone is a [784·Cin × 784·Cout] matrix (157 M
-// parameters for 16 → 16 channels), and one layer of the 3-layer MLP's HNP holds 2.6·10⁸ parameters (LayerPlan.
-// CountParameters; GeneralizationTests pins the figures), about 1 GB of floats per layer and ~10¹¹ multiply-adds per
-// network. That is not trainable on this project's 2-core CPU. So HNP sees W1 pooled over 4×4 pixel blocks: W1'[h, block]
+// reads or writes W1 carries a dense factor over them: a W1 → W1 term alone is a [784·Cin × 784·Cout] matrix (9.8 M
+// parameters for 16 → 16 channels), and the 3-layer MLP's HNP (16, 16, 5 channels) holds 4.5·10⁸ parameters, the 16 → 16
+// layer 3.2·10⁸ (LayerPlan.CountParameters; GeneralizationTests pins the figures): 1.8 GB of floats before Adam's state.
+// That is not trainable on this project's 2-core CPU. So HNP sees W1 pooled over 4×4 pixel blocks: W1'[h, block]
 // = Σ W1[h, pixel in block] (the weight hidden neuron h gives a block of constant brightness), 784 → 49 fixed inputs.
 // The pooling acts on the fixed input axis only, so it commutes with every hidden-neuron permutation: the network after it
 // is exactly invariant, and the whole regressor as nearly as the CNN's HNP (per-entry input normalization, NFN's, is

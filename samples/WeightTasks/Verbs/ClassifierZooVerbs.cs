@@ -64,13 +64,14 @@ internal static class ClassifierZooVerbs
 
         // ---------------------------------------------------------------- classifier-zoo generalization
         var modelsOption = new Option<string>("--models") { Description = "Comma-separated: hnp, np (equivariant), statnn, mlp.", DefaultValueFactory = _ => string.Join(",", GeneralizationModelKinds.All) };
-        var seedsOption = new Option<int>("--seeds") { Description = "Seeds per model (0 .. N-1).", DefaultValueFactory = _ => 3 };
+        var seedsOption = new Option<int>("--seeds") { Description = "Seeds per model (FIRST .. FIRST+N-1; FIRST from --first-seed).", DefaultValueFactory = _ => 3 };
+        var firstSeedOption = new Option<int>("--first-seed") { Description = "First seed (default 0): run one seed per process with --seeds 1 --first-seed S, then `classifier-zoo report`.", DefaultValueFactory = _ => 0 };
         var trainEpochsOption = new Option<int>("--train-epochs") { Description = "Training epochs (NFN: 50; the best epoch by validation τ is kept).", DefaultValueFactory = _ => 50 };
         var tableOption = new Option<string?>("--table") { Description = "Also write the markdown table to this file." };
         var reportOutOption = new Option<string?>("--out") { Description = "Directory for report.html (scatter, τ per epoch, zoo histogram) and table.md; default: the zoo directory." };
         var generalization = new Command("generalization", "Predict each checkpoint's test accuracy from its weights: train every model on the zoo's train split and print test Kendall τ and R².")
         {
-            Cli.Zoo, modelsOption, seedsOption, trainEpochsOption, tableOption, reportOutOption,
+            Cli.Zoo, modelsOption, seedsOption, firstSeedOption, trainEpochsOption, tableOption, reportOutOption,
         };
         generalization.SetAction((ParseResult r) => Cli.Run(() =>
         {
@@ -80,13 +81,15 @@ internal static class ClassifierZooVerbs
                 if (!GeneralizationModelKinds.All.Contains(m)) throw new ArgumentException($"--models: unknown model '{m}'; use {string.Join(", ", GeneralizationModelKinds.All)}.");
             int seeds = r.GetValue(seedsOption);
             if (seeds <= 0) throw new ArgumentException($"--seeds must be positive, got {seeds}.");
+            int firstSeed = r.GetValue(firstSeedOption);
+            if (firstSeed < 0) throw new ArgumentException($"--first-seed must be >= 0, got {firstSeed}.");
             var gs = new GeneralizationSettings { Epochs = r.GetValue(trainEpochsOption) };
             Ui.Step($"{zoo.Directory}: {zoo.Architecture}, {zoo.Count} checkpoints; {string.Join(", ", models)} × {seeds} seeds, {gs.Epochs} epochs");
             string outDir = r.GetValue(reportOutOption) ?? zoo.Directory;
             Directory.CreateDirectory(outDir);
             var results = new List<GeneralizationResult>();
             foreach (var m in models)
-                for (ulong seed = 0; seed < (ulong)seeds; seed++)
+                for (ulong seed = (ulong)firstSeed; seed < (ulong)(firstSeed + seeds); seed++)
                 {
                     var last = Stopwatch.StartNew();
                     var progress = new SyncProgress<LayerCompiler.Runtime.Training.TrainingProgress>(p =>

@@ -256,7 +256,7 @@ public sealed class WinningTicketTests
     {
         WinningTicketResult R(ulong seed, double shift) => new(seed, 0.77 + shift, 0.66 + shift, 0.58 + shift, 0.48 + shift, 0.52 + shift, 0.165, 0.05, 0.14, 0.95, new[] { 0.69, 0.65, 0.61 });
         var report = TicketReport.Build(new[] { R(1, 0), R(2, 0.01), R(3, -0.01) }, WinningTicketSettings.Quick(1), "tickets run --quick");
-        XNamespace svg = "http://www.w3.org/2000/svg";
+        System.Xml.Linq.XNamespace svg = "http://www.w3.org/2000/svg";
         var doc = System.Xml.Linq.XDocument.Parse(report.Render().Replace("<!DOCTYPE html>", ""));
         var accuracy = doc.Descendants(svg + "svg").Single(e => e.Element(svg + "title")!.Value.StartsWith("Test accuracy per mask"));
         var bars = accuracy.Descendants(svg + "rect").Where(r => (string?)r.Attribute("class") == "bar").ToList();
