@@ -23,8 +23,10 @@ public class ClassifierZooCliTests
         Assert.Contains("| statnn | 1 |", gen.Output);
         // report.html (default: in the zoo directory) with the zoo histogram, τ bars, the scatter and the τ curves.
         string html = File.ReadAllText(Path.Combine(zoo, "report.html"));
-        foreach (var chart in new[] { "Checkpoints per test-accuracy bin", "Test Kendall τ", "statnn: predicted vs true (test split)", "statnn: validation Kendall τ per epoch" })
+        foreach (var chart in new[] { "Checkpoints per test-accuracy bin", "statnn: predicted vs true (test split)", "statnn: validation Kendall τ per epoch" })
             Assert.Contains($"<title>{chart}", html);
+        // τ bars, or (one epoch on this tiny zoo may predict a constant) the note that τ is undefined.
+        Assert.True(html.Contains("<title>Test Kendall τ") || html.Contains("No test τ (constant predictions)"), "neither the τ bars nor the note");
         Assert.True(File.Exists(Path.Combine(zoo, "results.json")));
         // Runs of single models drawn into one report.
         string mlpDir = Path.Combine(Path.GetDirectoryName(zoo)!, "mlp"), both = Path.Combine(Path.GetDirectoryName(zoo)!, "both");
