@@ -218,12 +218,15 @@ public static class DomainAdaptation
         foreach (var x in r.Seeds) md.AppendLine(string.Create(inv, $"| {x.Seed} | {100 * x.TargetAdapted:F2} % | {100 * x.TargetFineTuned:F2} % | {100 * x.SourceAdapted:F2} % | {100 * x.SourceFineTuned:F2} % | {x.Scale:G4} | {x.BestEpoch}/{x.Epochs} |"));
         AtomicFile.WriteAllBytes(Path.Combine(outDir, "results.md"), Encoding.UTF8.GetBytes(md.ToString()));
         AtomicFile.WriteAllBytes(Path.Combine(outDir, "results.json"), JsonSerializer.SerializeToUtf8Bytes(new { settings = s.ZooIdentity(), result = r }, new JsonSerializerOptions { WriteIndented = true }));
-        var chart = new BarChart("Accuracy on held-out images (test classifiers)", "accuracy", table.Select(t => t.Method.Split(' ')[0]).ToArray(),
-            new[] { new BarSeries("target domain (corrupted)", table.Select(t => t.Target).ToArray(), table.Select(t => t.TargetStd).ToArray()),
-                    new BarSeries("source domain (clean)", table.Select(t => t.Source).ToArray(), table.Select(t => t.SourceStd).ToArray()) });
+        // Per method the values behind each bar: one (unadapted) or one per seed (adapted, fine-tuned), in percent.
+        IReadOnlyList<double>[] Bars(double unadapted, Func<AdaptationSeedResult, double> adapted, Func<AdaptationSeedResult, double> fineTuned) =>
+            new IReadOnlyList<double>[] { new[] { 100 * unadapted }, r.Seeds.Select(x => 100 * adapted(x)).ToArray(), r.Seeds.Select(x => 100 * fineTuned(x)).ToArray() };
+        var chart = new GroupedBarChart("Accuracy on held-out images (test classifiers; bar: mean, whisker: ± sd, dots: seeds)", "accuracy (%)", table.Select(t => t.Method.Split(' ')[0]).ToArray(),
+            new[] { new BarSeries("target domain (corrupted)", Bars(r.TargetUnadapted, x => x.TargetAdapted, x => x.TargetFineTuned)),
+                    new BarSeries("source domain (clean)", Bars(r.SourceUnadapted, x => x.SourceAdapted, x => x.SourceFineTuned)) }) { Width = 620 };
         new HtmlReport("Domain adaptation: binary Fashion-MNIST CNNs")
             .AddParagraph(setup)
-            .AddBarChart(chart)
+            .AddGroupedBarChart(chart)
             .AddTable("Accuracy (mean ± std over seeds)", new[] { "method", "target", "source" },
                 table.Select(t => (IReadOnlyList<string>)new[] { t.Method, string.Create(inv, $"{100 * t.Target:F2} ± {100 * t.TargetStd:F2} %"), string.Create(inv, $"{100 * t.Source:F2} ± {100 * t.SourceStd:F2} %") }))
             .AddTable("Seeds", new[] { "seed", "target adapted", "target fine-tuned", "source adapted", "source fine-tuned", "s", "best epoch" },

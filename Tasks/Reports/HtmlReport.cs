@@ -125,8 +125,8 @@ public sealed class HtmlReport
         return this;
     }
 
-    /// <summary>A grouped bar chart (e.g. accuracy before and after domain adaptation).</summary>
-    public HtmlReport AddBarChart(BarChart chart)
+    /// <summary>Grouped bars with seed spread (<see cref="GroupedBarChart"/>).</summary>
+    public HtmlReport AddGroupedBarChart(GroupedBarChart chart)
     {
         ArgumentNullException.ThrowIfNull(chart);
         _blocks.Add($"<div class=\"figure\">{chart.ToSvg()}</div>");

@@ -25,6 +25,10 @@ public sealed class ScatterChart
     public IReadOnlyList<double> Color { get; }
     public int Width { get; init; } = 420;
     public int Height { get; init; } = 380;
+    /// <summary>One fixed range for both axes (labelled at its ends), e.g. 0..1 for predicted against true accuracy; null = fit the data.</summary>
+    public (double Min, double Max)? Range { get; init; }
+    /// <summary>Draw the line y = x (a perfect prediction).</summary>
+    public bool Diagonal { get; init; }
 
     /// <summary>The colour of <paramref name="t"/> in [0, 1]: blue (0) through grey to red (1).</summary>
     public static string Shade(double t)
@@ -41,6 +45,7 @@ public sealed class ScatterChart
         var idx = Enumerable.Range(0, X.Count).Where(i => double.IsFinite(X[i]) && double.IsFinite(Y[i])).ToList();
         double xMin = idx.Count > 0 ? idx.Min(i => X[i]) : 0, xMax = idx.Count > 0 ? idx.Max(i => X[i]) : 1;
         double yMin = idx.Count > 0 ? idx.Min(i => Y[i]) : 0, yMax = idx.Count > 0 ? idx.Max(i => Y[i]) : 1;
+        if (Range is { } range) { xMin = yMin = range.Min; xMax = yMax = range.Max; }
         if (xMax - xMin < 1e-12) { xMin -= 0.5; xMax += 0.5; }
         if (yMax - yMin < 1e-12) { yMin -= 0.5; yMax += 0.5; }
         var finiteColors = Color.Where(double.IsFinite).ToList();
@@ -55,6 +60,18 @@ public sealed class ScatterChart
         sb.Append(F($"<rect x=\"0\" y=\"0\" width=\"{Width}\" height=\"{Height}\" fill=\"#ffffff\"/>"));
         sb.Append(F($"<text x=\"{Width / 2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">{Html.Escape(Title)}</text>"));
         sb.Append(F($"<rect x=\"{left}\" y=\"{top}\" width=\"{plotW}\" height=\"{plotH}\" fill=\"none\" stroke=\"#333333\"/>"));
+        if (Range is not null)
+        {
+            sb.Append(F($"<text x=\"{left}\" y=\"{top + plotH + 12}\" text-anchor=\"middle\" font-size=\"10\">{xMin.ToString("G3", CultureInfo.InvariantCulture)}</text>"));
+            sb.Append(F($"<text x=\"{left + plotW}\" y=\"{top + plotH + 12}\" text-anchor=\"middle\" font-size=\"10\">{xMax.ToString("G3", CultureInfo.InvariantCulture)}</text>"));
+            sb.Append(F($"<text x=\"{left - 4}\" y=\"{top + plotH}\" text-anchor=\"end\" font-size=\"10\">{yMin.ToString("G3", CultureInfo.InvariantCulture)}</text>"));
+            sb.Append(F($"<text x=\"{left - 4}\" y=\"{top + 8}\" text-anchor=\"end\" font-size=\"10\">{yMax.ToString("G3", CultureInfo.InvariantCulture)}</text>"));
+        }
+        if (Diagonal)
+        {
+            double lo = Math.Max(xMin, yMin), hi = Math.Min(xMax, yMax);
+            if (hi > lo) sb.Append(F($"<line class=\"diagonal\" x1=\"{Px(lo):F1}\" y1=\"{Py(lo):F1}\" x2=\"{Px(hi):F1}\" y2=\"{Py(hi):F1}\" stroke=\"#999999\" stroke-dasharray=\"4 3\"/>"));
+        }
         foreach (int i in idx)
             sb.Append(F($"<circle cx=\"{Px(X[i]):F1}\" cy=\"{Py(Y[i]):F1}\" r=\"2.5\" fill=\"{Shade(T(Color[i]))}\" fill-opacity=\"0.8\"/>"));
         sb.Append(F($"<text x=\"{left + plotW / 2}\" y=\"{top + plotH + 16}\" text-anchor=\"middle\" font-size=\"12\">{Html.Escape(XLabel)}</text>"));

@@ -129,7 +129,7 @@ public sealed class WinningTicketExperiment
 
         var predictor = new TicketMaskPredictor(ZooSeeds.ForPurpose(seed, "ticket-model"));
         var loss = predictor.Train(trainIdx.Select(i => u0[i]).ToArray(), trainIdx.Select(i => imp[i]).ToArray(), _s.ModelEpochs, _s.ModelBatchSize,
-            (float)_s.ModelLearningRate, new Rng(ZooSeeds.ForPurpose(seed, "ticket-model-order")), (e, l) => log?.Invoke($"seed {seed}: predictor epoch {e}: BCE {l:F4}"));
+            (float)_s.ModelLearningRate, ZooSeeds.ForPurpose(seed, "ticket-model-order"), (e, l) => log?.Invoke($"seed {seed}: predictor epoch {e}: BCE {l:F4}"));
 
         var logits = predictor.Logits(heldIdx.Select(i => u0[i]).ToArray());
         var predicted = logits.Select(z => PruningMasks.KeepLargest(z, Space, _s.Sparsity)).ToArray();

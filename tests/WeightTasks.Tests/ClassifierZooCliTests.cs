@@ -21,6 +21,34 @@ public class ClassifierZooCliTests
         var gen = Tool.Run(Workspace.Root, "classifier-zoo", "generalization", "--zoo", zoo, "--models", "statnn", "--seeds", "1", "--train-epochs", "1").ShouldSucceed();
         Assert.Contains("| zoo | model | seeds | test Kendall τ | test R² |", gen.Output);
         Assert.Contains("| statnn | 1 |", gen.Output);
+        // report.html (default: in the zoo directory) with the zoo histogram, τ bars, the scatter and the τ curves.
+        string html = File.ReadAllText(Path.Combine(zoo, "report.html"));
+        foreach (var chart in new[] { "Checkpoints per test-accuracy bin", "statnn: predicted vs true (test split)", "statnn: validation Kendall τ per epoch" })
+            Assert.Contains($"<title>{chart}", html);
+        // τ bars, or (one epoch on this tiny zoo may predict a constant) the note that τ is undefined.
+        Assert.True(html.Contains("<title>Test Kendall τ") || html.Contains("No test τ (constant predictions)"), "neither the τ bars nor the note");
+        Assert.True(File.Exists(Path.Combine(zoo, "results.json")));
+        // Runs of single models drawn into one report.
+        string mlpDir = Path.Combine(Path.GetDirectoryName(zoo)!, "mlp"), both = Path.Combine(Path.GetDirectoryName(zoo)!, "both");
+        Tool.Run(Workspace.Root, "classifier-zoo", "generalization", "--zoo", zoo, "--models", "mlp", "--seeds", "1", "--train-epochs", "1", "--out", mlpDir).ShouldSucceed();
+        var merged = Tool.Run(Workspace.Root, "classifier-zoo", "report", "--zoo", zoo, "--results", Path.Combine(zoo, "results.json") + "," + Path.Combine(mlpDir, "results.json"), "--out", both).ShouldSucceed();
+        Assert.Contains("| statnn | 1 |", merged.Output);
+        Assert.Contains("| mlp | 1 |", merged.Output);
+        Assert.Contains("<title>mlp: predicted vs true (test split)", File.ReadAllText(Path.Combine(both, "report.html")));
+        var bad = Tool.Run(Workspace.Root, "classifier-zoo", "report", "--zoo", zoo, "--results", Path.Combine(zoo, "zoo.json"), "--out", both).ShouldFail(1, "not a generalization results file");
+        Assert.False(Tool.HasStackTrace(bad.Output));
+    }
+
+    [Fact]
+    public void TicketsRunWritesTheReportWithAccuracyBarsPerMask()
+    {
+        string dir = Workspace.NewDirectory("tickets");
+        var r = Tool.Run(Workspace.Root, "tickets", "run", "--seeds", "1", "--pairs", "2", "--held-out", "1", "--steps", "2", "--model-epochs", "1", "--out", dir, "--data", Workspace.DataDirectory).ShouldSucceed();
+        Assert.Contains("predicted mask", r.Output);
+        string html = File.ReadAllText(Path.Combine(dir, "report.html"));
+        Assert.Contains("<title>Test accuracy per mask", html);
+        foreach (var kind in new[] { "IMP", "predicted", "random", "magnitude at init" }) Assert.Contains($"data-group=\"{kind}\"", html);
+        Assert.Contains("<title>Mask predictor: training loss per epoch", html);
     }
 
     [Fact]

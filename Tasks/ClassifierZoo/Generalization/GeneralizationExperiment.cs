@@ -26,7 +26,17 @@ public sealed record GeneralizationSettings
 }
 
 /// <summary>One trained regressor's numbers on the zoo's test split (τ-b and R² of sigmoid(output) against test accuracy).</summary>
-public sealed record GeneralizationResult(string Zoo, string Kind, ulong Seed, double TestTau, double TestR2, double ValidationTau, int BestEpoch, int Train, int Validation, int Test);
+public sealed record GeneralizationResult(string Zoo, string Kind, ulong Seed, double TestTau, double TestR2, double ValidationTau, int BestEpoch, int Train, int Validation, int Test)
+{
+    /// <summary>Validation Kendall τ after each epoch (the trainer's history).</summary>
+    public double[] ValidationTauPerEpoch { get; init; } = Array.Empty<double>();
+    /// <summary>Mean training BCE of each epoch.</summary>
+    public double[] TrainLossPerEpoch { get; init; } = Array.Empty<double>();
+    /// <summary>sigmoid(output) of the selected model on the test split, in the order of <see cref="TestActual"/>.</summary>
+    public float[] TestPredicted { get; init; } = Array.Empty<float>();
+    /// <summary>The test split's true test accuracies.</summary>
+    public float[] TestActual { get; init; } = Array.Empty<float>();
+}
 
 /// <summary>Trains one regressor on a classifier zoo's train split through the one <see cref="Trainer"/> and tests it.</summary>
 public static class GeneralizationExperiment
@@ -56,7 +66,12 @@ public static class GeneralizationExperiment
         }
         var actual = te.Select(i => zoo.TestAccuracy[i]).ToArray();
         return new GeneralizationResult(zoo.Directory, kind, seed, RegressionMetrics.KendallTau(predicted, actual), RegressionMetrics.RSquared(predicted, actual),
-            best.ValidationMetric ?? double.NaN, best.Epoch, tr.Length, va.Length, te.Length);
+            best.ValidationMetric ?? double.NaN, best.Epoch, tr.Length, va.Length, te.Length)
+        {
+            ValidationTauPerEpoch = history.Epochs.Select(e => e.ValidationMetric ?? double.NaN).ToArray(),
+            TrainLossPerEpoch = history.Epochs.Select(e => e.TrainLoss).ToArray(),
+            TestPredicted = predicted, TestActual = actual,
+        };
     }
 
     /// <summary>A markdown table: one row per (zoo, model), τ and R² as mean ± standard deviation over seeds.</summary>

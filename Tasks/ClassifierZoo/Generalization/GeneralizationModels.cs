@@ -20,11 +20,43 @@ public partial class CnnAccuracyHnp { }
 [EquivariantModel(typeof(ZooCnnRelu), Symmetry = Symmetry.AllNeuron, Channels = new[] { 16, 16, 5 }, Outputs = 1, HeadHidden = 32)]
 public partial class CnnAccuracyNp { }
 
-[EquivariantModel(typeof(ZooMlp3Relu), Symmetry = Symmetry.HiddenNeuron, Channels = new[] { 16, 16, 5 }, Outputs = 1, HeadHidden = 32)]
-public partial class Mlp3AccuracyHnp { }
-
 [EquivariantModel(typeof(ZooMlp3Relu), Symmetry = Symmetry.AllNeuron, Channels = new[] { 16, 16, 5 }, Outputs = 1, HeadHidden = 32)]
 public partial class Mlp3AccuracyNp { }
+
+[EquivariantModel(typeof(ZooMlp5Relu), Symmetry = Symmetry.AllNeuron, Channels = new[] { 16, 16, 5 }, Outputs = 1, HeadHidden = 32)]
+public partial class Mlp5AccuracyNp { }
+
+// HNP on the MLP zoos. Under the hidden-neuron symmetry the 784 input pixels are fixed indices, so every basis term that
+// reads or writes W1 carries a dense factor over them: a W1 → W1 term alone is a [784·Cin × 784·Cout] matrix (9.8 M
+// parameters for 16 → 16 channels), and the 3-layer MLP's HNP (16, 16, 5 channels) holds 4.5·10⁸ parameters, the 16 → 16
+// layer 3.2·10⁸ (LayerPlan.CountParameters; GeneralizationTests pins the figures): 1.8 GB of floats before Adam's state.
+// That is not trainable on this project's 2-core CPU. So HNP sees W1 pooled over 4×4 pixel blocks: W1'[h, block]
+// = Σ W1[h, pixel in block] (the weight hidden neuron h gives a block of constant brightness), 784 → 49 fixed inputs.
+// The pooling acts on the fixed input axis only, so it commutes with every hidden-neuron permutation: the network after it
+// is exactly invariant, and the whole regressor as nearly as the CNN's HNP (per-entry input normalization, NFN's, is
+// exact only for a permutation-symmetric training set). The pooled MLPs below only declare that weight space (49 → … → 10).
+
+/// <summary>The weight space HNP sees on the 3-layer MLP zoo: W1 pooled to 4×4 pixel blocks (49 → 128 → 128 → 10).</summary>
+[InputNetwork(Activation = InputActivation.ReLU)]
+[Dense(49, 128)]
+[Dense(128, 128)]
+[Dense(128, 10)]
+public partial class ZooMlp3Pooled { }
+
+/// <summary>The weight space HNP sees on the 5-layer MLP zoo: W1 pooled to 4×4 pixel blocks (49 → 128 → 128 → 128 → 128 → 10).</summary>
+[InputNetwork(Activation = InputActivation.ReLU)]
+[Dense(49, 128)]
+[Dense(128, 128)]
+[Dense(128, 128)]
+[Dense(128, 128)]
+[Dense(128, 10)]
+public partial class ZooMlp5Pooled { }
+
+[EquivariantModel(typeof(ZooMlp3Pooled), Symmetry = Symmetry.HiddenNeuron, Channels = new[] { 16, 16, 5 }, Outputs = 1, HeadHidden = 32)]
+public partial class Mlp3PooledAccuracyHnp { }
+
+[EquivariantModel(typeof(ZooMlp5Pooled), Symmetry = Symmetry.HiddenNeuron, Channels = new[] { 16, 16, 5 }, Outputs = 1, HeadHidden = 32)]
+public partial class Mlp5PooledAccuracyHnp { }
 
 /// <summary>The regressors compared: hidden-neuron (HNP) and all-neuron (NP) equivariant, StatNN, MLP on flattened weights.</summary>
 public static class GeneralizationModelKinds
@@ -80,10 +112,12 @@ public abstract class AccuracyRegressor
     {
         (GeneralizationModelKinds.Hnp, ZooArchitecture.Cnn) => new EquivariantRegressor(kind, new CnnAccuracyHnp(seed), CnnAccuracyHnp.CreateWeightSpace()),
         (GeneralizationModelKinds.Np, ZooArchitecture.Cnn) => new EquivariantRegressor(kind, new CnnAccuracyNp(seed), CnnAccuracyNp.CreateWeightSpace()),
-        (GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp3) => new EquivariantRegressor(kind, new Mlp3AccuracyHnp(seed), Mlp3AccuracyHnp.CreateWeightSpace()),
+        (GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp3) => new PooledInputRegressor(kind, new Mlp3PooledAccuracyHnp(seed), Mlp3PooledAccuracyHnp.CreateWeightSpace(), ClassifierPass.SpaceOf(arch)),
         (GeneralizationModelKinds.Np, ZooArchitecture.Mlp3) => new EquivariantRegressor(kind, new Mlp3AccuracyNp(seed), Mlp3AccuracyNp.CreateWeightSpace()),
+        (GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp5) => new PooledInputRegressor(kind, new Mlp5PooledAccuracyHnp(seed), Mlp5PooledAccuracyHnp.CreateWeightSpace(), ClassifierPass.SpaceOf(arch)),
+        (GeneralizationModelKinds.Np, ZooArchitecture.Mlp5) => new EquivariantRegressor(kind, new Mlp5AccuracyNp(seed), Mlp5AccuracyNp.CreateWeightSpace()),
         (GeneralizationModelKinds.StatNn or GeneralizationModelKinds.Mlp, _) => new FeatureRegressor(kind, ClassifierPass.SpaceOf(arch), seed),
-        _ => throw new ArgumentException($"No '{kind}' regressor for {arch} zoos; models: {string.Join(", ", GeneralizationModelKinds.All)} (equivariant ones for cnn and mlp3)."),
+        _ => throw new ArgumentException($"No '{kind}' regressor for {arch} zoos; models: {string.Join(", ", GeneralizationModelKinds.All)} ."),
     };
 }
 
@@ -132,4 +166,96 @@ public sealed class FeatureRegressor : AccuracyRegressor
     public override void FitNormalization(WeightSpaceBatch train) => _standardizer = FeatureStandardizer.Fit(Extract(train));
     public override Tensor Forward(WeightSpaceBatch raw) => _mlp.Forward((_standardizer ?? throw new InvalidOperationException("Fit the normalization first.")).Apply(Extract(raw)));
     public override void Backward(Tensor grad) => _mlp.Backward(grad);
+}
+
+/// <summary>
+/// HNP on an MLP zoo: a generated hidden-neuron network on the zoo's weights with W1 pooled over 4×4 pixel blocks
+/// (<see cref="InputPooling"/>), then per-entry normalized. <see cref="Space"/> is the zoo's weight space.
+/// </summary>
+public sealed class PooledInputRegressor(string kind, EquivariantNetwork net, WeightSpace pooledSpace, WeightSpace zooSpace) : AccuracyRegressor
+{
+    private readonly InputPooling _pooling = new(zooSpace, pooledSpace);
+    private InputNormalizer? _normalizer;
+    private readonly Dictionary<int, WeightSpaceBatch> _buffers = new();
+    public override string Kind => kind;
+    public override Module Module => net;
+    public override WeightSpace Space => zooSpace;
+    public WeightSpace PooledSpace => pooledSpace;
+
+    public override void FitNormalization(WeightSpaceBatch train)
+    {
+        var pooled = new WeightSpaceBatch(pooledSpace, train.Batch, 1);
+        _pooling.Apply(train, pooled);
+        _normalizer = InputNormalizer.Fit(new[] { pooled }, NormalizationGranularity.PerEntry, 1e-6f);
+    }
+
+    public override Tensor Forward(WeightSpaceBatch raw)
+    {
+        var normalizer = _normalizer ?? throw new InvalidOperationException("Fit the normalization first.");
+        if (!_buffers.TryGetValue(raw.Batch, out var x)) _buffers[raw.Batch] = x = new WeightSpaceBatch(pooledSpace, raw.Batch, 1);
+        _pooling.Apply(raw, x);
+        normalizer.Apply(x);
+        return net.Forward(x);
+    }
+
+    public override void Backward(Tensor grad) => net.BackwardParameters(grad);
+}
+
+/// <summary>
+/// Sums the first dense layer's weights over square pixel blocks (28×28 inputs, 4×4 blocks → 7×7 = 49 inputs); every
+/// other tensor is copied. Acts on the fixed input axis only, so it commutes with hidden-neuron permutations.
+/// </summary>
+public sealed class InputPooling
+{
+    private readonly int _w1, _rows, _side, _block, _pooledSide;
+
+    public InputPooling(WeightSpace from, WeightSpace to)
+    {
+        ArgumentNullException.ThrowIfNull(from); ArgumentNullException.ThrowIfNull(to);
+        if (from.Tensors.Count != to.Tensors.Count)
+            throw new ArgumentException($"Pooling maps between weight spaces with the same tensors; {from.Tensors.Count} and {to.Tensors.Count} tensors given.");
+        _w1 = -1;
+        for (int t = 0; t < from.Tensors.Count; t++)
+        {
+            var a = from.Tensors[t]; var b = to.Tensors[t];
+            bool first = !a.IsBias && a.LayerNumber == 1;
+            if (first) { _w1 = t; continue; }
+            if (a.Size != b.Size || !a.Shape.SequenceEqual(b.Shape))
+                throw new ArgumentException($"Tensor {a.Name} is [{string.Join("×", a.Shape)}] in the zoo but [{string.Join("×", b.Shape)}] in the pooled space; only W1 may differ.");
+        }
+        if (_w1 < 0) throw new ArgumentException("The weight space has no first dense weight W1 to pool.");
+        var src = from.Tensors[_w1]; var dst = to.Tensors[_w1];
+        if (src.Shape.Length != 2 || dst.Shape.Length != 2 || src.Shape[0] != dst.Shape[0])
+            throw new ArgumentException($"W1 is [{string.Join("×", src.Shape)}] in the zoo and [{string.Join("×", dst.Shape)}] pooled; both must be dense [hidden × inputs] with the same hidden width.");
+        _rows = src.Shape[0];
+        _side = (int)Math.Round(Math.Sqrt(src.Shape[1])); _pooledSide = (int)Math.Round(Math.Sqrt(dst.Shape[1]));
+        if (_side * _side != src.Shape[1] || _pooledSide * _pooledSide != dst.Shape[1] || _pooledSide == 0 || _side % _pooledSide != 0)
+            throw new ArgumentException($"W1 pooling needs square images whose side the pooled side divides; {src.Shape[1]} → {dst.Shape[1]} inputs given.");
+        _block = _side / _pooledSide;
+    }
+
+    public void Apply(WeightSpaceBatch source, WeightSpaceBatch destination)
+    {
+        ArgumentNullException.ThrowIfNull(source); ArgumentNullException.ThrowIfNull(destination);
+        if (source.Batch != destination.Batch || source.Channels != 1 || destination.Channels != 1)
+            throw new ArgumentException($"Pooling {source.Batch} networks ({source.Channels} channel(s)) into {destination.Batch} ({destination.Channels}); raw weights, one channel, the same count.");
+        for (int t = 0; t < source.Tensors.Length; t++)
+            if (t != _w1) Array.Copy(source.Tensors[t].Data, destination.Tensors[t].Data, source.Tensors[t].Data.Length);
+        int inSrc = _side * _side, inDst = _pooledSide * _pooledSide;
+        var s = source.Tensors[_w1].Data; var d = destination.Tensors[_w1].Data;
+        for (int n = 0; n < source.Batch; n++)
+            for (int h = 0; h < _rows; h++)
+            {
+                int sRow = (n * _rows + h) * inSrc, dRow = (n * _rows + h) * inDst;
+                for (int by = 0; by < _pooledSide; by++)
+                    for (int bx = 0; bx < _pooledSide; bx++)
+                    {
+                        float sum = 0;
+                        for (int dy = 0; dy < _block; dy++)
+                            for (int dx = 0; dx < _block; dx++)
+                                sum += s[sRow + (by * _block + dy) * _side + bx * _block + dx];
+                        d[dRow + by * _pooledSide + bx] = sum;
+                    }
+            }
+    }
 }

@@ -65,12 +65,14 @@ internal static class ClassifierZooVerbs
 
         // ---------------------------------------------------------------- classifier-zoo generalization
         var modelsOption = new Option<string>("--models") { Description = "Comma-separated: hnp, np (equivariant), statnn, mlp.", DefaultValueFactory = _ => string.Join(",", GeneralizationModelKinds.All) };
-        var seedsOption = new Option<int>("--seeds") { Description = "Seeds per model (0 .. N-1).", DefaultValueFactory = _ => 3 };
+        var seedsOption = new Option<int>("--seeds") { Description = "Seeds per model (FIRST .. FIRST+N-1; FIRST from --first-seed).", DefaultValueFactory = _ => 3 };
+        var firstSeedOption = new Option<int>("--first-seed") { Description = "First seed (default 0): run one seed per process with --seeds 1 --first-seed S, then `classifier-zoo report`.", DefaultValueFactory = _ => 0 };
         var trainEpochsOption = new Option<int>("--train-epochs") { Description = "Training epochs (NFN: 50; the best epoch by validation τ is kept).", DefaultValueFactory = _ => 50 };
         var tableOption = new Option<string?>("--table") { Description = "Also write the markdown table to this file." };
+        var reportOutOption = new Option<string?>("--out") { Description = "Directory for report.html (scatter, τ per epoch, zoo histogram) and table.md; default: the zoo directory." };
         var generalization = new Command("generalization", "Predict each checkpoint's test accuracy from its weights: train every model on the zoo's train split and print test Kendall τ and R².")
         {
-            Cli.Zoo, modelsOption, seedsOption, trainEpochsOption, tableOption, Cli.Device,
+            Cli.Zoo, modelsOption, seedsOption, firstSeedOption, trainEpochsOption, tableOption, reportOutOption, Cli.Device,
         };
         generalization.SetAction((ParseResult r) => Cli.Run(() =>
         {
@@ -81,23 +83,66 @@ internal static class ClassifierZooVerbs
                 if (!GeneralizationModelKinds.All.Contains(m)) throw new ArgumentException($"--models: unknown model '{m}'; use {string.Join(", ", GeneralizationModelKinds.All)}.");
             int seeds = r.GetValue(seedsOption);
             if (seeds <= 0) throw new ArgumentException($"--seeds must be positive, got {seeds}.");
+            int firstSeed = r.GetValue(firstSeedOption);
+            if (firstSeed < 0) throw new ArgumentException($"--first-seed must be >= 0, got {firstSeed}.");
             var gs = new GeneralizationSettings { Epochs = r.GetValue(trainEpochsOption) };
             Ui.Step($"{zoo.Directory}: {zoo.Architecture}, {zoo.Count} checkpoints; {string.Join(", ", models)} × {seeds} seeds, {gs.Epochs} epochs");
+            string outDir = r.GetValue(reportOutOption) ?? zoo.Directory;
+            Directory.CreateDirectory(outDir);
             var results = new List<GeneralizationResult>();
             foreach (var m in models)
-                for (ulong seed = 0; seed < (ulong)seeds; seed++)
+                for (ulong seed = (ulong)firstSeed; seed < (ulong)(firstSeed + seeds); seed++)
                 {
-                    var res = GeneralizationExperiment.Run(zoo, m, seed, gs);
+                    var last = Stopwatch.StartNew();
+                    var progress = new SyncProgress<LayerCompiler.Runtime.Training.TrainingProgress>(p =>
+                    {
+                        if (p.Kind != LayerCompiler.Runtime.Training.ProgressKind.EpochEnd || (p.Epoch < p.Epochs && last.Elapsed.TotalSeconds < 30)) return;
+                        last.Restart();
+                        Ui.Info($"  {m} seed {seed}: epoch {p.Epoch}/{p.Epochs}, BCE {Ui.F(p.EpochLoss)}, validation τ {Ui.F(p.Metrics?.ValidationMetric ?? double.NaN)}, {Ui.F(p.StepsPerSecond, 2)} steps/s, ETA {(p.Eta is TimeSpan t ? LayerCompiler.Runtime.Training.TrainingProgress.FormatSpan(t) : "?")}");
+                    });
+                    var res = GeneralizationExperiment.Run(zoo, m, seed, gs, progress);
                     results.Add(res);
                     Ui.Info($"{m} seed {seed}: test τ {Ui.F(res.TestTau)}, R² {Ui.F(res.TestR2)} (validation τ {Ui.F(res.ValidationTau)} at epoch {res.BestEpoch})");
                 }
             string table = GeneralizationExperiment.Table(results);
             Ui.Info(table);
             if (r.GetValue(tableOption) is string path) LayerCompiler.Runtime.IO.AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(table));
+            LayerCompiler.Runtime.IO.AtomicFile.WriteAllBytes(Path.Combine(outDir, "table.md"), System.Text.Encoding.UTF8.GetBytes(table));
+            GeneralizationResultsFile.Write(Path.Combine(outDir, "results.json"), results);
+            string reportPath = Path.Combine(outDir, "report.html");
+            GeneralizationReport.Build(zoo, results, gs, "classifier-zoo generalization " + string.Join(" ", Environment.GetCommandLineArgs().SkipWhile(a => a != "generalization").Skip(1))).Write(reportPath);
+            Ui.Good($"report: {reportPath}");
             return 0;
         }));
 
-        return new Command("classifier-zoo", "Build zoos of Fashion-MNIST classifiers (CNN, MLP) and predict their generalization from their weights.") { build, generalization };
+        // ---------------------------------------------------------------- classifier-zoo report
+        var resultsOption = new Option<string>("--results") { Description = "Comma-separated results.json files of generalization runs on this zoo (e.g. one per model).", Required = true };
+        var reportDirOption = new Option<string>("--out") { Description = "Directory for the combined report.html, table.md and results.json.", Required = true };
+        var reportCmd = new Command("report", "Draw the results of several generalization runs on one zoo into one report.html (and one table).")
+        {
+            Cli.Zoo, resultsOption, reportDirOption, trainEpochsOption,
+        };
+        reportCmd.SetAction((ParseResult r) => Cli.Run(() =>
+        {
+            var zoo = ClassifierZooReader.Read(r.GetValue(Cli.Zoo)!);
+            var results = r.GetValue(resultsOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).SelectMany(GeneralizationResultsFile.Read).ToList();
+            foreach (var x in results)
+                if (x.Test != zoo.Indices(ClassifierZooSplits.Test).Length)
+                    throw new ArgumentException($"The '{x.Kind}' seed {x.Seed} result was tested on {x.Test} checkpoints; {zoo.Directory} has {zoo.Indices(ClassifierZooSplits.Test).Length} in its test split (a result of another zoo?).");
+            string outDir = r.GetValue(reportDirOption)!;
+            Directory.CreateDirectory(outDir);
+            string table = GeneralizationExperiment.Table(results);
+            Ui.Info(table);
+            LayerCompiler.Runtime.IO.AtomicFile.WriteAllBytes(Path.Combine(outDir, "table.md"), System.Text.Encoding.UTF8.GetBytes(table));
+            GeneralizationResultsFile.Write(Path.Combine(outDir, "results.json"), results);
+            string reportPath = Path.Combine(outDir, "report.html");
+            GeneralizationReport.Build(zoo, results, new GeneralizationSettings { Epochs = r.GetValue(trainEpochsOption) },
+                "classifier-zoo report " + string.Join(" ", Environment.GetCommandLineArgs().SkipWhile(a => a != "report").Skip(1))).Write(reportPath);
+            Ui.Good($"report: {reportPath}");
+            return 0;
+        }));
+
+        return new Command("classifier-zoo", "Build zoos of Fashion-MNIST classifiers (CNN, MLP) and predict their generalization from their weights.") { build, generalization, reportCmd };
     }
 
     private static ZooArchitecture Architecture(string name) => name switch
@@ -109,5 +154,10 @@ internal static class ClassifierZooVerbs
     private sealed class SyncProgress(Action<ClassifierZooProgress> report) : IProgress<ClassifierZooProgress>
     {
         public void Report(ClassifierZooProgress value) => report(value);
+    }
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 }

@@ -21,10 +21,11 @@ internal static class TicketVerbs
         var heldOption = new Option<int?>("--held-out") { Description = "Held-out initializations every mask is tested on (quick: 16)." };
         var stepsOption = new Option<int?>("--steps") { Description = "Adam steps of the classifier recipe, dense and masked (quick: 200)." };
         var epochsOption = new Option<int?>("--model-epochs") { Description = "Epochs of the mask predictor (quick: 10)." };
+        var outOption = new Option<string>("--out") { Description = "Directory for report.html (accuracy bars per mask kind with seed spread, recall, predictor loss).", DefaultValueFactory = _ => "runs/tickets" };
         var run = new Command("run", "Train dense MLPs 784-128-128-10 from many initializations, prune 95 % of each weight tensor by trained magnitude (one-shot IMP), " +
             "fit the equivariant mask predictor on (initialization, mask) pairs and compare held-out test accuracy of IMP, predicted, random and magnitude-at-initialization masks.")
         {
-            quickOption, seedsOption, pairsOption, heldOption, stepsOption, epochsOption, Cli.Data, Cli.Device,
+            quickOption, seedsOption, pairsOption, heldOption, stepsOption, epochsOption, outOption, Cli.Data, Cli.Device,
         };
         run.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
@@ -35,6 +36,7 @@ internal static class TicketVerbs
             var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);
             if (data is null) return Jobs.MissingData;
             var results = new List<WinningTicketResult>();
+            WinningTicketSettings? last = null;
             foreach (ulong seed in seeds)
             {
                 ct.ThrowIfCancellationRequested();
@@ -44,6 +46,7 @@ internal static class TicketVerbs
                 if (r.GetValue(stepsOption) is int st) s = s with { Steps = st };
                 if (r.GetValue(epochsOption) is int e) s = s with { ModelEpochs = e };
                 s.Validate();
+                last = s;
                 if (results.Count == 0)
                     Ui.Step($"Winning tickets (quick): {s.TrainPairs} + {s.HeldOutPairs} initializations, {s.Steps} steps of {s.BatchSize} on {s.TrainImages} images, tested on {s.TestImages}; sparsity {s.Sparsity:P0} per weight tensor");
                 var exp = new WinningTicketExperiment(s, ClassifierImages.From(data.Train, s.TrainImages), ClassifierImages.From(data.Test, s.TestImages));
@@ -63,6 +66,11 @@ internal static class TicketVerbs
             Row("recall: predicted", x => x.PredictedRecall);
             Row("recall: magnitude at init", x => x.MagnitudeAtInitRecall);
             Row("recall: random", x => x.RandomRecall);
+            string dir = r.GetValue(outOption)!;
+            System.IO.Directory.CreateDirectory(dir);
+            string report = System.IO.Path.Combine(dir, "report.html");
+            TicketReport.Build(results, last!, "tickets " + string.Join(" ", Environment.GetCommandLineArgs().SkipWhile(a => a != "tickets").Skip(1))).Write(report);
+            Ui.Good($"report: {report}");
             return 0;
         })));
         return new Command("tickets", "Winning-ticket masks predicted from initial weights (NFN §5.3).") { run };

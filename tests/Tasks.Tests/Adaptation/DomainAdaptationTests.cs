@@ -240,18 +240,4 @@ public sealed class DomainAdaptationTests
         e = Assert.Throws<ArgumentException>(() => new TargetDomainObjective(ClassifierPass.For(ZooArchitecture.Cnn, InputActivation.ReLU), images, 2));
         Assert.Contains("10 outputs", e.Message);
     }
-
-    [Fact]
-    public void BarChartDrawsEveryBarAsWellFormedSvgAndRefusesMismatchedSeries()
-    {
-        var chart = new BarChart("Accuracy", "accuracy", new[] { "unadapted", "adapted" },
-            new[] { new BarSeries("target", new[] { 0.61, 0.7 }, new[] { 0.0, 0.02 }), new BarSeries("source", new[] { 0.95, 0.93 }) });
-        var svg = XElement.Parse(chart.ToSvg());
-        XNamespace ns = "http://www.w3.org/2000/svg";
-        Assert.Equal(4 + 2 + 2, svg.Elements(ns + "rect").Count());                // background, frame, 4 bars, 2 legend keys
-        Assert.Contains(svg.Elements(ns + "text"), t => t.Value.StartsWith("70.0", StringComparison.Ordinal));
-        Assert.Throws<ArgumentException>(() => new BarChart("x", "y", new[] { "a" }, new[] { new BarSeries("s", new[] { 1.0, 2.0 }) }));
-        var html = new HtmlReport("r").AddBarChart(chart).Render();
-        Assert.Contains("<svg", html);
-    }
 }

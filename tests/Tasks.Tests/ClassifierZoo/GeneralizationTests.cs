@@ -1,5 +1,8 @@
+using System.Xml.Linq;
+using LayerCompiler.Algebra;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Losses;
+using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Tasks.ClassifierZoo;
 using LayerCompiler.Tasks.ClassifierZoo.Generalization;
@@ -43,6 +46,93 @@ public sealed class GeneralizationTests : IDisposable
         Assert.InRange(r.TestTau, -1, 1);
         Assert.True(double.IsFinite(r.TestR2));
         Assert.Contains(kind, GeneralizationExperiment.Table(new[] { r }));
+        // What the report draws: a prediction per test checkpoint, validation τ per epoch.
+        Assert.Equal(r.Test, r.TestPredicted.Length);
+        Assert.Equal(zoo.Indices(ClassifierZooSplits.Test).Select(i => zoo.TestAccuracy[i]), r.TestActual);
+        Assert.Equal(2, r.ValidationTauPerEpoch.Length);
+        Assert.Equal(r.ValidationTau, r.ValidationTauPerEpoch[r.BestEpoch - 1]);
+    }
+
+    [Fact]
+    public void TheReportHasTheHistogramTheTauBarsAndPerModelScatterAndTauCurves()
+    {
+        var s = new ClassifierZooSettings { Architecture = ZooArchitecture.Cnn, Runs = 12, RunsPerShard = 12, BatchSize = 8, TrainPool = 48, TestCount = 40, CheckpointEpochs = new[] { 1, 2 }, Seed = 9 };
+        string dir = Path.Combine(_root, "zoo-report");
+        new ClassifierZooBuilder(s, dir, Images(48, 1), Images(40, 2)).Build();
+        var zoo = ClassifierZooReader.Read(dir, s);
+        var gs = new GeneralizationSettings { Epochs = 3 };
+        var results = new[] { GeneralizationExperiment.Run(zoo, "statnn", 0, gs), GeneralizationExperiment.Run(zoo, "statnn", 1, gs), GeneralizationExperiment.Run(zoo, "mlp", 0, gs) };
+        string path = Path.Combine(_root, "report.html");
+        GeneralizationReport.Build(zoo, results, gs, "test").Write(path);
+        XNamespace svg = "http://www.w3.org/2000/svg";
+        var doc = XDocument.Parse(File.ReadAllText(path).Replace("<!DOCTYPE html>", ""));
+        var charts = doc.Descendants(svg + "svg").Select(e => (Title: e.Element(svg + "title")!.Value, Svg: e)).ToList();
+        // Histogram: 10 bins × 3 splits, the counts add up to the zoo.
+        var hist = charts.Single(c => c.Title.StartsWith("Checkpoints per test-accuracy bin")).Svg;
+        var histBars = hist.Descendants(svg + "rect").Where(b => (string?)b.Attribute("class") == "bar").ToList();
+        Assert.Equal(30, histBars.Count);
+        Assert.Equal(zoo.Count, histBars.Sum(b => double.Parse((string)b.Attribute("data-mean")!, System.Globalization.CultureInfo.InvariantCulture)));
+        // τ bars: one per model, statnn over 2 seeds.
+        var tau = charts.Single(c => c.Title.StartsWith("Test Kendall τ")).Svg.Descendants(svg + "rect").Where(b => (string?)b.Attribute("class") == "bar").ToList();
+        Assert.Equal(new[] { "statnn", "mlp" }, tau.Select(b => (string?)b.Attribute("data-group")));
+        Assert.Equal("2", (string?)tau[0].Attribute("data-count"));
+        // Per model: the predicted-vs-true scatter (every seed's test checkpoints) and validation τ per epoch (a line per seed).
+        var scatter = charts.Single(c => c.Title == "statnn: predicted vs true (test split)").Svg;
+        Assert.Equal(2 * results[0].Test, scatter.Descendants(svg + "circle").Count());
+        var curves = charts.Single(c => c.Title == "statnn: validation Kendall τ per epoch").Svg;
+        // One legend entry per seed (a seed whose validation τ is undefined on this tiny split draws no line, but is listed).
+        Assert.Equal(new[] { "seed 0", "seed 1" }, curves.Descendants(svg + "text").Select(t => t.Value).Where(v => v.StartsWith("seed ")));
+        Assert.Single(charts, c => c.Title == "mlp: predicted vs true (test split)");
+
+        // The results file round-trips (the combined report of separate runs reads it).
+        string json = Path.Combine(_root, "results.json");
+        GeneralizationResultsFile.Write(json, results);
+        var back = GeneralizationResultsFile.Read(json);
+        Assert.Equal(results.Select(r => (r.Kind, r.Seed, r.TestTau)), back.Select(r => (r.Kind, r.Seed, r.TestTau)));
+        Assert.Equal(results[2].TestPredicted, back[2].TestPredicted);
+        File.WriteAllText(json, "{\"not\": \"results\"}");
+        var e = Assert.Throws<InvalidDataException>(() => GeneralizationResultsFile.Read(json));
+        Assert.Contains(json, e.Message);
+        Assert.Throws<ArgumentException>(() => GeneralizationReport.Build(zoo, Array.Empty<GeneralizationResult>(), gs));
+    }
+
+    [Fact]
+    public void HnpOnAFull784PixelMlpIsTooLargeSoItSeesW1PooledToBlocks()
+    {
+        // Parameters of one 16 → 16 channel layer: the dense factor over the 784 fixed input pixels makes the full HNP layer huge.
+        long full = LayerPlan.CountParameters(ClassifierPass.SpaceOf(ZooArchitecture.Mlp3, Symmetry.HiddenNeuron), 16, 16);
+        long pooled = LayerPlan.CountParameters(Mlp3PooledAccuracyHnp.CreateWeightSpace(), 16, 16);
+        long np = LayerPlan.CountParameters(ClassifierPass.SpaceOf(ZooArchitecture.Mlp3, Symmetry.AllNeuron), 16, 16);
+        // The figures docs/results.md quotes.
+        Assert.Equal(324_925_552, full);
+        Assert.Equal(2_031_232, pooled);
+        Assert.Equal(15_968, np);
+        Assert.Equal(2_187_968, LayerPlan.CountParameters(Mlp5PooledAccuracyHnp.CreateWeightSpace(), 16, 16));
+    }
+
+    [Fact]
+    public void InputPoolingSumsPixelBlocksCopiesTheRestAndCommutesWithHiddenPermutations()
+    {
+        var zooSpace = ClassifierPass.SpaceOf(ZooArchitecture.Mlp3);
+        var pooledSpace = Mlp3PooledAccuracyHnp.CreateWeightSpace();
+        var pooling = new InputPooling(zooSpace, pooledSpace);
+        var rng = new Rng(4);
+        var x = new WeightSpaceBatch(zooSpace, 2, 1);
+        foreach (var t in x.Tensors) for (int k = 0; k < t.Length; k++) t.Data[k] = (float)rng.Normal();
+        var y = new WeightSpaceBatch(pooledSpace, 2, 1);
+        pooling.Apply(x, y);
+        // Network 1, hidden neuron 5, block (row 2, column 3): pixels rows 8..11, columns 12..15.
+        double sum = 0;
+        for (int r = 8; r < 12; r++) for (int c = 12; c < 16; c++) sum += x.Tensors[0].Data[(1 * 128 + 5) * 784 + r * 28 + c];
+        Assert.Equal(sum, y.Tensors[0].Data[(1 * 128 + 5) * 49 + 2 * 7 + 3], 4);
+        for (int t = 1; t < x.Tensors.Length; t++) Assert.Equal(x.Tensors[t].Data, y.Tensors[t].Data);
+        // pool(g·x) = g·pool(x) for hidden-neuron permutations g (the same per-layer permutations act on both spaces).
+        var g = Permutations.Random(zooSpace, rng);
+        var gy = new WeightSpaceBatch(pooledSpace, 2, 1);
+        pooling.Apply(Permutations.Apply(x, g), gy);
+        Assert.Equal(Permutations.Apply(y, g).Tensors.SelectMany(t => t.Data), gy.Tensors.SelectMany(t => t.Data));
+        var e = Assert.Throws<ArgumentException>(() => new InputPooling(ClassifierPass.SpaceOf(ZooArchitecture.Mlp5), pooledSpace));
+        Assert.Contains("tensors", e.Message);
     }
 
     [Fact]

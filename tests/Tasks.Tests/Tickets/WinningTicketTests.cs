@@ -154,7 +154,7 @@ public sealed class WinningTicketTests
         // Make the parameters non-trivial: a few training steps on random pairs.
         var xs = new[] { RandomWeights(11), RandomWeights(12) };
         var ms = xs.Select(x => PruningMasks.Magnitude(x, Space, 0.95)).ToArray();
-        predictor.Train(xs, ms, 2, 1, 1e-2f, new Rng(1));
+        predictor.Train(xs, ms, 2, 1, 1e-2f, 1);
         var u = RandomWeights(13);
         var y = predictor.Logits(new[] { u })[0];
         var rng = new Rng(14);
@@ -207,6 +207,67 @@ public sealed class WinningTicketTests
             Assert.True(Math.Abs(fd - an) <= 1e-3 * Math.Abs(an), $"entry {k}: finite difference {fd}, analytic {an}");
         }
         Assert.Throws<ArgumentException>(() => MaskLogitLoss.Compute(logits, new[] { targets[0] }));
+    }
+
+    [Fact]
+    public void ThePredictorTrainsThroughTheOneTrainerExactlyAsAnAdamLoopInTheTrainersOrder()
+    {
+        // Three pairs, batch 2 (a full and a short batch per epoch), two epochs: the trainer's steps against a hand-written
+        // Adam loop over the same order (Rng.ForEpoch(seed, epoch, 1), the trainer's documented stream) and MaskLogitLoss.
+        var xs = new[] { RandomWeights(21), RandomWeights(22), RandomWeights(23) };
+        var ms = xs.Select(x => PruningMasks.Magnitude(x, Space, 0.95)).ToArray();
+        const ulong orderSeed = 7; const float lr = 3e-3f;
+        var viaTrainer = new TicketMaskPredictor(5);
+        var epochs = new List<(int, double)>();
+        var history = viaTrainer.Train(xs, ms, 2, 2, lr, orderSeed, (e, l) => epochs.Add((e, l)));
+
+        var manual = new TicketMaskPredictor(5);
+        var adam = new Adam(manual.Model.Parameters(), lr);
+        manual.Model.Train(true);
+        var expected = new double[2];
+        for (int e = 0; e < 2; e++)
+        {
+            var order = Rng.ForEpoch(orderSeed, e + 1, 1).Permutation(xs.Length);
+            double sum = 0;
+            for (int first = 0; first < order.Length; first += 2)
+            {
+                var idx = order.Skip(first).Take(2).ToArray();
+                var logits = manual.Model.ForwardEquivariant(manual.Inputs(idx.Select(i => xs[i]).ToArray()));
+                var (loss, grad) = MaskLogitLoss.Compute(logits, idx.Select(i => ms[i]).ToArray());
+                manual.Model.ZeroGrad();
+                manual.Model.BackwardEquivariant(grad);
+                adam.Step();
+                sum += (float)loss * idx.Length;
+            }
+            expected[e] = sum / xs.Length;
+        }
+        Assert.Equal(new[] { (1, history[0]), (2, history[1]) }, epochs);
+        for (int e = 0; e < 2; e++) Assert.True(Math.Abs(history[e] - expected[e]) <= 1e-5 * expected[e], $"epoch {e + 1}: trainer {history[e]}, loop {expected[e]}");
+        var a = viaTrainer.Logits(new[] { xs[0] })[0]; var b = manual.Logits(new[] { xs[0] })[0];
+        Assert.True(RelativeError(a, b) < 1e-4, $"logits differ by {RelativeError(a, b)}");
+        // The objective is the loss on flat [batch, dimension] outputs; a wrong width is refused naming both.
+        var obj = new MaskLogitObjective(Space);
+        var err = Assert.Throws<ArgumentException>(() => obj.Compute(new Tensor(1, 7), new LayerCompiler.Runtime.Training.TrainingTargets(null, new Tensor(1, 7))));
+        Assert.Contains($"[batch, {Space.Dimension}]", err.Message);
+    }
+
+    [Fact]
+    public void TheTicketReportDrawsAccuracyBarsPerMaskKindWithSeedSpread()
+    {
+        WinningTicketResult R(ulong seed, double shift) => new(seed, 0.77 + shift, 0.66 + shift, 0.58 + shift, 0.48 + shift, 0.52 + shift, 0.165, 0.05, 0.14, 0.95, new[] { 0.69, 0.65, 0.61 });
+        var report = TicketReport.Build(new[] { R(1, 0), R(2, 0.01), R(3, -0.01) }, WinningTicketSettings.Quick(1), "tickets run --quick");
+        System.Xml.Linq.XNamespace svg = "http://www.w3.org/2000/svg";
+        var doc = System.Xml.Linq.XDocument.Parse(report.Render().Replace("<!DOCTYPE html>", ""));
+        var accuracy = doc.Descendants(svg + "svg").Single(e => e.Element(svg + "title")!.Value.StartsWith("Test accuracy per mask"));
+        var bars = accuracy.Descendants(svg + "rect").Where(r => (string?)r.Attribute("class") == "bar").ToList();
+        Assert.Equal(TicketReport.MaskKinds, bars.Select(b => (string?)b.Attribute("data-group")));
+        Assert.All(bars, b => Assert.Equal("3", (string?)b.Attribute("data-count")));
+        Assert.Equal(58.0, double.Parse((string)bars[2].Attribute("data-mean")!, System.Globalization.CultureInfo.InvariantCulture), 9);
+        Assert.Equal(1.0, double.Parse((string)bars[2].Attribute("data-std")!, System.Globalization.CultureInfo.InvariantCulture), 9);
+        Assert.Equal(15, accuracy.Descendants(svg + "circle").Count());   // a dot per seed and mask kind
+        Assert.Throws<ArgumentException>(() => TicketReport.Build(Array.Empty<WinningTicketResult>(), WinningTicketSettings.Quick(1)));
+        var nan = R(4, 0) with { Predicted = double.NaN };
+        Assert.Contains("'predicted', value 0 is NaN", Assert.Throws<ArgumentException>(() => TicketReport.Build(new[] { nan }, WinningTicketSettings.Quick(4))).Message);
     }
 
     private static readonly WinningTicketSettings Tiny = new()
