@@ -13,6 +13,8 @@ using System.Threading;
 //        builds (or resumes) a classifier zoo; Ctrl-C stops after the current step, keeping finished shards.
 //   generalization --zoo D [--models hnp,np,statnn,mlp] [--seeds 3] [--epochs 50]
 //        trains each model on the zoo's train split (selection on validation τ) and prints the test τ / R² table.
+//   kernel [--arch cnn] [--networks N] [--batch B] [--repeats R]
+//        times the generated pass alone (Forward, Backward; ReLU and tanh): wall and CPU µs per image.
 //   throughput [--arch cnn] [--networks N] [--epochs E] [--pool P] [--repeats R]
 //        trains N networks at once for E pool epochs on P Fashion-MNIST images (R timed builds after a warm-up) and prints
 //        network-epochs/s (min / median / max), the peak working set, and for the CNN achieved GFLOP/s against the FMA peak.
@@ -43,6 +45,43 @@ if (args.Length > 0 && args[0] == "generalization")
             Console.WriteLine($"{DateTime.Now:HH:mm:ss} {m} seed {seed}: test τ {r.TestTau:0.000}, R² {r.TestR2:0.000} (validation τ {r.ValidationTau:0.000} at epoch {r.BestEpoch}; {r.Train}/{r.Validation}/{r.Test} train/validation/test)");
         }
     Console.WriteLine(GeneralizationExperiment.Table(results));
+    return 0;
+}
+if (args.Length > 0 && args[0] == "kernel")
+{
+    // The generated pass alone: Forward and Backward of N networks × B random images (random weights, std 0.1), after a
+    // warm-up; wall and process CPU time per image (min / median / max over R calls).
+    int nk = Int("--networks", 16), bk = Int("--batch", 32), rk = Int("--repeats", 20);
+    foreach (var act in new[] { LayerCompiler.InputActivation.ReLU, LayerCompiler.InputActivation.Tanh })
+    {
+        var pass = ClassifierPass.For(Arch(), act);
+        var rng = new Random(1);
+        var w = new LayerCompiler.Runtime.WeightSpaceBatch(pass.Space, nk, 1);
+        foreach (var t in w.Tensors) for (int i = 0; i < t.Data.Length; i++) t.Data[i] = (float)(rng.NextDouble() - 0.5) * 0.2f;
+        var g = new LayerCompiler.Runtime.WeightSpaceBatch(pass.Space, nk, 1);
+        var x = new float[256 * pass.InputLength];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        var idx = new int[nk * bk];
+        for (int i = 0; i < idx.Length; i++) idx[i] = rng.Next(256);
+        var logits = new float[nk * bk * pass.Outputs];
+        var gl = new float[logits.Length];
+        for (int i = 0; i < gl.Length; i++) gl[i] = (float)(rng.NextDouble() - 0.5);
+        void Time(string name, Action call)
+        {
+            for (int k = 0; k < 5; k++) call();
+            var wall = new List<double>(); var cpu = new List<double>();
+            for (int k = 0; k < rk; k++)
+            {
+                var c0 = Process.GetCurrentProcess().TotalProcessorTime; var sw = Stopwatch.StartNew();
+                call();
+                wall.Add(sw.Elapsed.TotalSeconds * 1e6 / (nk * bk)); cpu.Add((Process.GetCurrentProcess().TotalProcessorTime - c0).TotalSeconds * 1e6 / (nk * bk));
+            }
+            wall.Sort(); cpu.Sort();
+            Console.WriteLine($"{pass.Architecture} {act} {name}: wall {wall[0]:0.0} / {wall[rk / 2]:0.0} / {wall[^1]:0.0} µs per image, CPU {cpu[0]:0.0} / {cpu[rk / 2]:0.0} / {cpu[^1]:0.0} µs per image (min / median / max of {rk} calls of {nk} networks × {bk} images)");
+        }
+        Time("Forward", () => pass.Forward(w, x, idx, bk, logits, null));
+        Time("Backward", () => pass.Backward(w, x, idx, bk, gl, g, null));
+    }
     return 0;
 }
 if (args.Length == 0 || (args[0] != "build" && args[0] != "throughput"))
