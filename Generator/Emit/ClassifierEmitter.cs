@@ -119,6 +119,11 @@ namespace LayerCompiler.Generator.Emit
         private const string V256 = "global::System.Runtime.Intrinsics.Vector256";
         private const string Mm = "global::System.Runtime.InteropServices.MemoryMarshal";
         private const int Lanes = 8;
+        // The vector paths call the intrinsics directly, not through the emitted helpers: Run is one large method, and once the
+        // JIT's inlining budget for it is spent even AggressiveInlining helpers stay calls (Vector256 arguments through memory),
+        // which made Backward, emitted after Forward, several times slower than its arithmetic.
+        private const string LdX = V256 + ".LoadUnsafe", StX = V256 + ".StoreUnsafe", FmaX = V256 + ".FusedMultiplyAdd",
+            AtX = "global::System.Runtime.CompilerServices.Unsafe.Add";
 
         /// <summary>Independent accumulators per block: about 8 vectors (FMA latency 4 × 2 ports) without spilling 16 registers.</summary>
         private static int Block(int vectors) => vectors <= 0 || vectors >= 8 ? 1 : System.Math.Min(6, System.Math.Max(1, 8 / vectors));
@@ -330,15 +335,15 @@ namespace LayerCompiler.Generator.Emit
                         using (w.Block($"for (int r = 0; r < {g.K}; r++)"))
                         {
                             w.Line($"int off = Off{c1}[r], wo = r * {g.Out};");
-                            w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, V).Select(v => $"w{v} = Ld(ref wt, wo + {v * Lanes})")) + ";");
+                            w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, V).Select(v => $"w{v} = {LdX}(ref {AtX}(ref wt, wo + {v * Lanes}))")) + ";");
                             for (int q = 0; q < nb; q++)
                             {
-                                w.Line($"{Vec} x{q} = {V256}.Create(At(ref src, s{q} + off));");
-                                w.Line(Join(V, v => $"c{q}_{v} = Fma(x{q}, w{v}, c{q}_{v});"));
+                                w.Line($"{Vec} x{q} = {V256}.Create({AtX}(ref src, s{q} + off));");
+                                w.Line(Join(V, v => $"c{q}_{v} = {FmaX}(x{q}, w{v}, c{q}_{v});"));
                             }
                         }
                         for (int q = 0; q < nb; q++)
-                            w.Line(Join(V, v => $"St(c{q}_{v}{(bias ? $" + Ld(ref bb, {v * Lanes})" : "")}, ref z, (p + {q}) * {g.Out} + {v * Lanes});"));
+                            w.Line(Join(V, v => $"{StX}(c{q}_{v}{(bias ? $" + {LdX}(ref {AtX}(ref bb, {v * Lanes}))" : "")}, ref {AtX}(ref z, (p + {q}) * {g.Out} + {v * Lanes}));"));
                     }
                     if (pb > 1)
                         using (w.Block($"for (; p + {pb} <= {g.P}; p += {pb})"))
@@ -397,15 +402,15 @@ namespace LayerCompiler.Generator.Emit
                         using (w.Block($"for (int p = 0; p < {g.P}; p++)"))
                         {
                             w.Line($"int sb = Base{c1}[p], dzo = p * {g.Out};");
-                            w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, V).Select(v => $"d{v} = Ld(ref dz, dzo + {v * Lanes})")) + ";");
+                            w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, V).Select(v => $"d{v} = {LdX}(ref {AtX}(ref dz, dzo + {v * Lanes}))")) + ";");
                             for (int q = 0; q < nb; q++)
                             {
-                                w.Line($"{Vec} x{q} = {V256}.Create(At(ref src, sb + f{q}));");
-                                w.Line(Join(V, v => $"c{q}_{v} = Fma(x{q}, d{v}, c{q}_{v});"));
+                                w.Line($"{Vec} x{q} = {V256}.Create({AtX}(ref src, sb + f{q}));");
+                                w.Line(Join(V, v => $"c{q}_{v} = {FmaX}(x{q}, d{v}, c{q}_{v});"));
                             }
                         }
                         for (int q = 0; q < nb; q++)
-                            w.Line(Join(V, v => $"St(Ld(ref gwt, (r + {q}) * {g.Out} + {v * Lanes}) + c{q}_{v}, ref gwt, (r + {q}) * {g.Out} + {v * Lanes});"));
+                            w.Line(Join(V, v => $"{StX}({LdX}(ref {AtX}(ref gwt, (r + {q}) * {g.Out} + {v * Lanes})) + c{q}_{v}, ref {AtX}(ref gwt, (r + {q}) * {g.Out} + {v * Lanes}));"));
                     }
                     if (rb > 1)
                         using (w.Block($"for (; r + {rb} <= {g.K}; r += {rb})"))
@@ -443,14 +448,14 @@ namespace LayerCompiler.Generator.Emit
                                 for (int q = 0; q < nb; q++) w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, VI).Select(v => $"c{q}_{v} = {Vec}.Zero")) + ";");
                                 using (w.Block($"for (int o = 0; o < {g.Out}; o++)"))
                                 {
-                                    w.Line($"{Vec} d = {V256}.Create(At(ref dz, dzo + o));");
+                                    w.Line($"{Vec} d = {V256}.Create({AtX}(ref dz, dzo + o));");
                                     for (int q = 0; q < nb; q++)
-                                        w.Line(Join(VI, v => $"c{q}_{v} = Fma(d, Ld(ref wb, ((k + {q}) * {g.Out} + o) * {g.In} + {v * Lanes}), c{q}_{v});"));
+                                        w.Line(Join(VI, v => $"c{q}_{v} = {FmaX}(d, {LdX}(ref {AtX}(ref wb, ((k + {q}) * {g.Out} + o) * {g.In} + {v * Lanes})), c{q}_{v});"));
                                 }
                                 for (int q = 0; q < nb; q++)
                                 {
                                     w.Line($"int t{q} = sb + Off{c1}[(k + {q}) * {g.In}];");
-                                    w.Line(Join(VI, v => $"St(Ld(ref gs, t{q} + {v * Lanes}) + c{q}_{v}, ref gs, t{q} + {v * Lanes});"));
+                                    w.Line(Join(VI, v => $"{StX}({LdX}(ref {AtX}(ref gs, t{q} + {v * Lanes})) + c{q}_{v}, ref {AtX}(ref gs, t{q} + {v * Lanes}));"));
                                 }
                             }
                             if (tb > 1)
