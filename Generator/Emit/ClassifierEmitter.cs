@@ -32,28 +32,6 @@ namespace LayerCompiler.Generator.Emit
             public int P => OH * OW;
         }
 
-        /// <summary>
-        /// The im2col loop nest of <paramref name="g"/> (output position, input channel, kernel row, kernel column) with
-        /// <c>s0 + kx</c> indexing the map and <c>d0 + kx</c> the patch row; <paramref name="statement"/> moves one value
-        /// (im2col in the forward pass, col2im's scatter-add in the backward pass).
-        /// </summary>
-        private static void EmitPatchLoops(IndentedWriter w, Conv g, string statement)
-        {
-            using (w.Block($"for (int oy = 0; oy < {g.OH}; oy++)"))
-            using (w.Block($"for (int ox = 0; ox < {g.OW}; ox++)"))
-            {
-                w.Line($"int q = (oy * {g.OW} + ox) * {g.K};");
-                using (w.Block($"for (int i = 0; i < {g.In}; i++)"))
-                using (w.Block($"for (int ky = 0; ky < {g.KH}; ky++)"))
-                {
-                    w.Line($"int s0 = i * {g.H * g.W} + (oy * {g.S} + ky) * {g.W} + ox * {g.S};");
-                    w.Line($"int d0 = q + (i * {g.KH} + ky) * {g.KW};");
-                    using (w.Block($"for (int kx = 0; kx < {g.KW}; kx++)"))
-                        w.Line(statement);
-                }
-            }
-        }
-
         private static List<Conv> Geometry(ArchitectureInfo arch)
         {
             var convs = new List<Conv>();
@@ -99,6 +77,7 @@ namespace LayerCompiler.Generator.Emit
                 w.Line($"public const int FeatureLength = {featureLength};");
                 w.Line($"public global::LayerCompiler.InputActivation Activation => global::LayerCompiler.InputActivation.{act};");
                 w.Line();
+                if (nc > 0) { EmitHelpers(w, convs); w.Line(); }
                 using (w.Block("private void Check(" + RuntimeNames.WeightSpaceBatch + " weights, float[] inputs, int[] indices, int perNetwork, int outputLength, string outputName, float[]? featureMask)"))
                 {
                     w.Line("if (weights.Channels != 1) throw new global::System.ArgumentException($\"Input-network weights have 1 channel, got {weights.Channels}.\", nameof(weights));");
@@ -136,6 +115,59 @@ namespace LayerCompiler.Generator.Emit
             }
         }
 
+        private const string Vec = "global::System.Runtime.Intrinsics.Vector256<float>";
+        private const string V256 = "global::System.Runtime.Intrinsics.Vector256";
+        private const string Mm = "global::System.Runtime.InteropServices.MemoryMarshal";
+        private const int Lanes = 8;
+        // The vector paths call the intrinsics directly, not through the emitted helpers: Run is one large method, and once the
+        // JIT's inlining budget for it is spent even AggressiveInlining helpers stay calls (Vector256 arguments through memory),
+        // which made Backward, emitted after Forward, several times slower than its arithmetic.
+        private const string LdX = V256 + ".LoadUnsafe", StX = V256 + ".StoreUnsafe", FmaX = V256 + ".FusedMultiplyAdd",
+            AtX = "global::System.Runtime.CompilerServices.Unsafe.Add";
+
+        /// <summary>Independent accumulators per block: about 8 vectors (FMA latency 4 × 2 ports) without spilling 16 registers.</summary>
+        private static int Block(int vectors) => vectors <= 0 || vectors >= 8 ? 1 : System.Math.Min(6, System.Math.Max(1, 8 / vectors));
+
+        private static string Data(string array) => $"ref {Mm}.GetArrayDataReference({array})";
+
+        /// <summary>The tables of one convolution's gather: Base[p] (where output position p's patch starts in the input
+        /// map) and Off[r] (patch row r = (ky·KW + kx)·In + i relative to it). The image is channel-major (C, H, W); the
+        /// maps between layers are position-major (H, W, C), so that a position's channels are contiguous vectors.</summary>
+        private static (int[] Base, int[] Off) Tables(Conv g, bool image)
+        {
+            var bs = new int[g.P]; var off = new int[g.K];
+            for (int oy = 0; oy < g.OH; oy++)
+                for (int ox = 0; ox < g.OW; ox++)
+                {
+                    int pix = oy * g.S * g.W + ox * g.S;
+                    bs[oy * g.OW + ox] = image ? pix : pix * g.In;
+                }
+            for (int ky = 0; ky < g.KH; ky++)
+                for (int kx = 0; kx < g.KW; kx++)
+                    for (int i = 0; i < g.In; i++)
+                        off[(ky * g.KW + kx) * g.In + i] = image ? i * g.H * g.W + ky * g.W + kx : (ky * g.W + kx) * g.In + i;
+            return (bs, off);
+        }
+
+        private static void EmitHelpers(IndentedWriter w, List<Conv> convs)
+        {
+            for (int c = 0; c < convs.Count; c++)
+            {
+                var (bs, off) = Tables(convs[c], c == 0);
+                w.Line($"private static readonly int[] Base{c + 1} = {{ {string.Join(", ", bs.Select(v => I(v)))} }};");
+                w.Line($"private static readonly int[] Off{c + 1} = {{ {string.Join(", ", off.Select(v => I(v)))} }};");
+            }
+            const string inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
+            w.Line($"{inline} private static {Vec} Ld(ref float r, int o) => {V256}.LoadUnsafe(ref r, (nuint)o);");
+            w.Line($"{inline} private static void St({Vec} v, ref float r, int o) => {V256}.StoreUnsafe(v, ref r, (nuint)o);");
+            w.Line($"{inline} private static float At(ref float r, int o) => global::System.Runtime.CompilerServices.Unsafe.Add(ref r, o);");
+            w.Line($"{inline} private static {Vec} Fma({Vec} a, {Vec} b, {Vec} c) => {V256}.FusedMultiplyAdd(a, b, c);");
+            w.Line($"{inline} private static float Fma(float a, float b, float c) => global::System.MathF.FusedMultiplyAdd(a, b, c);");
+        }
+
+        /// <summary>Names v0…v{n-1} joined, each from <paramref name="f"/>.</summary>
+        private static string Join(int n, System.Func<int, string> f) => string.Join(" ", Enumerable.Range(0, n).Select(f));
+
         private static void EmitBody(IndentedWriter w, IReadOnlyList<LayerDeclaration> decls, List<Conv> convs, int[] wIdx, int[] bIdx,
             InputActivation act, string omega, int inputLength, int classes, int featureLength, float outputOffset)
         {
@@ -160,13 +192,22 @@ namespace LayerCompiler.Generator.Emit
                     w.Line($"gW{l + 1}.Clear();");
                     if (bIdx[l] >= 0) w.Line($"gb{l + 1}.Clear();");
                 }
-            // Scratch, once per network: patches, pre-activations and activations of every conv; their gradients.
+            // Scratch, once per network: each conv's weights transposed to (patch row, out channel), in the backward pass
+            // also to (tap, out channel, in channel) and the weight gradient in the first layout; maps and their gradients.
             for (int c = 0; c < nc; c++)
             {
                 var g = convs[c];
-                w.Line($"var p{c + 1} = new float[{I((long)g.P * g.K)}]; var z{c + 1} = new float[{I((long)g.Out * g.P)}]; var a{c + 1} = new float[{I((long)g.Out * g.P)}];");
+                int taps = g.KH * g.KW;
+                w.Line($"var wt{c + 1} = new float[{I((long)g.K * g.Out)}];");
+                w.Line($"for (int o = 0; o < {g.Out}; o++) for (int i = 0; i < {g.In}; i++) for (int k = 0; k < {taps}; k++) wt{c + 1}[(k * {g.In} + i) * {g.Out} + o] = W{c + 1}[(o * {g.In} + i) * {taps} + k];");
+                w.Line($"var gwt{c + 1} = backward ? new float[{I((long)g.K * g.Out)}] : null;");
+                if (c > 0)
+                {
+                    w.Line($"var wb{c + 1} = backward ? new float[{I((long)g.K * g.Out)}] : null;");
+                    w.Line($"if (backward) for (int o = 0; o < {g.Out}; o++) for (int i = 0; i < {g.In}; i++) for (int k = 0; k < {taps}; k++) wb{c + 1}![(k * {g.Out} + o) * {g.In} + i] = W{c + 1}[(o * {g.In} + i) * {taps} + k];");
+                }
+                w.Line($"var z{c + 1} = new float[{I((long)g.Out * g.P)}]; var a{c + 1} = new float[{I((long)g.Out * g.P)}];");
                 w.Line($"var ga{c + 1} = backward ? new float[{I((long)g.Out * g.P)}] : null;");
-                if (c > 0) w.Line($"var gp{c + 1} = backward ? new float[{I((long)g.P * g.K)}] : null;");
             }
             if (nc > 0) w.Line($"var f = new float[{convs[nc - 1].Out}]; var gf = backward ? new float[{convs[nc - 1].Out}] : null;");
             for (int l = nc; l < m - 1; l++)
@@ -178,31 +219,15 @@ namespace LayerCompiler.Generator.Emit
             {
                 w.Line("int item = n * perNetwork + j;");
                 w.Line($"var x = new global::System.ReadOnlySpan<float>(inputs, indices[item] * {inputLength}, {inputLength});");
-                // Convolutions.
                 for (int c = 0; c < nc; c++)
-                {
-                    var g = convs[c];
-                    string src = c == 0 ? "x" : $"a{c}";
-                    EmitPatchLoops(w, g, $"p{c + 1}[d0 + kx] = {src}[s0 + kx];");
-                    using (w.Block($"for (int o = 0; o < {g.Out}; o++)"))
-                    {
-                        w.Line($"var wr = W{c + 1}.Slice(o * {g.K}, {g.K});");
-                        w.Line($"float bias = {(bIdx[c] >= 0 ? $"b{c + 1}[o]" : "0f")};");
-                        using (w.Block($"for (int p = 0; p < {g.P}; p++)"))
-                        {
-                            w.Line($"float zz = {Ops}.Dot(wr, new global::System.ReadOnlySpan<float>(p{c + 1}, p * {g.K}, {g.K})) + bias;");
-                            w.Line($"z{c + 1}[o * {g.P} + p] = zz;");
-                            w.Line($"a{c + 1}[o * {g.P} + p] = {InputNetworkEmitter.Activate(act, "zz", omega)};");
-                        }
-                    }
-                }
+                    EmitConvForward(w, convs[c], c, bIdx[c] >= 0, act, omega, inputLength);
                 if (nc > 0)
                 {
                     var last = convs[nc - 1];
                     using (w.Block($"for (int ch = 0; ch < {last.Out}; ch++)"))
                     {
                         w.Line("float s = 0f;");
-                        w.Line($"for (int p = 0; p < {last.P}; p++) s += a{nc}[ch * {last.P} + p];");
+                        w.Line($"for (int p = 0; p < {last.P}; p++) s += a{nc}[p * {last.Out} + ch];");
                         w.Line($"f[ch] = s * {IndentedWriter.Float(1f / last.P)};");
                     }
                 }
@@ -261,39 +286,198 @@ namespace LayerCompiler.Generator.Emit
                 {
                     var last = convs[nc - 1];
                     // Global average pooling: each position gets its channel's gradient / positions.
-                    using (w.Block($"for (int ch = 0; ch < {last.Out}; ch++)"))
-                    {
-                        w.Line($"float v = gf![ch] * {IndentedWriter.Float(1f / last.P)};");
-                        w.Line($"for (int p = 0; p < {last.P}; p++) ga{nc}![ch * {last.P} + p] = v;");
-                    }
+                    using (w.Block($"for (int p = 0; p < {last.P}; p++)"))
+                        w.Line($"for (int ch = 0; ch < {last.Out}; ch++) ga{nc}![p * {last.Out} + ch] = gf![ch] * {IndentedWriter.Float(1f / last.P)};");
                 }
                 for (int c = nc - 1; c >= 0; c--)
-                {
-                    var g = convs[c];
-                    // ga holds dL/da; turn it into dL/dz in place.
-                    w.Line($"for (int k = 0; k < {g.Out * g.P}; k++) ga{c + 1}![k] *= {InputNetworkEmitter.Derivative(act, $"z{c + 1}[k]", $"a{c + 1}[k]", omega)};");
-                    if (c > 0) w.Line($"global::System.Array.Clear(gp{c + 1}!);");
-                    using (w.Block($"for (int o = 0; o < {g.Out}; o++)"))
+                    EmitConvBackward(w, convs[c], c, bIdx[c] >= 0, act, omega, inputLength);
+            }
+            // The weight gradients of the convolutions, accumulated transposed, back into the weights' layout.
+            if (nc > 0)
+                using (w.Block("if (backward)"))
+                    for (int c = 0; c < nc; c++)
                     {
-                        w.Line($"var gwr = gW{c + 1}.Slice(o * {g.K}, {g.K});");
-                        if (c > 0) w.Line($"var wr = W{c + 1}.Slice(o * {g.K}, {g.K});");
-                        w.Line("float gbias = 0f;");
-                        using (w.Block($"for (int p = 0; p < {g.P}; p++)"))
-                        {
-                            w.Line($"float gz = ga{c + 1}![o * {g.P} + p];");
-                            w.Line("if (gz == 0f) continue;");
-                            w.Line("gbias += gz;");
-                            w.Line($"{Ops}.Axpy(gz, new global::System.ReadOnlySpan<float>(p{c + 1}, p * {g.K}, {g.K}), gwr);");
-                            if (c > 0) w.Line($"{Ops}.Axpy(gz, wr, new global::System.Span<float>(gp{c + 1}, p * {g.K}, {g.K}));");
-                        }
-                        if (bIdx[c] >= 0) w.Line($"gb{c + 1}[o] += gbias;");
+                        var g = convs[c];
+                        int taps = g.KH * g.KW;
+                        w.Line($"for (int o = 0; o < {g.Out}; o++) for (int i = 0; i < {g.In}; i++) for (int k = 0; k < {taps}; k++) gW{c + 1}[(o * {g.In} + i) * {taps} + k] = gwt{c + 1}![(k * {g.In} + i) * {g.Out} + o];");
                     }
-                    if (c == 0) continue;
-                    // col2im: scatter the patch gradients back onto the previous map.
-                    w.Line($"global::System.Array.Clear(ga{c}!);");
-                    EmitPatchLoops(w, g, $"ga{c}![s0 + kx] += gp{c + 1}![d0 + kx];");
+        }
+
+        /// <summary>The source map of conv <paramref name="c"/> as a ref: the image (channel-major) or the previous activations.</summary>
+        private static string Source(int c, int inputLength) => c == 0
+            ? $"ref global::System.Runtime.CompilerServices.Unsafe.Add(ref {Mm}.GetArrayDataReference(inputs), indices[item] * {inputLength})"
+            : Data($"a{c}");
+
+        /// <summary>
+        /// z[p·Out + o] = Σ_r src[Base[p] + Off[r]] · wt[r·Out + o] (+ b[o]), then a = act(z): output channels in vectors of
+        /// 8 (blocks of positions share each weight load), the rest (or everything without SIMD) one at a time. Both paths
+        /// sum over r in the same order with fused multiply-adds, so they give the same bits.
+        /// </summary>
+        private static void EmitConvForward(IndentedWriter w, Conv g, int c, bool bias, InputActivation act, string omega, int inputLength)
+        {
+            int c1 = c + 1, V = g.Out / Lanes, pb = Block(V);
+            w.Line($"// conv {c1}: {g.In}×{g.H}×{g.W} → {g.Out}×{g.OH}×{g.OW} (kernel {g.KH}×{g.KW}, stride {g.S}), output position-major");
+            w.OpenScope();
+            w.Line($"ref float src = {Source(c, inputLength)};");
+            w.Line($"ref float wt = {Data($"wt{c1}")};");
+            w.Line($"ref float z = {Data($"z{c1}")};");
+            if (bias) w.Line($"ref float bb = ref {Mm}.GetReference(b{c1});");
+            w.Line("int o0 = 0;");
+            if (V > 0)
+                using (w.Block($"if ({V256}.IsHardwareAccelerated)"))
+                {
+                    w.Line($"o0 = {V * Lanes};");
+                    w.Line("int p = 0;");
+                    void Positions(int nb)
+                    {
+                        w.Line(string.Join(" ", Enumerable.Range(0, nb).Select(q => $"int s{q} = Base{c1}[p + {q}];")));
+                        for (int q = 0; q < nb; q++) w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, V).Select(v => $"c{q}_{v} = {Vec}.Zero")) + ";");
+                        using (w.Block($"for (int r = 0; r < {g.K}; r++)"))
+                        {
+                            w.Line($"int off = Off{c1}[r], wo = r * {g.Out};");
+                            w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, V).Select(v => $"w{v} = {LdX}(ref {AtX}(ref wt, wo + {v * Lanes}))")) + ";");
+                            for (int q = 0; q < nb; q++)
+                            {
+                                w.Line($"{Vec} x{q} = {V256}.Create({AtX}(ref src, s{q} + off));");
+                                w.Line(Join(V, v => $"c{q}_{v} = {FmaX}(x{q}, w{v}, c{q}_{v});"));
+                            }
+                        }
+                        for (int q = 0; q < nb; q++)
+                            w.Line(Join(V, v => $"{StX}(c{q}_{v}{(bias ? $" + {LdX}(ref {AtX}(ref bb, {v * Lanes}))" : "")}, ref {AtX}(ref z, (p + {q}) * {g.Out} + {v * Lanes}));"));
+                    }
+                    if (pb > 1)
+                        using (w.Block($"for (; p + {pb} <= {g.P}; p += {pb})"))
+                            Positions(pb);
+                    using (w.Block($"for (; p < {g.P}; p++)"))
+                        Positions(1);
+                }
+            using (w.Block($"for (int p = 0; p < {g.P}; p++)"))
+            {
+                w.Line($"int s0 = Base{c1}[p];");
+                using (w.Block($"for (int o = o0; o < {g.Out}; o++)"))
+                {
+                    w.Line("float s = 0f;");
+                    w.Line($"for (int r = 0; r < {g.K}; r++) s = Fma(At(ref src, s0 + Off{c1}[r]), At(ref wt, r * {g.Out} + o), s);");
+                    w.Line($"z{c1}[p * {g.Out} + o] = s{(bias ? $" + b{c1}[o]" : "")};");
                 }
             }
+            // tanh over the whole map at once: TensorPrimitives' vectorized tanh (one MathF.Tanh per value cost more than the convolution).
+            if (act == InputActivation.Tanh) w.Line($"global::System.Numerics.Tensors.TensorPrimitives.Tanh(z{c1}, a{c1});");
+            else w.Line($"for (int k = 0; k < {g.Out * g.P}; k++) a{c1}[k] = {InputNetworkEmitter.Activate(act, $"z{c1}[k]", omega)};");
+            w.Close();
+        }
+
+        /// <summary>
+        /// ga (dL/da) → dz in place; the bias gradient; the weight gradient gwt[r·Out + o] += Σ_p src[Base[p] + Off[r]] · dz[p·Out + o]
+        /// (blocks of patch rows share each dz load); for conv c &gt; 0 the gradient of the previous map, scattered straight
+        /// from each position's taps (col2im fused): ga_prev[Base[p] + Off[tap·In] + i] += Σ_o dz[p·Out + o] · wb[(tap·Out + o)·In + i]
+        /// (input channels in vectors, blocks of taps share each dz broadcast). Vector and scalar paths give the same bits.
+        /// </summary>
+        private static void EmitConvBackward(IndentedWriter w, Conv g, int c, bool bias, InputActivation act, string omega, int inputLength)
+        {
+            int c1 = c + 1, V = g.Out / Lanes, rb = Block(V), taps = g.KH * g.KW, VI = g.In / Lanes, tb = Block(VI);
+            w.Line($"// conv {c1} backward");
+            w.Line($"for (int k = 0; k < {g.Out * g.P}; k++) ga{c1}![k] *= {InputNetworkEmitter.Derivative(act, $"z{c1}[k]", $"a{c1}[k]", omega)};");
+            w.OpenScope();
+            w.Line($"ref float src = {Source(c, inputLength)};");
+            w.Line($"ref float dz = {Data($"ga{c1}!")};");
+            w.Line($"ref float gwt = {Data($"gwt{c1}!")};");
+            if (bias)
+                using (w.Block($"for (int o = 0; o < {g.Out}; o++)"))
+                {
+                    w.Line("float s = 0f;");
+                    w.Line($"for (int p = 0; p < {g.P}; p++) s += ga{c1}![p * {g.Out} + o];");
+                    w.Line($"gb{c1}[o] += s;");
+                }
+            w.Line("int o0 = 0;");
+            if (V > 0)
+                using (w.Block($"if ({V256}.IsHardwareAccelerated)"))
+                {
+                    w.Line($"o0 = {V * Lanes};");
+                    w.Line("int r = 0;");
+                    void Rows(int nb)
+                    {
+                        w.Line(string.Join(" ", Enumerable.Range(0, nb).Select(q => $"int f{q} = Off{c1}[r + {q}];")));
+                        for (int q = 0; q < nb; q++) w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, V).Select(v => $"c{q}_{v} = {Vec}.Zero")) + ";");
+                        using (w.Block($"for (int p = 0; p < {g.P}; p++)"))
+                        {
+                            w.Line($"int sb = Base{c1}[p], dzo = p * {g.Out};");
+                            w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, V).Select(v => $"d{v} = {LdX}(ref {AtX}(ref dz, dzo + {v * Lanes}))")) + ";");
+                            for (int q = 0; q < nb; q++)
+                            {
+                                w.Line($"{Vec} x{q} = {V256}.Create({AtX}(ref src, sb + f{q}));");
+                                w.Line(Join(V, v => $"c{q}_{v} = {FmaX}(x{q}, d{v}, c{q}_{v});"));
+                            }
+                        }
+                        for (int q = 0; q < nb; q++)
+                            w.Line(Join(V, v => $"{StX}({LdX}(ref {AtX}(ref gwt, (r + {q}) * {g.Out} + {v * Lanes})) + c{q}_{v}, ref {AtX}(ref gwt, (r + {q}) * {g.Out} + {v * Lanes}));"));
+                    }
+                    if (rb > 1)
+                        using (w.Block($"for (; r + {rb} <= {g.K}; r += {rb})"))
+                            Rows(rb);
+                    using (w.Block($"for (; r < {g.K}; r++)"))
+                        Rows(1);
+                }
+            using (w.Block($"for (int r = 0; r < {g.K}; r++)"))
+            {
+                w.Line($"int f0 = Off{c1}[r];");
+                using (w.Block($"for (int o = o0; o < {g.Out}; o++)"))
+                {
+                    w.Line("float s = 0f;");
+                    w.Line($"for (int p = 0; p < {g.P}; p++) s = Fma(At(ref src, Base{c1}[p] + f0), At(ref dz, p * {g.Out} + o), s);");
+                    w.Line($"gwt{c1}![r * {g.Out} + o] += s;");
+                }
+            }
+            if (c > 0)
+            {
+                // The previous map's gradient (col2im fused): position by position, tap by tap.
+                w.Line($"global::System.Array.Clear(ga{c}!);");
+                w.Line($"ref float gs = {Data($"ga{c}!")};");
+                w.Line($"ref float wb = {Data($"wb{c1}!")};");
+                w.Line("int i0 = 0;");
+                if (VI > 0)
+                    using (w.Block($"if ({V256}.IsHardwareAccelerated)"))
+                    {
+                        w.Line($"i0 = {VI * Lanes};");
+                        using (w.Block($"for (int p = 0; p < {g.P}; p++)"))
+                        {
+                            w.Line($"int sb = Base{c1}[p], dzo = p * {g.Out};");
+                            w.Line("int k = 0;");
+                            void Taps(int nb)
+                            {
+                                for (int q = 0; q < nb; q++) w.Line($"{Vec} " + string.Join(", ", Enumerable.Range(0, VI).Select(v => $"c{q}_{v} = {Vec}.Zero")) + ";");
+                                using (w.Block($"for (int o = 0; o < {g.Out}; o++)"))
+                                {
+                                    w.Line($"{Vec} d = {V256}.Create({AtX}(ref dz, dzo + o));");
+                                    for (int q = 0; q < nb; q++)
+                                        w.Line(Join(VI, v => $"c{q}_{v} = {FmaX}(d, {LdX}(ref {AtX}(ref wb, ((k + {q}) * {g.Out} + o) * {g.In} + {v * Lanes})), c{q}_{v});"));
+                                }
+                                for (int q = 0; q < nb; q++)
+                                {
+                                    w.Line($"int t{q} = sb + Off{c1}[(k + {q}) * {g.In}];");
+                                    w.Line(Join(VI, v => $"{StX}({LdX}(ref {AtX}(ref gs, t{q} + {v * Lanes})) + c{q}_{v}, ref {AtX}(ref gs, t{q} + {v * Lanes}));"));
+                                }
+                            }
+                            if (tb > 1)
+                                using (w.Block($"for (; k + {tb} <= {taps}; k += {tb})"))
+                                    Taps(tb);
+                            using (w.Block($"for (; k < {taps}; k++)"))
+                                Taps(1);
+                        }
+                    }
+                using (w.Block($"for (int p = 0; p < {g.P}; p++)"))
+                using (w.Block($"for (int k = 0; k < {taps}; k++)"))
+                {
+                    w.Line($"int t0 = Base{c1}[p] + Off{c1}[k * {g.In}];");
+                    using (w.Block($"for (int i = i0; i < {g.In}; i++)"))
+                    {
+                        w.Line("float s = 0f;");
+                        w.Line($"for (int o = 0; o < {g.Out}; o++) s = Fma(At(ref dz, p * {g.Out} + o), At(ref wb, (k * {g.Out} + o) * {g.In} + i), s);");
+                        w.Line($"ga{c}![t0 + i] += s;");
+                    }
+                }
+            }
+            w.Close();
         }
     }
 }

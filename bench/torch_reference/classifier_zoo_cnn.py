@@ -11,7 +11,8 @@ cross-entropy, batch 32, the network's optimizer (SGD / Adam / RMSprop, lr, L2 a
 Measured: network-epochs/s, one network-epoch = --pool images (the zoo's "pool epoch"), compared with
   dotnet bench/ClassifierZoo/bin/Release/net10.0/LayerCompiler.Bench.ClassifierZoo.dll throughput --networks N --epochs E --pool P
 (the same quantity, test evaluation of 100 images included there; here --test images per network are evaluated too).
-Reported as one JSON line (min / median / max over --repeats timed runs after one warm-up network).
+Reported as one JSON line (min / median / max over --repeats timed runs after one warm-up network; the peak resident set
+of the process in MiB).
 
 Needs torch and Fashion-MNIST (/usr/share/datasets/fashion-mnist, `apt-get install -y dataset-fashion-mnist`);
 --synthetic uses random images instead.
@@ -27,6 +28,7 @@ import json
 import math
 import os
 import random
+import resource
 import statistics
 import struct
 import time
@@ -123,16 +125,21 @@ def main() -> int:
             return (net(xt).argmax(1) == yt).float().mean().item()
 
     train_one(12345)  # warm-up
-    rates = []
+    rates, cpu = [], []
     for rep in range(a.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for n in range(a.networks):
             train_one(rep * 100000 + n)
         rates.append(a.networks * a.epochs / (time.perf_counter() - t0))
+        # CPU seconds of the process (all threads, OpenMP's spin-waiting included) per network-epoch: on an oversubscribed
+        # machine it moves far less than the wall time.
+        cpu.append((time.process_time() - c0) / (a.networks * a.epochs))
     print(json.dumps({
         "bench": "classifier_zoo_cnn_torch_one_at_a_time", "networks": a.networks, "epochs": a.epochs, "pool": a.pool,
         "batch": a.batch, "test": a.test, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "network_epochs_per_s": {"min": min(rates), "median": statistics.median(rates), "max": max(rates)},
+        "cpu_s_per_network_epoch": {"min": min(cpu), "median": statistics.median(cpu), "max": max(cpu)},
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
     return 0
 

@@ -19,6 +19,12 @@ public class GeneratedClassifierTests
         new(true, 2, 3, 3, 3, 2), new(true, 3, 4, 2, 2, 1, Bias: false), new(true, 4, 3, 2, 2, 2),
         new(false, 3, 4), new(false, 4, 3),
     };
+    /// <summary>VectorStridedCnn's declarations (whole vectors of 8 and 16 channels and a scalar tail of 4).</summary>
+    private static readonly L[] Wide =
+    {
+        new(true, 2, 8, 3, 3, 2), new(true, 8, 16, 2, 2, 1, Bias: false), new(true, 16, 12, 2, 2, 2),
+        new(false, 12, 5), new(false, 5, 3),
+    };
     private static readonly L[] Mlp = { new(false, 24, 5), new(false, 5, 4), new(false, 4, 3) };
 
     private sealed record Case(string Name, WeightSpace Space, int InputLength, int Outputs, int Features,
@@ -32,12 +38,14 @@ public class GeneratedClassifierTests
         {
             case "cnn-tanh": { var c = new TinyStridedCnn.Classifier(); return new(name, c.Space, TinyStridedCnn.Classifier.InputLength, 3, 4, c.Forward, c.Backward, new(Cnn, InputActivation.Tanh, 2, 9, 9)); }
             case "cnn-relu": { var c = new TinyStridedCnnRelu.Classifier(); return new(name, c.Space, TinyStridedCnnRelu.Classifier.InputLength, 3, 4, c.Forward, c.Backward, new(Cnn, InputActivation.ReLU, 2, 9, 9)); }
+            case "wide-tanh": { var c = new VectorStridedCnn.Classifier(); return new(name, c.Space, VectorStridedCnn.Classifier.InputLength, 3, 5, c.Forward, c.Backward, new(Wide, InputActivation.Tanh, 2, 11, 11)); }
+            case "wide-relu": { var c = new VectorStridedCnnRelu.Classifier(); return new(name, c.Space, VectorStridedCnnRelu.Classifier.InputLength, 3, 5, c.Forward, c.Backward, new(Wide, InputActivation.ReLU, 2, 11, 11)); }
             case "mlp-relu": { var c = new TinyImageMlp.Classifier(); return new(name, c.Space, TinyImageMlp.Classifier.InputLength, 3, 4, c.Forward, c.Backward, new(Mlp, InputActivation.ReLU, 2, 3, 4)); }
             default: throw new ArgumentException(name);
         }
     }
 
-    public static TheoryData<string> Names => new() { "cnn-tanh", "cnn-relu", "mlp-relu" };
+    public static TheoryData<string> Names => new() { "cnn-tanh", "cnn-relu", "wide-tanh", "wide-relu", "mlp-relu" };
 
     private static WeightSpaceBatch RandomWeights(WeightSpace space, int batch, ulong seed)
     {

@@ -140,6 +140,25 @@ public partial class TinyStridedCnn { }
 [Dense(4, 3)]
 public partial class TinyStridedCnnRelu { }
 
+/// <summary>A strided CNN wide enough for the Classifier pass's vector paths (2×11×11 → 8×5×5 → 16×4×4 → 12×2×2: 8 and 16
+/// channels are whole vectors of 8, 12 leaves a scalar tail of 4), checked against Reference64 like TinyStridedCnn.</summary>
+[InputNetwork(Activation = InputActivation.Tanh, InputHeight = 11, InputWidth = 11)]
+[Conv2d(2, 8, 3, 3, Stride = 2)]
+[Conv2d(8, 16, 2, 2, Stride = 1, Bias = false)]
+[Conv2d(16, 12, 2, 2, Stride = 2)]
+[Dense(12, 5)]
+[Dense(5, 3)]
+public partial class VectorStridedCnn { }
+
+/// <summary>The same with ReLU hidden activations.</summary>
+[InputNetwork(Activation = InputActivation.ReLU, InputHeight = 11, InputWidth = 11)]
+[Conv2d(2, 8, 3, 3, Stride = 2)]
+[Conv2d(8, 16, 2, 2, Stride = 1, Bias = false)]
+[Conv2d(16, 12, 2, 2, Stride = 2)]
+[Dense(12, 5)]
+[Dense(5, 3)]
+public partial class VectorStridedCnnRelu { }
+
 /// <summary>A dense image classifier over flattened 3×4 images of 2 channels (24 inputs).</summary>
 [InputNetwork(Activation = InputActivation.ReLU, InputHeight = 3, InputWidth = 4)]
 [Dense(24, 5)]
