@@ -29,6 +29,10 @@ public class ErrorTests
         Fails(3, InstallCommand, "inr-zoo", "build", "--per-split", "2", "--out", Path.Combine(Workspace.NewDirectory("nodata"), "zoo"), "--data", Missing);
 
     [Fact]
+    public void ClassifierZooBuild_TwoFullSizes_AreRefusedBeforeAnyWork() =>
+        Fails(1, "--full and --full-every-epoch are two sizes; give one.", "classifier-zoo", "build", "--out", Path.Combine(Workspace.NewDirectory("czoo-two-sizes"), "zoo"), "--full", "--full-every-epoch", "--data", Workspace.DataDirectory);
+
+    [Fact]
     public void MainJob_MissingDataDirectory_PrintsTheInstallCommand() =>
         Fails(3, InstallCommand, "--data", Missing, "--work", Workspace.NewDirectory("main-nodata"));
 

@@ -28,15 +28,17 @@ internal static class ClassifierZooVerbs
         var poolOption = new Option<int?>("--train-pool") { Description = "Training images used (the first N of 60,000; quick 3,000, full 60,000)." };
         var testOption = new Option<int?>("--test-count") { Description = "Test images each checkpoint is evaluated on (quick 2,000, full 10,000)." };
         var epochsOption = new Option<string?>("--epochs") { Description = "Checkpoint pool epochs, comma-separated (default 1,2,4,8)." };
+        var everyEpochOption = new Option<bool>("--full-every-epoch") { Description = "The full zoo's 10,240 networks at half the training: its first 1,280 runs with a checkpoint after every epoch 1-8 (docs/results.md)." };
         var build = new Command("build", "Train a zoo of classifiers with a wide hyperparameter spread (resumes an interrupted build); quick by default, --full for 10,240 networks.")
         {
-            outOption, archOption, Cli.Full, runsOption, poolOption, testOption, epochsOption, Cli.Seed, Cli.Data, Cli.Device,
+            outOption, archOption, Cli.Full, everyEpochOption, runsOption, poolOption, testOption, epochsOption, Cli.Seed, Cli.Data, Cli.Device,
         };
         build.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
             Cli.CpuOnlyDevice(r, "classifier-zoo build");
             var arch = Architecture(r.GetValue(archOption)!);
-            var s = r.GetValue(Cli.Full) ? ClassifierZooSettings.Full(arch) : ClassifierZooSettings.Quick(arch);
+            if (r.GetValue(Cli.Full) && r.GetValue(everyEpochOption)) throw new ArgumentException("--full and --full-every-epoch are two sizes; give one.");
+            var s = r.GetValue(Cli.Full) ? ClassifierZooSettings.Full(arch) : r.GetValue(everyEpochOption) ? ClassifierZooSettings.FullEveryEpoch(arch) : ClassifierZooSettings.Quick(arch);
             s = s with { Seed = r.GetValue(Cli.Seed) };
             if (r.GetValue(runsOption) is int runs) s = s with { Runs = runs };
             if (r.GetValue(poolOption) is int pool) s = s with { TrainPool = pool };
