@@ -81,11 +81,7 @@ public sealed class GroupedBarChart
         double groupW = (double)plotW / Groups.Count;
         double barW = groupW * 0.8 / Series.Count;
 
-        var sb = new StringBuilder();
-        sb.Append(F($"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart bars\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" role=\"img\">"));
-        sb.Append($"<title>{Html.Escape(Title)}</title>");
-        sb.Append(F($"<rect x=\"0\" y=\"0\" width=\"{Width}\" height=\"{Height}\" fill=\"#ffffff\"/>"));
-        sb.Append(F($"<text x=\"{Width / 2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">{Html.Escape(Title)}</text>"));
+        var sb = Svg.Begin(Width, Height, Title, "chart bars");
         foreach (var t in ticks)
         {
             double y = Y(t);

@@ -66,11 +66,7 @@ public sealed class LineChart
         double X(double x) => left + (x - xMin) / (xMax - xMin) * plotW;
         double Y(double y) => top + plotH - (y - yMin) / (yMax - yMin) * plotH;
 
-        var sb = new StringBuilder();
-        sb.Append(F($"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" role=\"img\">"));
-        sb.Append($"<title>{Html.Escape(Title)}</title>");
-        sb.Append(F($"<rect x=\"0\" y=\"0\" width=\"{Width}\" height=\"{Height}\" fill=\"#ffffff\"/>"));
-        sb.Append(F($"<text x=\"{Width / 2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">{Html.Escape(Title)}</text>"));
+        var sb = Svg.Begin(Width, Height, Title);
         foreach (var t in yTicks)
         {
             double y = Y(t);

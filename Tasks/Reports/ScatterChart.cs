@@ -54,11 +54,7 @@ public sealed class ScatterChart
         double Py(double v) => top + plotH - (v - yMin) / (yMax - yMin) * plotH;
         double T(double c) => cMax > cMin ? (c - cMin) / (cMax - cMin) : 0.5;
 
-        var sb = new StringBuilder();
-        sb.Append(F($"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" role=\"img\">"));
-        sb.Append($"<title>{Html.Escape(Title)}</title>");
-        sb.Append(F($"<rect x=\"0\" y=\"0\" width=\"{Width}\" height=\"{Height}\" fill=\"#ffffff\"/>"));
-        sb.Append(F($"<text x=\"{Width / 2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">{Html.Escape(Title)}</text>"));
+        var sb = Svg.Begin(Width, Height, Title);
         sb.Append(F($"<rect x=\"{left}\" y=\"{top}\" width=\"{plotW}\" height=\"{plotH}\" fill=\"none\" stroke=\"#333333\"/>"));
         if (Range is not null)
         {

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Xml.Linq;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Training;
@@ -106,10 +107,10 @@ public sealed class DomainAdaptationTests
         var values = new Tensor(new float[] { 2, 5, 2, 15, 5, 0, 9, 0, 19, 9 }, n, 2 + k);
         int p = v.Shape[1];
         double[] Adapted(double[] d) => Enumerable.Range(0, n * p).Select(i => v.Data[i] + s * d[i]).ToArray();
-        double Loss64(double[] d)
+        // Every (network, image) item of the adapted weights: its float64 logits and its binary label.
+        IEnumerable<(double[] Z, int Y)> Items64(double[] d)
         {
             var w = Adapted(d);
-            double total = 0;
             for (int i = 0; i < n; i++)
             {
                 var tensors = new double[pass.Space.Tensors.Count][];
@@ -118,31 +119,16 @@ public sealed class DomainAdaptationTests
                 for (int j = 0; j < k; j++)
                 {
                     int img = (int)values.Data[i * (2 + k) + 2 + j], y = images.Labels[img] == (int)values.Data[i * (2 + k)] ? 0 : 1;
-                    var z = Reference.Logits(tensors, images.Pixels.AsSpan(img * 784, 784), default);
-                    double mx = Math.Max(z[0], z[1]);
-                    total += mx + Math.Log(Math.Exp(z[0] - mx) + Math.Exp(z[1] - mx)) - z[y];
+                    yield return (Reference.Logits(tensors, images.Pixels.AsSpan(img * 784, 784), default), y);
                 }
             }
-            return total / (n * k);
         }
-        long Correct64(double[] d)
+        double Loss64(double[] d) => Items64(d).Sum(e =>
         {
-            var w = Adapted(d);
-            long correct = 0;
-            for (int i = 0; i < n; i++)
-            {
-                var tensors = new double[pass.Space.Tensors.Count][];
-                int o = 0;
-                for (int t = 0; t < tensors.Length; t++) { int size = pass.Space.Tensors[t].Size; tensors[t] = w.AsSpan(i * p + o, size).ToArray(); o += size; }
-                for (int j = 0; j < k; j++)
-                {
-                    int img = (int)values.Data[i * (2 + k) + 2 + j], y = images.Labels[img] == (int)values.Data[i * (2 + k)] ? 0 : 1;
-                    var z = Reference.Logits(tensors, images.Pixels.AsSpan(img * 784, 784), default);
-                    if ((z[1] > z[0] ? 1 : 0) == y) correct++;
-                }
-            }
-            return correct;
-        }
+            double mx = Math.Max(e.Z[0], e.Z[1]);
+            return mx + Math.Log(Math.Exp(e.Z[0] - mx) + Math.Exp(e.Z[1] - mx)) - e.Z[e.Y];
+        }) / (n * k);
+        long Correct64(double[] d) => Items64(d).LongCount(e => (e.Z[1] > e.Z[0] ? 1 : 0) == e.Y);
         var d0 = delta.Data.Select(x => (double)x).ToArray();
         var adaptedRows = new Tensor(Adapted(d0).Select(x => (float)x).ToArray(), n, p);
         var (loss, grad) = objective.Compute64(adaptedRows, values);
