@@ -45,6 +45,9 @@ case "${1:-start}" in
     echo "stopped; run tools/long-runs.sh to resume"; exit 0 ;;
   start) ;;
   run) # the queue itself (started by 'start' in the background)
+    # setsid gave the queue its own scheduler autogroup, and the kernel shares the CPU fairly between autogroups
+    # whatever the nice values inside them: lower the group's own weight so the queue really yields to interactive work.
+    echo 19 > /proc/self/autogroup 2>/dev/null || true
     for s in "${STEPS[@]}"; do
       n=${s%%|*}; args=${s#*|}
       [ -f "$Q/$n.done" ] && continue
