@@ -51,7 +51,7 @@ namespace LayerCompiler.Generator.Emit
                 for (int k = 0; k <= m; k++) w.Line($"global::System.MemoryExtensions.AsSpan(gy.Nodes[{k}], n * {I(widths[k] * d)}, {I(widths[k] * d)}).CopyTo(t.GNodeOut[{k}]);");
                 for (int l = 1; l <= m; l++) w.Line($"EdgeBackward{l}(p, pt, g, t, x, gy, gx, n);");
                 for (int k = 0; k <= m; k++) w.Line($"NodeBackward{k}(p, g, t, x, gx, n);");
-                for (int l = 1; l <= m; l++) w.Line($"MessagesBackward{l}(p, g, t, x, gx, n);");
+                for (int l = 1; l <= m; l++) w.Line($"MessagesBackward{l}(p, pt, g, t, x, gx, n);");
             }
             for (int l = 1; l <= m; l++) { w.Line(); Messages(w, l, widths[l], widths[l - 1]); }
             for (int k = 0; k <= m; k++) { w.Line(); Node(w, k, widths[k], k > 0, k < m); }
@@ -68,31 +68,28 @@ namespace LayerCompiler.Generator.Emit
         }
 
         private static void Messages(IndentedWriter w, int l, int outs, int ins) => w.Lines(Fill("""
-            // W_{L} ({O}×{I}): the forward message into neuron layer {L} and the backward message into layer {P}; keeps B h, B' h, A e, A' e.
+            // W_{L} ({O}×{I}): the forward message into neuron layer {L} and the backward message into layer {P}; keeps B h, B' h and [A e | A' e].
             private static void Messages{L}(global::LayerCompiler.Runtime.Kernels.ProductTransposes pt, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, int n)
             {
                 const int O = {O}, I = {I};
                 global::System.ReadOnlySpan<float> hin = global::System.MemoryExtensions.AsSpan(x.Nodes[{P}], n * I * D, I * D), hout = global::System.MemoryExtensions.AsSpan(x.Nodes[{L}], n * O * D, O * D);
                 global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
-                float[] a = pt.EdgeForward[{P}], ab = pt.EdgeBackward[{P}], b = pt.NodeForward[{P}], bb = pt.NodeBackward[{P}];
-                global::System.Span<float> hf = t.ProjIn[{P}], hb = t.ProjOut[{P}], ef = t.EdgeF[{P}], eb = t.EdgeB[{P}], fwd = t.Fwd[{L}], bwd = t.Bwd[{P}];
-                hf.Clear(); hb.Clear(); ef.Clear(); eb.Clear(); fwd.Clear(); bwd.Clear();
+                float[] b = pt.NodeForward[{P}], bb = pt.NodeBackward[{P}];
+                global::System.Span<float> hf = t.ProjIn[{P}], hb = t.ProjOut[{P}], efb = t.EdgeFB[{P}], fwd = t.Fwd[{L}], bwd = t.Bwd[{P}];
+                hf.Clear(); hb.Clear(); efb.Clear(); fwd.Clear(); bwd.Clear();
                 for (int i = 0; i < I; i++) PS.RowsAdd(b, D, hin.Slice(i * D, D), hf.Slice(i * D, D));
                 for (int j = 0; j < O; j++) PS.RowsAdd(bb, D, hout.Slice(j * D, D), hb.Slice(j * D, D));
+                // [A e | A' e] of every edge: one blocked product [O·I × D] · [Aᵀ | A'ᵀ].
+                PS.Gemm(edges, D, 1, pt.EdgeMessages[{P}], 2 * D, efb, 2 * D, O * I, 2 * D, D);
                 for (int j = 0; j < O; j++)
                 {
                     var mj = fwd.Slice(j * D, D);
                     var hbj = hb.Slice(j * D, D);
                     for (int i = 0; i < I; i++)
                     {
-                        int at = (j * I + i) * D;
-                        var e = edges.Slice(at, D);
-                        var efe = ef.Slice(at, D);
-                        var ebe = eb.Slice(at, D);
-                        PS.RowsAdd(a, D, e, efe);
-                        PS.RowsAdd(ab, D, e, ebe);
-                        PS.MulAdd(efe, hf.Slice(i * D, D), mj);
-                        PS.MulAdd(ebe, hbj, bwd.Slice(i * D, D));
+                        int at = (j * I + i) * 2 * D;
+                        PS.MulAdd(efb.Slice(at, D), hf.Slice(i * D, D), mj);
+                        PS.MulAdd(efb.Slice(at + D, D), hbj, bwd.Slice(i * D, D));
                     }
                     PS.Scale(mj, 1f / I);
                 }
@@ -139,7 +136,7 @@ namespace LayerCompiler.Generator.Emit
             {
                 const int O = {O}, I = {I};
                 float[] vt = pt.EdgeUpdate[{P}], vb = p.EdgeBias[{P}];
-                global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), z = t.Z;
+                global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), z = t.EdgeZ[{P}];
                 ps.Clear(); pd.Clear();
                 for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, D * D), D, global::System.MemoryExtensions.AsSpan(t.NodeOut[{P}], i * D, D), ps.Slice(i * D, D));
                 for (int j = 0; j < O; j++)
@@ -150,6 +147,9 @@ namespace LayerCompiler.Generator.Emit
                 }
                 global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
                 global::System.Span<float> ye = global::System.MemoryExtensions.AsSpan(y.Edges[{P}], n * O * I * D, O * I * D);
+                // V_E e of every edge: one blocked product [O·I × D] · V_Eᵀ (the first D rows of Vᵀ).
+                z.Clear();
+                PS.Gemm(edges, D, 1, vt, D, z, D, O * I, D, D);
                 for (int j = 0; j < O; j++)
                 {
                     var pdj = pd.Slice(j * D, D);
@@ -157,13 +157,12 @@ namespace LayerCompiler.Generator.Emit
                     {
                         int at = (j * I + i) * D;
                         var e = edges.Slice(at, D);
+                        var za = z.Slice(at, D);
                         var psi = ps.Slice(i * D, D);
                         var yo = ye.Slice(at, D);
-                        z.Clear();
-                        PS.RowsAdd(vt, D, e, z);
                         for (int c = 0; c < D; c++)
                         {
-                            float u = z[c] + psi[c] + pdj[c];
+                            float u = za[c] + psi[c] + pdj[c];
                             yo[c] = e[c] + u * PS.Sigmoid(u);
                         }
                     }
@@ -177,7 +176,7 @@ namespace LayerCompiler.Generator.Emit
             {
                 const int O = {O}, I = {I};
                 float[] vt = pt.EdgeUpdate[{P}], v = p.EdgeUpdate[{P}], vb = p.EdgeBias[{P}], gv = g.EdgeUpdate[{P}], gvb = g.EdgeBias[{P}];
-                global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), gps = global::System.MemoryExtensions.AsSpan(t.GSrc, 0, I * D), gpd = global::System.MemoryExtensions.AsSpan(t.GDst, 0, O * D), z = t.Z, gz = t.G1[{P}];
+                global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), gps = global::System.MemoryExtensions.AsSpan(t.GSrc, 0, I * D), gpd = global::System.MemoryExtensions.AsSpan(t.GDst, 0, O * D), z = t.EdgeZ[{P}], gz = t.G1[{P}];
                 ps.Clear(); pd.Clear(); gps.Clear(); gpd.Clear();
                 global::System.ReadOnlySpan<float> hin = t.NodeOut[{P}], hout = t.NodeOut[{L}];
                 for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, D * D), D, hin.Slice(i * D, D), ps.Slice(i * D, D));
@@ -189,6 +188,8 @@ namespace LayerCompiler.Generator.Emit
                 }
                 global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D), ge = global::System.MemoryExtensions.AsSpan(gy.Edges[{P}], n * O * I * D, O * I * D);
                 global::System.Span<float> gxe = global::System.MemoryExtensions.AsSpan(gx.Edges[{P}], n * O * I * D, O * I * D);
+                z.Clear();
+                PS.Gemm(edges, D, 1, vt, D, z, D, O * I, D, D);
                 for (int j = 0; j < O; j++)
                 {
                     var pdj = pd.Slice(j * D, D);
@@ -196,33 +197,28 @@ namespace LayerCompiler.Generator.Emit
                     for (int i = 0; i < I; i++)
                     {
                         int at = (j * I + i) * D;
-                        var e = edges.Slice(at, D);
+                        var za = z.Slice(at, D);
                         var psi = ps.Slice(i * D, D);
                         var gsi = gps.Slice(i * D, D);
                         var gze = gz.Slice(at, D);
                         var gea = ge.Slice(at, D);
-                        z.Clear();
-                        PS.RowsAdd(vt, D, e, z);
                         for (int c = 0; c < D; c++)
                         {
-                            float u = z[c] + psi[c] + pdj[c];
+                            float u = za[c] + psi[c] + pdj[c];
                             float sg = PS.Sigmoid(u);
                             float gc = gea[c] * (sg * (1f + u * (1f - sg)));
                             gze[c] = gc;
                             gsi[c] += gc;
                             gdj[c] += gc;
                         }
-                        var gxa = gxe.Slice(at, D);
-                        gea.CopyTo(gxa);
-                        PS.RowsAdd(v, 3 * D, gze, gxa);
                     }
                 }
-                for (int o = 0; o < D; o++)
-                {
-                    PS.RowsAddStrided(edges, D, gz.Slice(o), D, O * I, global::System.MemoryExtensions.AsSpan(gv, o * 3 * D, D));
-                    PS.RowsAddStrided(hin, D, gps.Slice(o), D, I, global::System.MemoryExtensions.AsSpan(gv, o * 3 * D + D, D));
-                    PS.RowsAddStrided(hout, D, gpd.Slice(o), D, O, global::System.MemoryExtensions.AsSpan(gv, o * 3 * D + 2 * D, D));
-                }
+                // The edges' input gradient ge + gz V_E and the V gradients: blocked products over all of the layer's edges.
+                ge.CopyTo(gxe);
+                PS.Gemm(gz, D, 1, v, 3 * D, gxe, D, O * I, D, D);
+                PS.Gemm(gz, 1, D, edges, D, gv, 3 * D, D, D, O * I);
+                PS.Gemm(gps, 1, D, hin, D, global::System.MemoryExtensions.AsSpan(gv, D), 3 * D, D, D, I);
+                PS.Gemm(gpd, 1, D, hout, D, global::System.MemoryExtensions.AsSpan(gv, 2 * D), 3 * D, D, D, O);
                 for (int j = 0; j < O; j++)
                 {
                     var gdj = gpd.Slice(j * D, D);
@@ -281,15 +277,15 @@ namespace LayerCompiler.Generator.Emit
 
         private static void MessagesBackward(IndentedWriter w, int l, int outs, int ins) => w.Lines(Fill("""
             // Backward of W_{L}'s messages (A e, A' e, B h, B' h kept by the forward): adds to the edges' and nodes' input gradients; A, A', B, B' gradients.
-            private static void MessagesBackward{L}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> g, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> gx, int n)
+            private static void MessagesBackward{L}(global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> p, global::LayerCompiler.Runtime.Kernels.ProductTransposes pt, global::LayerCompiler.Runtime.Kernels.ProductLayerParameters<float> g, global::LayerCompiler.Runtime.Kernels.ProductScratch t, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> x, global::LayerCompiler.Runtime.Kernels.GraphFeatures<float> gx, int n)
             {
                 const int O = {O}, I = {I};
-                float[] a = p.EdgeForward[{P}], ab = p.EdgeBackward[{P}], b = p.NodeForward[{P}], bb = p.NodeBackward[{P}];
+                float[] b = p.NodeForward[{P}], bb = p.NodeBackward[{P}];
                 float[] ga = g.EdgeForward[{P}], gab = g.EdgeBackward[{P}], gb = g.NodeForward[{P}], gbb = g.NodeBackward[{P}];
                 global::System.ReadOnlySpan<float> hin = global::System.MemoryExtensions.AsSpan(x.Nodes[{P}], n * I * D, I * D), hout = global::System.MemoryExtensions.AsSpan(x.Nodes[{L}], n * O * D, O * D);
                 global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
-                global::System.ReadOnlySpan<float> hf = t.ProjIn[{P}], hb = t.ProjOut[{P}], ef = t.EdgeF[{P}], eb = t.EdgeB[{P}], gm = t.GFwd[{L}], gmb = t.GBwd[{P}];
-                global::System.Span<float> ghf = global::System.MemoryExtensions.AsSpan(t.GSrc, 0, I * D), ghb = global::System.MemoryExtensions.AsSpan(t.GDst, 0, O * D), gef = t.G1[{P}], geb = t.G2[{P}];
+                global::System.ReadOnlySpan<float> hf = t.ProjIn[{P}], hb = t.ProjOut[{P}], efb = t.EdgeFB[{P}], gm = t.GFwd[{L}], gmb = t.GBwd[{P}];
+                global::System.Span<float> ghf = global::System.MemoryExtensions.AsSpan(t.GSrc, 0, I * D), ghb = global::System.MemoryExtensions.AsSpan(t.GDst, 0, O * D), gfb = t.GFB[{P}];
                 global::System.Span<float> gxe = global::System.MemoryExtensions.AsSpan(gx.Edges[{P}], n * O * I * D, O * I * D);
                 ghf.Clear(); ghb.Clear();
                 for (int j = 0; j < O; j++)
@@ -299,14 +295,14 @@ namespace LayerCompiler.Generator.Emit
                     var ghbj = ghb.Slice(j * D, D);
                     for (int i = 0; i < I; i++)
                     {
-                        int at = (j * I + i) * D;
+                        int at = (j * I + i) * 2 * D;
                         var gmbi = gmb.Slice(i * D, D);
                         var hfi = hf.Slice(i * D, D);
                         var ghfi = ghf.Slice(i * D, D);
-                        var efe = ef.Slice(at, D);
-                        var ebe = eb.Slice(at, D);
-                        var gefe = gef.Slice(at, D);
-                        var gebe = geb.Slice(at, D);
+                        var efe = efb.Slice(at, D);
+                        var ebe = efb.Slice(at + D, D);
+                        var gefe = gfb.Slice(at, D);
+                        var gebe = gfb.Slice(at + D, D);
                         for (int c = 0; c < D; c++)
                         {
                             float f = gmj[c] * (1f / I), r = gmbi[c] * (1f / O);
@@ -315,18 +311,14 @@ namespace LayerCompiler.Generator.Emit
                             gebe[c] = r * hbj[c];
                             ghbj[c] += r * ebe[c];
                         }
-                        var gxa = gxe.Slice(at, D);
-                        PS.RowsAdd(a, D, gefe, gxa);
-                        PS.RowsAdd(ab, D, gebe, gxa);
                     }
                 }
-                for (int o = 0; o < D; o++)
-                {
-                    PS.RowsAddStrided(edges, D, gef.Slice(o), D, O * I, global::System.MemoryExtensions.AsSpan(ga, o * D, D));
-                    PS.RowsAddStrided(edges, D, geb.Slice(o), D, O * I, global::System.MemoryExtensions.AsSpan(gab, o * D, D));
-                    PS.RowsAddStrided(hin, D, ghf.Slice(o), D, I, global::System.MemoryExtensions.AsSpan(gb, o * D, D));
-                    PS.RowsAddStrided(hout, D, ghb.Slice(o), D, O, global::System.MemoryExtensions.AsSpan(gbb, o * D, D));
-                }
+                // The edges' input gradient [A e | A' e]'s adjoint [g_f | g_b] [A; A'] and the A, A' gradients: blocked products over all edges.
+                PS.Gemm(gfb, 2 * D, 1, pt.EdgeMessagesStacked[{P}], D, gxe, D, O * I, D, 2 * D);
+                PS.Gemm(gfb, 1, 2 * D, edges, D, ga, D, D, D, O * I);
+                PS.Gemm(gfb.Slice(D), 1, 2 * D, edges, D, gab, D, D, D, O * I);
+                PS.Gemm(ghf, 1, D, hin, D, gb, D, D, D, I);
+                PS.Gemm(ghb, 1, D, hout, D, gbb, D, D, D, O);
                 global::System.Span<float> gxin = global::System.MemoryExtensions.AsSpan(gx.Nodes[{P}], n * I * D, I * D), gxout = global::System.MemoryExtensions.AsSpan(gx.Nodes[{L}], n * O * D, O * D);
                 for (int i = 0; i < I; i++) PS.RowsAdd(b, D, ghf.Slice(i * D, D), gxin.Slice(i * D, D));
                 for (int j = 0; j < O; j++) PS.RowsAdd(bb, D, ghb.Slice(j * D, D), gxout.Slice(j * D, D));

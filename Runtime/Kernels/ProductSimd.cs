@@ -61,6 +61,113 @@ public static class ProductSimd
         }
     }
 
+    /// <summary>
+    /// The blocked matrix product of the fused edge passes: Y[i, j] += Σ_{p &lt; k} A[i, p] · B[p, j] for i &lt; m, j &lt; n, with
+    /// A read as a[i · ais + p · aps] (any strides: rows of edges, or a column of per-edge coefficients), B as rows
+    /// b[p · bs + j] and Y as y[i · ys + j]. Register blocks of 4 rows × 16 columns (eight 8-lane accumulators held
+    /// in registers, two B vectors loaded per p, four broadcasts), then 4 × 8, then single rows, then scalars. Every
+    /// element is summed over p in ascending order, multiply then add (no FMA contraction), starting from Y's value:
+    /// bitwise the same as a loop of <see cref="RowsAdd"/> calls, for any blocking and any m.
+    /// </summary>
+    public static void Gemm(ReadOnlySpan<float> a, int ais, int aps, ReadOnlySpan<float> b, int bs, Span<float> y, int ys, int m, int n, int k)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0) return;
+        if ((long)(m - 1) * ais + (long)(k - 1) * aps >= a.Length || (long)(k - 1) * bs + n > b.Length || (long)(m - 1) * ys + n > y.Length)
+            throw new ArgumentException("Gemm reads or writes past its spans.");
+        ref float ab = ref MemoryMarshal.GetReference(a);
+        ref float bb = ref MemoryMarshal.GetReference(b);
+        ref float yb = ref MemoryMarshal.GetReference(y);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 4 <= m; i += 4)
+            {
+                ref float a0 = ref Unsafe.Add(ref ab, i * ais);
+                ref float a1 = ref Unsafe.Add(ref a0, ais);
+                ref float a2 = ref Unsafe.Add(ref a1, ais);
+                ref float a3 = ref Unsafe.Add(ref a2, ais);
+                ref float y0 = ref Unsafe.Add(ref yb, i * ys);
+                ref float y1 = ref Unsafe.Add(ref y0, ys);
+                ref float y2 = ref Unsafe.Add(ref y1, ys);
+                ref float y3 = ref Unsafe.Add(ref y2, ys);
+                int j = 0;
+                for (; j + 16 <= n; j += 16)
+                {
+                    var c00 = Vector256.LoadUnsafe(ref y0, (nuint)j); var c01 = Vector256.LoadUnsafe(ref y0, (nuint)(j + 8));
+                    var c10 = Vector256.LoadUnsafe(ref y1, (nuint)j); var c11 = Vector256.LoadUnsafe(ref y1, (nuint)(j + 8));
+                    var c20 = Vector256.LoadUnsafe(ref y2, (nuint)j); var c21 = Vector256.LoadUnsafe(ref y2, (nuint)(j + 8));
+                    var c30 = Vector256.LoadUnsafe(ref y3, (nuint)j); var c31 = Vector256.LoadUnsafe(ref y3, (nuint)(j + 8));
+                    ref float bp = ref Unsafe.Add(ref bb, j);
+                    nint ap = 0;
+                    for (int p = 0; p < k; p++)
+                    {
+                        var b0 = Vector256.LoadUnsafe(ref bp); var b1 = Vector256.LoadUnsafe(ref bp, 8);
+                        var x = Vector256.Create(Unsafe.Add(ref a0, ap)); c00 += x * b0; c01 += x * b1;
+                        x = Vector256.Create(Unsafe.Add(ref a1, ap)); c10 += x * b0; c11 += x * b1;
+                        x = Vector256.Create(Unsafe.Add(ref a2, ap)); c20 += x * b0; c21 += x * b1;
+                        x = Vector256.Create(Unsafe.Add(ref a3, ap)); c30 += x * b0; c31 += x * b1;
+                        bp = ref Unsafe.Add(ref bp, bs);
+                        ap += aps;
+                    }
+                    c00.StoreUnsafe(ref y0, (nuint)j); c01.StoreUnsafe(ref y0, (nuint)(j + 8));
+                    c10.StoreUnsafe(ref y1, (nuint)j); c11.StoreUnsafe(ref y1, (nuint)(j + 8));
+                    c20.StoreUnsafe(ref y2, (nuint)j); c21.StoreUnsafe(ref y2, (nuint)(j + 8));
+                    c30.StoreUnsafe(ref y3, (nuint)j); c31.StoreUnsafe(ref y3, (nuint)(j + 8));
+                }
+                for (; j + 8 <= n; j += 8)
+                {
+                    var c0 = Vector256.LoadUnsafe(ref y0, (nuint)j); var c1 = Vector256.LoadUnsafe(ref y1, (nuint)j);
+                    var c2 = Vector256.LoadUnsafe(ref y2, (nuint)j); var c3 = Vector256.LoadUnsafe(ref y3, (nuint)j);
+                    ref float bp = ref Unsafe.Add(ref bb, j);
+                    nint ap = 0;
+                    for (int p = 0; p < k; p++)
+                    {
+                        var b0 = Vector256.LoadUnsafe(ref bp);
+                        c0 += Vector256.Create(Unsafe.Add(ref a0, ap)) * b0; c1 += Vector256.Create(Unsafe.Add(ref a1, ap)) * b0;
+                        c2 += Vector256.Create(Unsafe.Add(ref a2, ap)) * b0; c3 += Vector256.Create(Unsafe.Add(ref a3, ap)) * b0;
+                        bp = ref Unsafe.Add(ref bp, bs);
+                        ap += aps;
+                    }
+                    c0.StoreUnsafe(ref y0, (nuint)j); c1.StoreUnsafe(ref y1, (nuint)j);
+                    c2.StoreUnsafe(ref y2, (nuint)j); c3.StoreUnsafe(ref y3, (nuint)j);
+                }
+                for (int r = 0; r < 4; r++) GemmScalarTail(ref Unsafe.Add(ref ab, (i + r) * ais), aps, ref bb, bs, ref Unsafe.Add(ref yb, (i + r) * ys), j, n, k);
+            }
+            for (; i < m; i++)
+            {
+                ref float ar = ref Unsafe.Add(ref ab, i * ais);
+                ref float yr = ref Unsafe.Add(ref yb, i * ys);
+                int j = 0;
+                for (; j + 8 <= n; j += 8)
+                {
+                    var c0 = Vector256.LoadUnsafe(ref yr, (nuint)j);
+                    ref float bp = ref Unsafe.Add(ref bb, j);
+                    nint ap = 0;
+                    for (int p = 0; p < k; p++)
+                    {
+                        c0 += Vector256.Create(Unsafe.Add(ref ar, ap)) * Vector256.LoadUnsafe(ref bp);
+                        bp = ref Unsafe.Add(ref bp, bs);
+                        ap += aps;
+                    }
+                    c0.StoreUnsafe(ref yr, (nuint)j);
+                }
+                GemmScalarTail(ref ar, aps, ref bb, bs, ref yr, j, n, k);
+            }
+        }
+        for (; i < m; i++) GemmScalarTail(ref Unsafe.Add(ref ab, i * ais), aps, ref bb, bs, ref Unsafe.Add(ref yb, i * ys), 0, n, k);
+    }
+
+    private static void GemmScalarTail(ref float ar, int aps, ref float bb, int bs, ref float yr, int from, int n, int k)
+    {
+        for (int j = from; j < n; j++)
+        {
+            float c = Unsafe.Add(ref yr, j);
+            for (int p = 0; p < k; p++) c += Unsafe.Add(ref ar, p * aps) * Unsafe.Add(ref bb, p * bs + j);
+            Unsafe.Add(ref yr, j) = c;
+        }
+    }
+
     /// <summary>y[c] += a[c] · b[c].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void MulAdd(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
@@ -112,6 +219,10 @@ public sealed class ProductTransposes
     public float[][] NodeBackward { get; }
     public float[][] EdgeUpdate { get; }
     public float[][] NodeUpdate { get; }
+    /// <summary>Per weight layer: [Aᵀ | A'ᵀ] [D × 2D] (row c: column c of A, then of A'), so that [A e | A' e] of every
+    /// edge is one <see cref="ProductSimd.Gemm"/>; and [A; A'] [2D × D] (A's rows, then A''s) for the adjoint.</summary>
+    public float[][] EdgeMessages { get; }
+    public float[][] EdgeMessagesStacked { get; }
 
     public ProductTransposes(ProductLayerParameters<float> p)
     {
@@ -121,14 +232,29 @@ public sealed class ProductTransposes
         EdgeForward = T(p.EdgeForward, d); EdgeBackward = T(p.EdgeBackward, d);
         NodeForward = T(p.NodeForward, d); NodeBackward = T(p.NodeBackward, d);
         EdgeUpdate = T(p.EdgeUpdate, 3 * d); NodeUpdate = T(p.NodeUpdate, 3 * d);
+        int m = p.EdgeForward.Length;
+        EdgeMessages = new float[m][]; EdgeMessagesStacked = new float[m][];
+        for (int l = 0; l < m; l++)
+        {
+            var side = EdgeMessages[l] = new float[2 * d * d];
+            for (int c = 0; c < d; c++)
+            {
+                Array.Copy(EdgeForward[l], c * d, side, c * 2 * d, d);
+                Array.Copy(EdgeBackward[l], c * d, side, c * 2 * d + d, d);
+            }
+            var stacked = EdgeMessagesStacked[l] = new float[2 * d * d];
+            Array.Copy(p.EdgeForward[l], 0, stacked, 0, d * d);
+            Array.Copy(p.EdgeBackward[l], 0, stacked, d * d, d * d);
+        }
     }
 }
 
 /// <summary>
 /// One thread's scratch for the generated product kernels, sized for one network of a graph with D features: per neuron
 /// layer k ([width_k × D]) the forward and backward messages into it, the node pre-activations and updated nodes, and
-/// their gradients; per weight layer ℓ the node projections B h, B' h ([in × D], [out × D]) and per edge A e, A' e and
-/// two gradient rows ([out·in × D]); per node of the widest layer the edge update's node terms and their gradients.
+/// their gradients; per weight layer ℓ the node projections B h, B' h ([in × D], [out × D]), per edge [A e | A' e] and
+/// its gradient ([out·in × 2D]), the edge update's V_E e and its pre-activation gradient ([out·in × D]); per node of the
+/// widest layer the edge update's node terms and their gradients.
 /// </summary>
 public sealed class ProductScratch
 {
@@ -142,15 +268,14 @@ public sealed class ProductScratch
     public float[][] GBwd { get; }
     public float[][] ProjIn { get; }
     public float[][] ProjOut { get; }
-    public float[][] EdgeF { get; }
-    public float[][] EdgeB { get; }
+    public float[][] EdgeFB { get; }
+    public float[][] GFB { get; }
+    public float[][] EdgeZ { get; }
     public float[][] G1 { get; }
-    public float[][] G2 { get; }
     public float[] Src { get; }
     public float[] Dst { get; }
     public float[] GSrc { get; }
     public float[] GDst { get; }
-    public float[] Z { get; }
 
     public ProductScratch(NeuralGraph graph, int features)
     {
@@ -162,8 +287,7 @@ public sealed class ProductScratch
         Fwd = Nodes(); Bwd = Nodes(); NodeZ = Nodes(); NodeOut = Nodes(); GNodeOut = Nodes(); GNodeZ = Nodes(); GFwd = Nodes(); GBwd = Nodes();
         ProjIn = Layers(graph.In); ProjOut = Layers(graph.Out);
         Func<int, int> edges = l => graph.Out(l) * graph.In(l);
-        EdgeF = Layers(edges); EdgeB = Layers(edges); G1 = Layers(edges); G2 = Layers(edges);
+        EdgeFB = Layers(l => 2 * edges(l)); GFB = Layers(l => 2 * edges(l)); EdgeZ = Layers(edges); G1 = Layers(edges);
         Src = new float[widest * d]; Dst = new float[widest * d]; GSrc = new float[widest * d]; GDst = new float[widest * d];
-        Z = new float[d];
     }
 }

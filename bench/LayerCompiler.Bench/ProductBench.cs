@@ -45,6 +45,11 @@ public static class ProductBench
         int status = 0;
         if (o.Torch) status = Check(graph, d, p, x, y);
 
+        // The machine right now: load average and the Vector256 FMA peak of all cores, measured in this process before the
+        // timings (and again after them), so that a kernel's GFLOP/s can be read as a fraction of what the machine gave.
+        var (fwdFlops, bwdFlops) = Flops(graph, d);
+        string load0 = LoadAverage();
+        double peak0 = MachineCeilings.FmaPeakNow(0.5, Environment.ProcessorCount);
         var fwd = QuickBench.Time(() => kernel.Forward(p, x, y), o.Reps, warmup: 3, warmupSeconds: 0.5);
         var fb = QuickBench.Time(() => { kernel.Forward(p, x, y); kernel.Backward(p, x, gy, gx, gp); }, o.Reps, warmup: 3, warmupSeconds: 0.5);
         if (kernel.FusedFeatures == d)
@@ -55,6 +60,17 @@ public static class ProductBench
             Emit("generic", graph, batch, d, gf, gfb);
         }
         else Emit("generic", graph, batch, d, fwd, fb);
+        double peak1 = MachineCeilings.FmaPeakNow(0.5, Environment.ProcessorCount);
+        double f = fwdFlops * batch, fbf = (fwdFlops + bwdFlops) * batch;
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["bench"] = "product-machine", ["load_before"] = load0, ["load_after"] = LoadAverage(),
+            ["fma_peak_gflops_before"] = Math.Round(peak0, 1), ["fma_peak_gflops_after"] = Math.Round(peak1, 1),
+            ["forward_gflop"] = f / 1e9, ["fwd_bwd_gflop"] = fbf / 1e9,
+            ["fused_forward_gflops_at_min"] = Math.Round(f / fwd.Min / 1e6, 1), ["fused_fwd_bwd_gflops_at_min"] = Math.Round(fbf / fb.Min / 1e6, 1),
+            ["fused_forward_pct_of_peak"] = Math.Round(100 * f / fwd.Min / 1e6 / Math.Max(peak0, peak1), 1),
+            ["fused_fwd_bwd_pct_of_peak"] = Math.Round(100 * fbf / fb.Min / 1e6 / Math.Max(peak0, peak1), 1),
+        }));
         if (o.Reference)
         {
             int reps = Math.Max(1, o.Reps / 5);
@@ -70,6 +86,37 @@ public static class ProductBench
             Console.Write(stdout);
         }
         return status;
+    }
+
+    private static string LoadAverage()
+    {
+        try { return File.ReadAllText("/proc/loadavg").Trim(); } catch (IOException) { return "n/a"; } catch (UnauthorizedAccessException) { return "n/a"; }
+    }
+
+    /// <summary>Flops of one network's forward and of its backward as the fused kernel executes them (the backward recomputes
+    /// the messages, the node updates and V_E e), counting the matrix products only (2 flops per multiply-add; the
+    /// elementwise products, SiLU and sums are O(D) per row and left out).</summary>
+    public static (double Forward, double Backward) Flops(NeuralGraph g, int d)
+    {
+        double dd = (double)d * d, fwd = 0, bwd = 0;
+        int m = g.Depth;
+        for (int l = 1; l <= m; l++)
+        {
+            double edges = (double)g.Out(l) * g.In(l), nodes = g.Out(l) + g.In(l);
+            fwd += 2 * dd * edges + dd * nodes;     // [A e | A' e], B h, B' h
+            fwd += dd * edges + dd * nodes;         // V_E e, V_src h', V_dst h'
+            bwd += 3 * dd * edges + 2 * dd * nodes; // recomputed [A e | A' e], V_E e, and the node terms
+            bwd += 2 * dd * edges + 2 * dd * nodes; // edge update: g V_E, V gradient; node terms' V gradients and input gradients
+            bwd += dd * nodes;                      // node terms recomputed in the edge backward
+            bwd += 4 * dd * edges + 2 * dd * nodes; // messages: [g_f | g_b] [A; A'], A and A' gradients; B, B' gradients and input gradients
+        }
+        for (int k = 0; k <= m; k++)
+        {
+            int parts = 1 + (k > 0 ? 1 : 0) + (k < m ? 1 : 0);
+            fwd += dd * parts * g.Widths[k];
+            bwd += dd * parts * g.Widths[k] + 2 * dd * parts * g.Widths[k]; // recomputed; U gradient and the input and message gradients
+        }
+        return (2 * fwd, 2 * bwd);
     }
 
     private static void Emit(string impl, NeuralGraph g, int batch, int d, Spread fwd, Spread fb) =>
