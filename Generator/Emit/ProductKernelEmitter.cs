@@ -6,11 +6,14 @@ namespace LayerCompiler.Generator.Emit
     /// <summary>
     /// Prints a [ProductModel]'s fused product-layer passes for its architecture: one method per weight layer (messages,
     /// edge update, their backward) and per neuron layer (node update, its backward), every width and the feature count D
-    /// a constant, the inner products the runtime's <c>ProductSimd</c> row combinations (8-lane SIMD over the features,
-    /// accumulators in registers) with the layer's maps pre-transposed once per call (<c>ProductTransposes</c>). The forward
-    /// keeps A e and A' e per edge, so the backward does not compute them twice, and every weight gradient is one
-    /// row combination over all of a layer's edges or nodes (no per-edge outer products). A kernel made for another
-    /// feature count runs the generic schedule (the runtime's <c>ProductKernel</c> passes, widths constant).
+    /// a constant. The per-edge D×D products of a weight layer run as blocked matrix products over all of its edges (the
+    /// runtime's <c>ProductSimd.Gemm</c>: register-blocked 8-lane SIMD, bitwise the per-edge row combinations), the edge
+    /// SiLU and its derivative as one vectorized pass (<c>ProductSimd.EdgeSilu</c>, <c>EdgeSiluBackward</c>); the per-node
+    /// products are <c>ProductSimd</c> row combinations, with the layer's maps pre-transposed once per call
+    /// (<c>ProductTransposes</c>). The forward keeps [A e | A' e] per edge, so the backward does not compute them twice,
+    /// and every weight gradient is one product over all of a layer's edges or nodes (no per-edge outer products). A
+    /// kernel made for another feature count runs the generic schedule (the runtime's <c>ProductKernel</c> passes, widths
+    /// constant).
     /// </summary>
     public static class ProductKernelEmitter
     {
@@ -150,23 +153,7 @@ namespace LayerCompiler.Generator.Emit
                 // V_E e of every edge: one blocked product [O·I × D] · V_Eᵀ (the first D rows of Vᵀ).
                 z.Clear();
                 PS.Gemm(edges, D, 1, vt, D, z, D, O * I, D, D);
-                for (int j = 0; j < O; j++)
-                {
-                    var pdj = pd.Slice(j * D, D);
-                    for (int i = 0; i < I; i++)
-                    {
-                        int at = (j * I + i) * D;
-                        var e = edges.Slice(at, D);
-                        var za = z.Slice(at, D);
-                        var psi = ps.Slice(i * D, D);
-                        var yo = ye.Slice(at, D);
-                        for (int c = 0; c < D; c++)
-                        {
-                            float u = za[c] + psi[c] + pdj[c];
-                            yo[c] = e[c] + u * PS.Sigmoid(u);
-                        }
-                    }
-                }
+                PS.EdgeSilu(edges, z, ps, pd, ye, O, I, D);
             }
             """, ("L", l), ("P", l - 1), ("O", outs), ("I", ins)));
 
@@ -190,29 +177,7 @@ namespace LayerCompiler.Generator.Emit
                 global::System.Span<float> gxe = global::System.MemoryExtensions.AsSpan(gx.Edges[{P}], n * O * I * D, O * I * D);
                 z.Clear();
                 PS.Gemm(edges, D, 1, vt, D, z, D, O * I, D, D);
-                for (int j = 0; j < O; j++)
-                {
-                    var pdj = pd.Slice(j * D, D);
-                    var gdj = gpd.Slice(j * D, D);
-                    for (int i = 0; i < I; i++)
-                    {
-                        int at = (j * I + i) * D;
-                        var za = z.Slice(at, D);
-                        var psi = ps.Slice(i * D, D);
-                        var gsi = gps.Slice(i * D, D);
-                        var gze = gz.Slice(at, D);
-                        var gea = ge.Slice(at, D);
-                        for (int c = 0; c < D; c++)
-                        {
-                            float u = za[c] + psi[c] + pdj[c];
-                            float sg = PS.Sigmoid(u);
-                            float gc = gea[c] * (sg * (1f + u * (1f - sg)));
-                            gze[c] = gc;
-                            gsi[c] += gc;
-                            gdj[c] += gc;
-                        }
-                    }
-                }
+                PS.EdgeSiluBackward(ge, z, ps, pd, gz, gps, gpd, O, I, D);
                 // The edges' input gradient ge + gz V_E and the V gradients: blocked products over all of the layer's edges.
                 ge.CopyTo(gxe);
                 PS.Gemm(gz, D, 1, v, 3 * D, gxe, D, O * I, D, D);

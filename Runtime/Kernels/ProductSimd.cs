@@ -7,10 +7,11 @@ namespace LayerCompiler.Runtime.Kernels;
 
 /// <summary>
 /// The small SIMD building blocks of the generated product kernels (the loops around them are emitted per architecture
-/// with every width and the feature count D constant; see docs/generator.md, "Product models"). All are row-combination
-/// forms, vectorized over the output's features with up to four 8-lane accumulators held in registers:
-/// a matrix–vector product with a pre-transposed matrix, the transposed product with the matrix itself, and a weight
-/// gradient summed over many rows. Deterministic: fixed order, no FMA contraction (multiply, then add).
+/// with every width and the feature count D constant; see docs/generator.md, "Product models"): the blocked matrix
+/// product <see cref="Gemm"/> that runs a weight layer's per-edge products over all of its edges at once; the
+/// row-combination forms (vectorized over the output's features with up to four 8-lane accumulators in registers) for
+/// the per-node products; the edge SiLU and its derivative over all edges (<see cref="EdgeSilu"/>,
+/// <see cref="EdgeSiluBackward"/>). Deterministic: fixed order, no FMA contraction (multiply, then add).
 /// </summary>
 public static class ProductSimd
 {
@@ -166,6 +167,88 @@ public static class ProductSimd
             for (int p = 0; p < k; p++) c += Unsafe.Add(ref ar, p * aps) * Unsafe.Add(ref bb, p * bs + j);
             Unsafe.Add(ref yr, j) = c;
         }
+    }
+
+    /// <summary>σ(u) = 1 / (1 + exp(−u)) per lane, with <see cref="Vector256.Exp(Vector256{float})"/> (a few float ulps
+    /// from <see cref="MathF.Exp"/>; the same function in every lane, so a value's result does not depend on its lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Sigmoid(Vector256<float> u) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-u));
+
+    /// <summary>
+    /// The edge update's activation over all edges of a weight layer (edge e = j · ins + i, D features each):
+    /// y[e] = x[e] + s(u) with u = (z[e] + src[i]) + dst[j] and s the SiLU u σ(u), 8 lanes at a time (a tail of fewer
+    /// than 8 features goes through the same vector function on a padded copy, so every value gets the same rounding).
+    /// </summary>
+    public static void EdgeSilu(ReadOnlySpan<float> x, ReadOnlySpan<float> z, ReadOnlySpan<float> src, ReadOnlySpan<float> dst, Span<float> y, int outs, int ins, int d)
+    {
+        int n = outs * ins * d;
+        if (x.Length < n || z.Length < n || y.Length < n || src.Length < ins * d || dst.Length < outs * d) throw new ArgumentException("EdgeSilu reads or writes past its spans.");
+        Span<float> pad = stackalloc float[4 * 8];
+        for (int j = 0; j < outs; j++)
+            for (int i = 0; i < ins; i++)
+            {
+                int at = (j * ins + i) * d;
+                int c = 0;
+                for (; c + 8 <= d; c += 8)
+                {
+                    var u = Vector256.Create(z.Slice(at + c, 8)) + Vector256.Create(src.Slice(i * d + c, 8)) + Vector256.Create(dst.Slice(j * d + c, 8));
+                    (Vector256.Create(x.Slice(at + c, 8)) + u * Sigmoid(u)).CopyTo(y.Slice(at + c, 8));
+                }
+                if (c < d)
+                {
+                    int r = d - c;
+                    pad.Clear();
+                    z.Slice(at + c, r).CopyTo(pad); src.Slice(i * d + c, r).CopyTo(pad.Slice(8)); dst.Slice(j * d + c, r).CopyTo(pad.Slice(16)); x.Slice(at + c, r).CopyTo(pad.Slice(24));
+                    var u = Vector256.Create(pad) + Vector256.Create(pad.Slice(8)) + Vector256.Create(pad.Slice(16));
+                    (Vector256.Create(pad.Slice(24)) + u * Sigmoid(u)).CopyTo(pad);
+                    pad.Slice(0, r).CopyTo(y.Slice(at + c, r));
+                }
+            }
+    }
+
+    /// <summary>
+    /// The edge update's activation backward over all edges of a weight layer: with u as in <see cref="EdgeSilu"/>,
+    /// gz[e] = g[e] · σ(u)(1 + u(1 − σ(u))) (the SiLU's derivative), and gz summed into gSrc[i] and gDst[j]
+    /// (j, then i, ascending: the order of the per-edge loop it replaces).
+    /// </summary>
+    public static void EdgeSiluBackward(ReadOnlySpan<float> g, ReadOnlySpan<float> z, ReadOnlySpan<float> src, ReadOnlySpan<float> dst, Span<float> gz, Span<float> gSrc, Span<float> gDst, int outs, int ins, int d)
+    {
+        int n = outs * ins * d;
+        if (g.Length < n || z.Length < n || gz.Length < n || src.Length < ins * d || dst.Length < outs * d || gSrc.Length < ins * d || gDst.Length < outs * d)
+            throw new ArgumentException("EdgeSiluBackward reads or writes past its spans.");
+        Span<float> pad = stackalloc float[4 * 8];
+        var one = Vector256<float>.One;
+        for (int j = 0; j < outs; j++)
+            for (int i = 0; i < ins; i++)
+            {
+                int at = (j * ins + i) * d;
+                int c = 0;
+                for (; c + 8 <= d; c += 8)
+                {
+                    var u = Vector256.Create(z.Slice(at + c, 8)) + Vector256.Create(src.Slice(i * d + c, 8)) + Vector256.Create(dst.Slice(j * d + c, 8));
+                    var sg = Sigmoid(u);
+                    var gc = Vector256.Create(g.Slice(at + c, 8)) * (sg * (one + u * (one - sg)));
+                    gc.CopyTo(gz.Slice(at + c, 8));
+                    (Vector256.Create(gSrc.Slice(i * d + c, 8)) + gc).CopyTo(gSrc.Slice(i * d + c, 8));
+                    (Vector256.Create(gDst.Slice(j * d + c, 8)) + gc).CopyTo(gDst.Slice(j * d + c, 8));
+                }
+                if (c < d)
+                {
+                    int r = d - c;
+                    pad.Clear();
+                    z.Slice(at + c, r).CopyTo(pad); src.Slice(i * d + c, r).CopyTo(pad.Slice(8)); dst.Slice(j * d + c, r).CopyTo(pad.Slice(16)); g.Slice(at + c, r).CopyTo(pad.Slice(24));
+                    var u = Vector256.Create(pad) + Vector256.Create(pad.Slice(8)) + Vector256.Create(pad.Slice(16));
+                    var sg = Sigmoid(u);
+                    (Vector256.Create(pad.Slice(24)) * (sg * (one + u * (one - sg)))).CopyTo(pad);
+                    for (int q = 0; q < r; q++)
+                    {
+                        float gc = pad[q];
+                        gz[at + c + q] = gc;
+                        gSrc[i * d + c + q] += gc;
+                        gDst[j * d + c + q] += gc;
+                    }
+                }
+            }
     }
 
     /// <summary>y[c] += a[c] · b[c].</summary>

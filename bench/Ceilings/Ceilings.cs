@@ -126,6 +126,29 @@ public sealed record MachineCeilings(double BandwidthGBs, double FmaGFlops, stri
         return MeasureFma(Math.Max(seconds, 0.02), threads, wide, out _).Median;
     }
 
+    /// <summary>
+    /// The Vector256 FMA peak of one core in flops per second of CPU time (the process's processor time, Environment.CpuUsage,
+    /// with this thread the only busy one): on a machine shared with other processes a core's wall-clock share drifts, but
+    /// the work per CPU-second does not, so a kernel timed in CPU seconds can be compared with it. The best of
+    /// <paramref name="runs"/> runs of about 20 ms.
+    /// </summary>
+    public static double FmaPeakPerCpuSecond(int runs = 10)
+    {
+        int lanes = Vector256.IsHardwareAccelerated ? Vector256<float>.Count : Vector128<float>.Count;
+        Func<long, float, float> chain = Vector256.IsHardwareAccelerated ? FmaChains256 : FmaChains128;
+        chain(1000, 1f);
+        const long iters = 2_000_000;
+        double best = 0;
+        for (int r = 0; r < Math.Max(1, runs); r++)
+        {
+            var t0 = Environment.CpuUsage.TotalTime;
+            _sink += chain(iters, 1f + 0.001f * r);
+            double cpu = (Environment.CpuUsage.TotalTime - t0).TotalSeconds;
+            if (cpu > 0) best = Math.Max(best, 2.0 * Chains * lanes * iters / cpu / 1e9);
+        }
+        return best;
+    }
+
     public override string ToString() =>
         $"bandwidth {BandwidthGBs:F1} GB/s ({BandwidthKernel}; copy {Copy}, copy-nt {CopyNonTemporal}, triad {Triad}); FMA peak {FmaGFlops:F1} GFLOP/s " +
         $"(V256 {Fma256}, V512 {Fma512}); {Isa}; {Threads} threads, arrays {ArrayBytes >> 20} MB";

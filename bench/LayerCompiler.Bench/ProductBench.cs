@@ -50,17 +50,19 @@ public static class ProductBench
         var (fwdFlops, bwdFlops) = Flops(graph, d);
         string load0 = LoadAverage();
         double peak0 = MachineCeilings.FmaPeakNow(0.5, Environment.ProcessorCount);
-        var fwd = QuickBench.Time(() => kernel.Forward(p, x, y), o.Reps, warmup: 3, warmupSeconds: 0.5);
-        var fb = QuickBench.Time(() => { kernel.Forward(p, x, y); kernel.Backward(p, x, gy, gx, gp); }, o.Reps, warmup: 3, warmupSeconds: 0.5);
+        double cpuPeak0 = MachineCeilings.FmaPeakPerCpuSecond();
+        var (fwd, fwdCpu) = Time(() => kernel.Forward(p, x, y), o.Reps);
+        var (fb, fbCpu) = Time(() => { kernel.Forward(p, x, y); kernel.Backward(p, x, gy, gx, gp); }, o.Reps);
         if (kernel.FusedFeatures == d)
         {
-            Emit("fused", graph, batch, d, fwd, fb);
-            var gf = QuickBench.Time(() => generic.Forward(p, x, y), o.Reps, warmup: 3, warmupSeconds: 0.5);
-            var gfb = QuickBench.Time(() => { generic.Forward(p, x, y); generic.Backward(p, x, gy, gx, gp); }, o.Reps, warmup: 3, warmupSeconds: 0.5);
-            Emit("generic", graph, batch, d, gf, gfb);
+            Emit("fused", graph, batch, d, fwd, fb, fwdCpu, fbCpu);
+            var (gf, gfCpu) = Time(() => generic.Forward(p, x, y), o.Reps);
+            var (gfb, gfbCpu) = Time(() => { generic.Forward(p, x, y); generic.Backward(p, x, gy, gx, gp); }, o.Reps);
+            Emit("generic", graph, batch, d, gf, gfb, gfCpu, gfbCpu);
         }
-        else Emit("generic", graph, batch, d, fwd, fb);
+        else Emit("generic", graph, batch, d, fwd, fb, fwdCpu, fbCpu);
         double peak1 = MachineCeilings.FmaPeakNow(0.5, Environment.ProcessorCount);
+        double cpuPeak = Math.Max(cpuPeak0, MachineCeilings.FmaPeakPerCpuSecond());
         double f = fwdFlops * batch, fbf = (fwdFlops + bwdFlops) * batch;
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
@@ -70,6 +72,12 @@ public static class ProductBench
             ["fused_forward_gflops_at_min"] = Math.Round(f / fwd.Min / 1e6, 1), ["fused_fwd_bwd_gflops_at_min"] = Math.Round(fbf / fb.Min / 1e6, 1),
             ["fused_forward_pct_of_peak"] = Math.Round(100 * f / fwd.Min / 1e6 / Math.Max(peak0, peak1), 1),
             ["fused_fwd_bwd_pct_of_peak"] = Math.Round(100 * fbf / fb.Min / 1e6 / Math.Max(peak0, peak1), 1),
+            // Load-independent: flops per CPU-second of the kernel (all its threads) against one core's FMA flops per CPU-second.
+            ["fma_peak_gflops_per_cpu_second"] = Math.Round(cpuPeak, 1),
+            ["fused_forward_gflops_per_cpu_second"] = Math.Round(f / fwdCpu.Min / 1e6, 1),
+            ["fused_fwd_bwd_gflops_per_cpu_second"] = Math.Round(fbf / fbCpu.Min / 1e6, 1),
+            ["fused_forward_pct_of_cpu_peak"] = Math.Round(100 * f / fwdCpu.Min / 1e6 / cpuPeak, 1),
+            ["fused_fwd_bwd_pct_of_cpu_peak"] = Math.Round(100 * fbf / fbCpu.Min / 1e6 / cpuPeak, 1),
         }));
         if (o.Reference)
         {
@@ -119,12 +127,35 @@ public static class ProductBench
         return (2 * fwd, 2 * bwd);
     }
 
-    private static void Emit(string impl, NeuralGraph g, int batch, int d, Spread fwd, Spread fb) =>
-        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+    private static void Emit(string impl, NeuralGraph g, int batch, int d, Spread fwd, Spread fb, Spread? fwdCpu = null, Spread? fbCpu = null)
+    {
+        var r = new Dictionary<string, object?>
         {
             ["bench"] = "product", ["impl"] = impl, ["widths"] = g.Widths, ["batch"] = batch, ["features"] = d,
             ["forward_ms"] = Ms(fwd), ["fwd_bwd_ms"] = Ms(fb),
-        }));
+        };
+        if (fwdCpu is { } fc && fbCpu is { } bc) { r["forward_cpu_ms"] = Ms(fc); r["fwd_bwd_cpu_ms"] = Ms(bc); }
+        Console.WriteLine(JsonSerializer.Serialize(r));
+    }
+
+    /// <summary>Wall-clock and CPU milliseconds (the process's processor time, every thread) of each repetition, after
+    /// 3 warm-up calls and at least 0.5 s of warm-up.</summary>
+    private static (Spread Wall, Spread Cpu) Time(Action action, int reps)
+    {
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 3 || warm.Elapsed.TotalSeconds < 0.5; i++) action();
+        var wall = new List<double>();
+        var cpu = new List<double>();
+        for (int r = 0; r < reps; r++)
+        {
+            var c0 = Environment.CpuUsage.TotalTime;
+            var sw = Stopwatch.StartNew();
+            action();
+            wall.Add(sw.Elapsed.TotalMilliseconds);
+            cpu.Add((Environment.CpuUsage.TotalTime - c0).TotalMilliseconds);
+        }
+        return (Spread.Of(wall), Spread.Of(cpu));
+    }
 
     private static Dictionary<string, object> Ms(Spread s) => new() { ["min"] = s.Min, ["median"] = s.Median, ["max"] = s.Max, ["reps"] = s.Runs };
 
