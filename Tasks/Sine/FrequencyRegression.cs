@@ -42,9 +42,10 @@ public sealed record RegressionTraining(int Epochs, int BatchSize, float Learnin
 public sealed record FrequencyRun(string Model, int TrainCount, ulong Seed, double TestMse, double ValidationMse, int BestEpoch, int Epochs);
 
 /// <summary>
-/// Regressing the frequency b of a sine wave a·sin(b·x) from the weights of its INR (DWSNets' sine-regression task, on this
-/// project's sine-wave corpus, whose amplitude varies too). Targets are standardized with the training INRs' mean and std for
-/// training; MSEs are reported in the frequency's units.
+/// Regressing the frequency of a sine wave from the weights of its INR (DWSNets' sine-regression task): a of sin(a·x) on a
+/// sine-frequency zoo (the protocol's family), or b of a·sin(b·x) on a sine-waves zoo (whose amplitude varies too; see
+/// <see cref="SineFamily"/>). Targets are standardized with the training INRs' mean and std for training; MSEs are reported
+/// in the frequency's units.
 /// </summary>
 public static class FrequencyRegression
 {
@@ -53,24 +54,26 @@ public static class FrequencyRegression
     /// <c>runDir/training-checkpoint.safetensors</c>, and evaluates it on <paramref name="test"/>; writes <c>runDir/result.json</c>.
     /// </summary>
     public static FrequencyRun Train(WeightModel model, ZooSplit train, ZooSplit validation, ZooSplit test, RegressionTraining training, ulong seed, string runDir,
-        IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default, SineFamily? family = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         training.Validate();
-        var y = SineZoo.Column(train, SineZoo.FrequencyColumn);
+        family ??= SineZoo.Waves;
+        int column = family.FrequencyColumn;
+        var y = SineZoo.Column(train, column);
         double mean = y.Average(v => (double)v), std = Math.Sqrt(y.Average(v => (v - mean) * (v - mean)));
         if (!(std > 1e-6)) std = 1;
-        float[] Standardized(ZooSplit s) => SineZoo.Column(s, SineZoo.FrequencyColumn).Select(v => (float)((v - mean) / std)).ToArray();
+        float[] Standardized(ZooSplit s) => SineZoo.Column(s, column).Select(v => (float)((v - mean) / std)).ToArray();
         model.FitInputs(train.Weights);
         OutputPaths.CreateDirectory(runDir, "The run directory");
-        var options = training.ToTrainerOptions(train.Count, seed, $"task=sine-frequency model={model.Kind}", Path.Combine(runDir, "training-checkpoint.safetensors"));
+        var options = training.ToTrainerOptions(train.Count, seed, family == SineZoo.Waves ? $"task=sine-frequency model={model.Kind}" : $"task={family.TaskName} target=a model={model.Kind}", Path.Combine(runDir, "training-checkpoint.safetensors"));
         var trainer = new Trainer(model.Executor(options), options);
         var history = WeightModelTraining.FitOrResume(trainer, new InMemoryWeightDataset(train.Weights, Standardized(train), 1),
             new InMemoryWeightDataset(validation.Weights, Standardized(validation), 1), progress, cancellation);
         double Mse(ZooSplit s)
         {
             var p = model.Predict(s.Weights).Data;
-            var t = SineZoo.Column(s, SineZoo.FrequencyColumn);
+            var t = SineZoo.Column(s, column);
             double sum = 0;
             for (int i = 0; i < t.Length; i++) { double d = p[i] * std + mean - t[i]; sum += d * d; }
             return sum / t.Length;
@@ -92,7 +95,8 @@ public static class FrequencyRegression
         ArgumentNullException.ThrowIfNull(createModel);
         training.Validate();
         if (trainCounts.Count == 0 || trainCounts.Any(n => n <= 0)) throw new ArgumentException("--train-counts must list positive numbers of training INRs.");
-        var reader = SineZoo.Open(zoo, "sine regress");
+        var (reader, family) = SineZoo.Open(zoo, "sine regress", new[] { SineZoo.Frequency, SineZoo.Waves });
+        log?.Invoke($"Predicting the {family.FrequencyName} of {family.Function} ({family.TaskName} zoo).");
         int available = reader.Manifest.Split("train").Count;
         if (trainCounts.Max() > available)
             throw new ArgumentException($"--train-counts asks for {trainCounts.Max()} training INRs; the zoo in '{zoo}' has {available}. Build a larger zoo or lower the counts.");
@@ -112,10 +116,10 @@ public static class FrequencyRegression
                     string name = string.Create(CultureInfo.InvariantCulture, $"{kind}-n{n}-seed{seed}");
                     log?.Invoke($"Run {runs.Count + 1}/{total}: {kind}, {n} training INRs, seed {seed}");
                     var model = createModel(kind, seed);
-                    var run = Train(model, train, validation, test, training, seed, Path.Combine(outDir, name), progressFor?.Invoke(name), cancellation);
+                    var run = Train(model, train, validation, test, training, seed, Path.Combine(outDir, name), progressFor?.Invoke(name), cancellation, family);
                     log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"  test MSE {run.TestMse:F4} (validation {run.ValidationMse:F4}, epoch {run.BestEpoch} of {run.Epochs})"));
                     runs.Add(run);
-                    WriteResults(outDir, zoo, reader.Manifest, training, runs);
+                    WriteResults(outDir, zoo, reader.Manifest, family, training, runs);
                 }
         }
         return runs;
@@ -129,12 +133,13 @@ public static class FrequencyRegression
             return (g.Key.Model, g.Key.TrainCount, m, Math.Sqrt(g.Average(r => (r.TestMse - m) * (r.TestMse - m))), g.Count());
         }).ToList();
 
-    private static void WriteResults(string outDir, string zoo, ZooManifest manifest, RegressionTraining training, IReadOnlyList<FrequencyRun> runs)
+    private static void WriteResults(string outDir, string zoo, ZooManifest manifest, SineFamily family, RegressionTraining training, IReadOnlyList<FrequencyRun> runs)
     {
         var summary = Summarize(runs);
         var inv = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
         md.AppendLine("# Sine frequency regression: test MSE against the number of training INRs").AppendLine();
+        md.AppendLine(string.Create(inv, $"Target: the {family.FrequencyName} of {family.Function} ({family.TaskName} zoo); MSE in the target's units.")).AppendLine();
         md.AppendLine(string.Create(inv, $"Zoo: `{zoo}` ({manifest}). Training: AdamW lr {training.LearningRate:R}, wd {training.WeightDecay:R}, amsgrad, batch {training.BatchSize}, {training.Epochs} epochs (1 warmup, cosine), selection on validation MSE.")).AppendLine();
         md.AppendLine("| model | training INRs | test MSE (mean ± std) | seeds |").AppendLine("|---|---|---|---|");
         foreach (var s in summary) md.AppendLine(string.Create(inv, $"| {s.Model} | {s.TrainCount} | {s.Mean:F4} ± {s.Std:F4} | {s.Seeds} |"));
@@ -145,7 +150,7 @@ public static class FrequencyRegression
         foreach (var g in summary.GroupBy(s => s.Model))
             chart.Add(new ChartSeries(g.Key, g.Select(s => Math.Log10(s.TrainCount)).ToArray(), g.Select(s => Math.Log10(s.Mean)).ToArray()));
         new HtmlReport("Sine frequency regression")
-            .AddParagraph(string.Create(inv, $"Predict the frequency b of a·sin(b·x) from the weights of its SIREN (zoo '{zoo}'). Test MSE in frequency² units, mean over seeds."))
+            .AddParagraph(string.Create(inv, $"Predict the {family.FrequencyName} of {family.Function} from the weights of its SIREN (zoo '{zoo}', {family.TaskName}). Test MSE in frequency² units, mean over seeds."))
             .AddChart(chart)
             .AddTable("Test MSE", new[] { "model", "training INRs", "test MSE mean", "std", "seeds" },
                 summary.Select(s => (IReadOnlyList<string>)new[] { s.Model, s.TrainCount.ToString(inv), s.Mean.ToString("F4", inv), s.Std.ToString("F4", inv), s.Seeds.ToString(inv) }))

@@ -265,9 +265,89 @@ public sealed class SineWaveInrTask : InrTask
     public override IReadOnlyDictionary<string, string> Describe() => new SortedDictionary<string, string>(StringComparer.Ordinal)
     {
         ["name"] = Name,
+        ["family"] = "a*sin(b*x)",
         ["function"] = string.Create(CultureInfo.InvariantCulture, $"a*sin(b*x), a ~ U(0, {MaxA}), b ~ U(0, {MaxB})"),
+        ["a_range"] = string.Create(CultureInfo.InvariantCulture, $"[0, {MaxA:R})"),
+        ["b_range"] = string.Create(CultureInfo.InvariantCulture, $"[0, {MaxB:R})"),
         ["points"] = string.Create(CultureInfo.InvariantCulture, $"{_pointCount} points of [-pi, pi): x_i = -pi + 2 pi i / {_pointCount}"),
         ["targets"] = "(a, b)",
+        ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
+        ["train_count"] = _counts[Train].ToString(CultureInfo.InvariantCulture),
+        ["validation_count"] = _counts[Validation].ToString(CultureInfo.InvariantCulture),
+        ["test_count"] = _counts[Test].ToString(CultureInfo.InvariantCulture),
+    };
+}
+
+/// <summary>
+/// The sine-frequency task of DWSNets' regression experiment: f(x) = sin(a·x) with a ~ U(<see cref="MinA"/>, <see cref="MaxA"/>)
+/// (protocol: U(0.5, 10)), sampled at <see cref="PointCount"/> points of [−π, π); the regression target is a. Each item's a
+/// comes from its own seed (zoo seed, split, item index), so a split can be built in any order or subset.
+/// </summary>
+public sealed class SineFrequencyInrTask : InrTask
+{
+    public const string Train = "train", Validation = "validation", Test = "test";
+    public const string TaskName = "sine-frequency";
+    private readonly Dictionary<string, int> _counts;
+    private readonly float[] _points;
+    private readonly int _pointCount;
+
+    public SineFrequencyInrTask(ulong seed, int trainCount, int validationCount, int testCount, int pointCount = 2000, float minA = 0.5f, float maxA = 10f)
+    {
+        if (trainCount < 0 || validationCount < 0 || testCount < 0) throw new ArgumentOutOfRangeException(nameof(trainCount), "Split sizes must be >= 0.");
+        if (pointCount <= 0) throw new ArgumentOutOfRangeException(nameof(pointCount), pointCount, "Need at least one point.");
+        if (!float.IsFinite(minA) || !float.IsFinite(maxA) || !(minA < maxA))
+            throw new ArgumentOutOfRangeException(nameof(minA), $"The frequency range needs finite min < max, got [{minA}, {maxA}).");
+        Seed = seed; _pointCount = pointCount; MinA = minA; MaxA = maxA;
+        _counts = new Dictionary<string, int> { [Train] = trainCount, [Validation] = validationCount, [Test] = testCount };
+        _points = new float[pointCount];
+        for (int i = 0; i < pointCount; i++) _points[i] = (float)(-Math.PI + 2 * Math.PI * i / pointCount);
+    }
+
+    public ulong Seed { get; }
+    public float MinA { get; }
+    public float MaxA { get; }
+    public override string Name => TaskName;
+    public override IReadOnlyList<string> SplitNames { get; } = new[] { Train, Validation, Test };
+    public override float[] Points => _points;
+    public override int PointCount => _pointCount;
+    public override int InputWidth => 1;
+    public override int OutputWidth => 1;
+    public override string IndexTensorName => ZooFormat.SampleIndexTensor;
+    public override int RegressionWidth => 1;
+
+    public override int Count(string split)
+    {
+        CheckSplit(split);
+        return _counts[split];
+    }
+
+    public override long ItemIndex(string split, int position)
+    {
+        if ((uint)position >= (uint)Count(split)) throw new ArgumentOutOfRangeException(nameof(position), position, $"Split {split} has {Count(split)} items.");
+        return position;
+    }
+
+    /// <summary>The frequency a of an item.</summary>
+    public float Frequency(string split, int position) =>
+        new Rng(ZooSeeds.ForItem(ZooSeeds.ForPurpose(Seed, "sine-frequency parameter"), split, ItemIndex(split, position))).Uniform(MinA, MaxA);
+
+    public override void Target(string split, int position, Span<float> target)
+    {
+        if (target.Length != _pointCount) throw new ArgumentException($"A target has {_pointCount} values, got a buffer of {target.Length}.", nameof(target));
+        float a = Frequency(split, position);
+        for (int i = 0; i < _pointCount; i++) target[i] = MathF.Sin(a * _points[i]);
+    }
+
+    public override void Regression(string split, int position, Span<float> values) => values[0] = Frequency(split, position);
+
+    public override IReadOnlyDictionary<string, string> Describe() => new SortedDictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["name"] = Name,
+        ["family"] = "sin(a*x)",
+        ["function"] = string.Create(CultureInfo.InvariantCulture, $"sin(a*x), a ~ U({MinA:R}, {MaxA:R})"),
+        ["a_range"] = string.Create(CultureInfo.InvariantCulture, $"[{MinA:R}, {MaxA:R})"),
+        ["points"] = string.Create(CultureInfo.InvariantCulture, $"{_pointCount} points of [-pi, pi): x_i = -pi + 2 pi i / {_pointCount}"),
+        ["targets"] = "(a)",
         ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
         ["train_count"] = _counts[Train].ToString(CultureInfo.InvariantCulture),
         ["validation_count"] = _counts[Validation].ToString(CultureInfo.InvariantCulture),

@@ -10,9 +10,10 @@ namespace WeightTasks;
 [Dense(32, 1)]
 public partial class Siren2x32x32x1 { }
 
-// The sine-wave corpus: SIREN 1 → 32 → 32 → 1 fitted to a·sin(b·x). Same SIREN rules; no output offset
-// (the targets are centred on 0, unlike image intensities in [0, 1]).
-[InputNetwork(Activation = InputActivation.Sine, Omega0 = 30f)]
+// The sine corpora: SIREN 1 → 32 → 32 → 1 fitted to a·sin(b·x) or sin(a·x). The protocol's "same SIREN rules" as the
+// image corpus, output offset +0.5 included (the last bias absorbs it). Zoos built before issue 16 recorded offset 0 and
+// still load with it: a zoo's network comes from its recorded architecture, not from this declaration.
+[InputNetwork(Activation = InputActivation.Sine, Omega0 = 30f, OutputOffset = 0.5f)]
 [Dense(1, 32)]
 [Dense(32, 32)]
 [Dense(32, 1)]

@@ -33,7 +33,7 @@ public class WeightOutputTaskTests
         Assert.Contains("\"split.train.count\": \"16\"", manifest);
         Assert.Contains("\"split.test.count\": \"8\"", manifest);
         string dir = Workspace.NewDirectory("sizes");
-        Tool.Run(dir, "inr-zoo", "build", "--sizes", "1,2,3", "--out", "z", "--data", Workspace.DataDirectory).ShouldFail(1, "--sizes applies to --task sine-waves only");
+        Tool.Run(dir, "inr-zoo", "build", "--sizes", "1,2,3", "--out", "z", "--data", Workspace.DataDirectory).ShouldFail(1, "--sizes applies to --task sine-waves and sine-frequency only");
         Tool.Run(dir, "inr-zoo", "build", "--task", "sine-waves", "--sizes", "4,4", "--out", "z").ShouldFail(1, "three counts");
         Tool.Run(dir, "inr-zoo", "build", "--task", "sine-waves", "--sizes", "4,0,4", "--out", "z").ShouldFail(1, "'0' is not a positive integer");
     }
@@ -60,6 +60,41 @@ public class WeightOutputTaskTests
         var second = Tool.Run(Workspace.Root, args).ShouldSucceed();
         Assert.DoesNotContain("epoch   1/2", second.Output);          // nothing retrained
         Assert.Equal(lines, MseLines(second));                          // the same models, the same numbers
+    }
+
+    [Fact]
+    public void SineFrequencyZoo_RecordsItsFamilyAndOffset_RegressesA_AndIsRefusedByEmbed()
+    {
+        string root = Workspace.NewDirectory("sine-frequency");
+        string zoo = Path.Combine(root, "zoo");
+        var build = Tool.Run(Workspace.Root, "inr-zoo", "build", "--task", "sine-frequency", "--sizes", "12,6,6", "--steps", "10", "--shard-size", "6", "--out", zoo).ShouldSucceed();
+        Assert.Contains("sin(a*x), a ~ U(0.5, 10)", build.Output);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(zoo, "zoo.json"))))
+        {
+            var id = doc.RootElement.GetProperty("identity");
+            Assert.Equal("sine-frequency", id.GetProperty("task.name").GetString());
+            Assert.Equal("sin(a*x)", id.GetProperty("task.family").GetString());
+            Assert.Equal("[0.5, 10)", id.GetProperty("task.a_range").GetString());
+            Assert.Equal("1", id.GetProperty("targets.width").GetString());
+            Assert.Equal("0.5", id.GetProperty("arch.output_offset").GetString());   // the protocol's SIREN offset
+        }
+        // The sine-waves zoo built by this version records the protocol offset too.
+        Assert.Contains("\"arch.output_offset\": \"0.5\"", File.ReadAllText(Path.Combine(SineZoo, "zoo.json")));
+
+        string outDir = Path.Combine(root, "regress");
+        var r = Tool.Run(Workspace.Root, "sine", "regress", "--zoo", zoo, "--models", "stats", "--train-counts", "12", "--epochs", "2", "--batch", "4", "--out", outDir).ShouldSucceed();
+        Assert.Contains("target: the frequency a of sin(a·x)", r.Output);
+        Assert.Single(MseLines(r));
+        Assert.Contains("frequency a of sin(a·x)", File.ReadAllText(Path.Combine(outDir, "results.md")));
+
+        // On the a·sin(b·x) family the regression keeps predicting b, and says so.
+        var waves = Tool.Run(Workspace.Root, "sine", "regress", "--zoo", SineZoo, "--models", "stats", "--train-counts", "8", "--epochs", "1", "--batch", "4", "--out", Path.Combine(root, "waves")).ShouldSucceed();
+        Assert.Contains("target: the frequency b of a·sin(b·x)", waves.Output);
+
+        // Embeddings read out (a, b): a sin(a·x) zoo is refused in one line naming its zoo.json.
+        var e = Tool.Run(Workspace.Root, "sine", "embed", "--zoo", zoo, "--epochs", "1", "--out", Path.Combine(root, "embed"))
+            .ShouldFail(1, Path.Combine(zoo, "zoo.json") + ": a sine-frequency zoo");
+        Assert.Contains("sine embed needs a sine-waves zoo", e.Output);
     }
 
     [Fact]
@@ -131,8 +166,8 @@ public class WeightOutputTaskTests
     [Fact]
     public void WrongZoos_AndBadOptions_FailWithOneClearLine()
     {
-        Tool.Run(Workspace.Root, "sine", "regress", "--zoo", Workspace.Zoo).ShouldFail(1, "needs a sine-wave zoo");
-        Tool.Run(Workspace.Root, "sine", "embed", "--zoo", Workspace.Zoo).ShouldFail(1, "needs a sine-wave zoo");
+        Tool.Run(Workspace.Root, "sine", "regress", "--zoo", Workspace.Zoo).ShouldFail(1, "sine regress needs a sine-frequency zoo (sin(a·x), 1 target) or a sine-waves zoo");
+        Tool.Run(Workspace.Root, "sine", "embed", "--zoo", Workspace.Zoo).ShouldFail(1, "sine embed needs a sine-waves zoo (a·sin(b·x), 2 targets)");
         Tool.Run(Workspace.Root, "inr-edit", "train", "--zoo", SineZoo, "--data", Workspace.DataDirectory).ShouldFail(1, "record no source images");
         Tool.Run(Workspace.Root, "sine", "regress", "--zoo", SineZoo, "--train-counts", "8,0").ShouldFail(1, "'0' is not a positive integer");
         Tool.Run(Workspace.Root, "sine", "regress", "--zoo", SineZoo, "--train-counts", "100").ShouldFail(1, "the zoo in");

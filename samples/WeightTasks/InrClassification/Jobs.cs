@@ -99,17 +99,23 @@ internal static class Jobs
         return result;
     }
 
+    /// <summary>The SIREN output offset of new sine zoos: the protocol's +0.5 (zoos built before issue 16 recorded 0).</summary>
+    public const float SineOutputOffset = 0.5f;
+
     /// <summary>
-    /// The sine-wave corpus. The protocol fixes no corpus size: --per-split N builds N INRs per split, --sizes T,V,E
-    /// T train / V validation / E test, --full 10,000 train / 1,000 validation / 1,000 test.
+    /// A sine corpus: <paramref name="frequencyFamily"/> false: a·sin(b·x), a, b ~ U(0, 10) (targets (a, b), the SSL corpus);
+    /// true: sin(a·x), a ~ U(0.5, 10) (target a, the regression corpus). The protocol fixes no corpus size: --per-split N builds
+    /// N INRs per split, --sizes T,V,E T train / V validation / E test, --full 10,000 train / 1,000 validation / 1,000 test.
     /// </summary>
-    public static ZooBuildResult BuildSineZoo(string directory, int[]? sizes, ZooPlan plan, ulong seed, int threads, CancellationToken cancellation, ZooFitterFactory? fitter = null)
+    public static ZooBuildResult BuildSineZoo(string directory, int[]? sizes, ZooPlan plan, ulong seed, int threads, CancellationToken cancellation, ZooFitterFactory? fitter = null,
+        bool frequencyFamily = false)
     {
-        var task = sizes is { } s ? new SineWaveInrTask(seed, s[0], s[1], s[2]) : new SineWaveInrTask(seed, 10_000, 1_000, 1_000);
-        var net = new MlpInputNetwork(Siren1x32x32x1.CreateWeightSpace(LayerCompiler.Symmetry.HiddenNeuron), LayerCompiler.InputActivation.Sine, 30f, 0f);
+        var s = sizes ?? new[] { 10_000, 1_000, 1_000 };
+        InrTask task = frequencyFamily ? new SineFrequencyInrTask(seed, s[0], s[1], s[2]) : new SineWaveInrTask(seed, s[0], s[1], s[2]);
+        var net = new MlpInputNetwork(Siren1x32x32x1.CreateWeightSpace(LayerCompiler.Symmetry.HiddenNeuron), LayerCompiler.InputActivation.Sine, 30f, SineOutputOffset);
         var builder = new ZooBuilder(task, net, new ZooBuildOptions { Directory = directory, Seed = seed, ShardSize = plan.ShardSize, MaxThreads = threads, Fit = plan.Fit, Fitter = fitter });
         Ui.Step(string.Create(CultureInfo.InvariantCulture,
-            $"Sine-wave zoo in {directory}: {string.Join(", ", task.SplitNames.Select(s => $"{builder.PlannedCount(s)} {s}"))} INRs; {plan.Fit}"));
+            $"Sine zoo ({task.Describe()["function"]}, SIREN output offset {SineOutputOffset:R}) in {directory}: {string.Join(", ", task.SplitNames.Select(sp => $"{builder.PlannedCount(sp)} {sp}"))} INRs; {plan.Fit}"));
         var result = Ui.BuildZoo(builder, cancellation);
         Ui.ZooSummary(result.Manifest);
         return result;
@@ -118,7 +124,7 @@ internal static class Jobs
     /// <summary>Parses --sizes TRAIN,VALIDATION,TEST (sine-wave zoos only; exclusive with --per-split and --full).</summary>
     public static int[] ParseSineSizes(string text, bool sine, bool otherSize)
     {
-        if (!sine) throw new ArgumentException("--sizes applies to --task sine-waves only; a Fashion-MNIST zoo takes --per-split N or --full.");
+        if (!sine) throw new ArgumentException("--sizes applies to --task sine-waves and sine-frequency only; a Fashion-MNIST zoo takes --per-split N or --full.");
         if (otherSize) throw new ArgumentException("Choose the zoo size with one of --sizes, --per-split or --full.");
         var parts = text.Split(',');
         var sizes = new int[parts.Length];

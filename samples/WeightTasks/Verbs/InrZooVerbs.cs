@@ -16,12 +16,12 @@ internal static class InrZooVerbs
         // ---------------------------------------------------------------- zoo build
         var outOption = new Option<string>("--out") { Description = "Zoo directory to create or resume.", Required = true };
         var perSplitOption = new Option<int?>("--per-split") { Description = "Build only the first N INRs of each split (train, validation, test)." };
-        var stepsOption = new Option<int?>("--steps") { Description = "Adam steps per INR (protocol: 1000)." };
-        var fitLrOption = new Option<float?>("--lr") { Description = "Adam learning rate for fitting (protocol: 5e-4)." };
+        var stepsOption = new Option<int?>("--steps") { Description = "Adam steps per INR (protocol: 1000 for Fashion-MNIST, 1500 for the sine corpora)." };
+        var fitLrOption = new Option<float?>("--lr") { Description = "Adam learning rate for fitting (protocol: 5e-4 for Fashion-MNIST, 1e-3 for the sine corpora)." };
         var shardOption = new Option<int>("--shard-size") { Description = "INRs per shard file.", DefaultValueFactory = _ => 1000 };
-        var taskOption = new Option<string>("--task") { Description = "fashion-mnist (one INR per image) or sine-waves (a·sin(b·x), regress a and b).", DefaultValueFactory = _ => "fashion-mnist" };
-        taskOption.AcceptOnlyFromAmong("fashion-mnist", "sine-waves");
-        var sizesOption = new Option<string?>("--sizes") { Description = "sine-waves only: INRs per split as TRAIN,VALIDATION,TEST (e.g. 3000,500,1000), instead of --per-split or --full." };
+        var taskOption = new Option<string>("--task") { Description = "fashion-mnist (one INR per image), sine-waves (a·sin(b·x), a, b ~ U(0, 10); targets a and b: the SSL corpus) or sine-frequency (sin(a·x), a ~ U(0.5, 10); target a: the regression corpus).", DefaultValueFactory = _ => "fashion-mnist" };
+        taskOption.AcceptOnlyFromAmong("fashion-mnist", "sine-waves", "sine-frequency");
+        var sizesOption = new Option<string?>("--sizes") { Description = "sine-waves and sine-frequency only: INRs per split as TRAIN,VALIDATION,TEST (e.g. 3000,500,1000), instead of --per-split or --full." };
         var build = new Command("build", "Fit one SIREN per Fashion-MNIST image (or sine wave) and write the zoo (resumes an interrupted build).")
         {
             outOption, perSplitOption, sizesOption, Cli.Full, taskOption, Cli.Seed, Cli.Threads, stepsOption, fitLrOption, shardOption, Cli.Data, Cli.Device,
@@ -30,7 +30,8 @@ internal static class InrZooVerbs
         {
             int? perSplit = r.GetValue(perSplitOption);
             bool full = r.GetValue(Cli.Full);
-            bool sine = r.GetValue(taskOption) == "sine-waves";
+            bool frequencyFamily = r.GetValue(taskOption) == "sine-frequency";
+            bool sine = frequencyFamily || r.GetValue(taskOption) == "sine-waves";
             int[]? sizes = r.GetValue(sizesOption) is string sizesText ? Jobs.ParseSineSizes(sizesText, sine, perSplit is not null || full) : null;
             if (sizes is null && perSplit is null == !full) throw new ArgumentException("Choose the zoo size with exactly one of --per-split N (the first N INRs of each split) or --full (the whole protocol).");
             if (perSplit is <= 0) throw new ArgumentException($"--per-split must be positive, got {perSplit}.");
@@ -48,7 +49,7 @@ internal static class InrZooVerbs
             var plan = new ZooPlan(full ? "full protocol" : sizes != null ? $"{string.Join("/", sizes)} per split" : $"first {perSplit} per split", null, perSplit, fit, r.GetValue(shardOption));
             if (sine)
             {
-                Jobs.BuildSineZoo(r.GetValue(outOption)!, sizes ?? (perSplit is int n ? new[] { n, n, n } : null), plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct, fitter);
+                Jobs.BuildSineZoo(r.GetValue(outOption)!, sizes ?? (perSplit is int n ? new[] { n, n, n } : null), plan, r.GetValue(Cli.Seed), r.GetValue(Cli.Threads), ct, fitter, frequencyFamily);
                 return 0;
             }
             var data = Jobs.LoadData(r.GetValue(Cli.Data), tryInstall: false);

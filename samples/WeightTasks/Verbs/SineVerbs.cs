@@ -14,8 +14,9 @@ using WeightTasks.InrClassification;
 namespace WeightTasks.Verbs;
 
 /// <summary>
-/// <c>sine regress | embed</c>: DWSNets' sine-wave tasks on a sine-wave zoo (<c>inr-zoo build --task sine-waves</c>):
-/// regress the frequency from the weights against the number of training INRs, and SimCLR embeddings read out linearly.
+/// <c>sine regress | embed</c>: DWSNets' sine-wave tasks: regress the frequency from the weights against the number of training
+/// INRs (a of sin(a·x) on a <c>--task sine-frequency</c> zoo, the protocol; b of a·sin(b·x) on a <c>--task sine-waves</c> zoo),
+/// and SimCLR embeddings of a sine-waves zoo read out linearly to (a, b).
 /// </summary>
 internal static class SineVerbs
 {
@@ -33,7 +34,7 @@ internal static class SineVerbs
         var lrOption = new Option<float?>("--lr") { Description = "AdamW learning rate (default 1e-3; warmup one epoch, then cosine)." };
         var wdOption = new Option<double>("--wd") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 5e-4 };
         var regressOut = new Option<string>("--out") { Description = "Directory for one sub-directory per run, results.md/json and report.html.", DefaultValueFactory = _ => "runs/sine-regress" };
-        var regress = new Command("regress", "Regress the frequency of each sine wave from its INR's weights; test MSE against the number of training INRs for every model and seed (runs resume).")
+        var regress = new Command("regress", "Regress the frequency from each sine INR's weights (a of sin(a·x) on a sine-frequency zoo; b of a·sin(b·x) on a sine-waves zoo); test MSE against the number of training INRs for every model and seed (runs resume).")
         {
             Cli.Zoo, modelsOption, countsOption, seedsOption, epochsOption, batchOption, lrOption, wdOption, regressOut, Cli.Full, Cli.Device,
         };
@@ -48,11 +49,15 @@ internal static class SineVerbs
             if (r.GetValue(countsOption) is string text) counts = ResultsTable.ParseList(text, "--train-counts", ParseCount);
             else
             {
-                int available = SineZoo.Open(zoo, "sine regress").Manifest.Split("train").Count;
+                int available = SineZoo.Open(zoo, "sine regress", new[] { SineZoo.Frequency, SineZoo.Waves }).Reader.Manifest.Split("train").Count;
                 counts = (full ? new[] { 100, 300, 1000, 3000 } : new[] { 100, 300, 1000 }).Where(n => n < available).Append(Math.Min(available, full ? 3000 : 1000)).Distinct().ToList();
             }
             var training = new RegressionTraining(r.GetValue(epochsOption) ?? (full ? 100 : 30), r.GetValue(batchOption) ?? 32, r.GetValue(lrOption) ?? 1e-3f, r.GetValue(wdOption));
             Ui.Step(string.Create(CultureInfo.InvariantCulture, $"Sine frequency regression on '{zoo}': models {string.Join(", ", models)}; training INRs {string.Join(", ", counts)}; seeds {string.Join(", ", seeds)}; {training.Epochs} epochs"));
+            var (_, family) = SineZoo.Open(zoo, "sine regress", new[] { SineZoo.Frequency, SineZoo.Waves });
+            Ui.Info(family == SineZoo.Waves
+                ? "  target: the frequency b of a·sin(b·x) (a sine-waves zoo; the protocol's regression is a of sin(a·x): build it with `inr-zoo build --task sine-frequency`)"
+                : "  target: the frequency a of sin(a·x) (a sine-frequency zoo, the protocol's regression)");
             var runs = FrequencyRegression.Study(zoo, counts, models, seeds, CreateRegressor, training, r.GetValue(regressOut)!, Ui.Info, _ => EpochLines(training.Epochs), ct);
             foreach (var s in FrequencyRegression.Summarize(runs))
                 Ui.Good(string.Create(CultureInfo.InvariantCulture, $"{s.Model,-12} {s.TrainCount,6} training INRs: TEST MSE {s.Mean:F4} ± {s.Std:F4} ({s.Seeds} seed(s))"));
