@@ -33,6 +33,8 @@ public static class SineZoo
     public const int AmplitudeColumn = 0, FrequencyColumn = 1;
     public static readonly string[] TargetNames = { "amplitude a", "frequency b" };
 
+    static string Targets(int count) => count == 1 ? "1 regression target" : $"{count} regression targets";
+
     /// <summary>a·sin(b·x), a, b ~ U(0, 10): the SSL corpus; its regression predicts b.</summary>
     public static SineFamily Waves { get; } = new(TaskName, "a·sin(b·x)", TargetNames, FrequencyColumn,
         "inr-zoo build --task sine-waves --out DIR --sizes 1000,250,500");
@@ -59,9 +61,9 @@ public static class SineZoo
         string wants = string.Join(" or ", accepted.Select(f => $"a {f.TaskName} zoo ({f.Function}, {f.TargetWidth} target{(f.TargetWidth == 1 ? "" : "s")})"));
         string build = string.Join(" or ", accepted.Select(f => $"`{f.BuildCommand}`"));
         if (family is null)
-            throw new ArgumentException($"{file}: a {m.TaskName} zoo ({reader.Architecture.Describe()}, {m.TargetWidth} regression targets); {verb} needs {wants}: build one with {build}.");
+            throw new ArgumentException($"{file}: a {m.TaskName} zoo ({reader.Architecture.Describe()}, {Targets(m.TargetWidth)}); {verb} needs {wants}: build one with {build}.");
         if (m.TargetWidth != family.TargetWidth)
-            throw new InvalidDataException($"{file}: a {m.TaskName} zoo with {m.TargetWidth} regression targets; a {family.TaskName} zoo stores {family.TargetWidth} ({string.Join(", ", family.TargetNames)}).");
+            throw new InvalidDataException($"{file}: a {m.TaskName} zoo with {Targets(m.TargetWidth)}; a {family.TaskName} zoo stores {family.TargetWidth} ({string.Join(", ", family.TargetNames)}).");
         if (reader.Architecture.Widths[0] != 1 || reader.Architecture.Widths[^1] != 1)
             throw new InvalidDataException($"{file}: the zoo holds {reader.Architecture.Describe()} networks; a sine zoo's INRs map 1 → 1.");
         return (reader, family);
