@@ -196,38 +196,33 @@ public sealed class ImageInrTask : InrTask
 }
 
 /// <summary>
-/// The synthetic sine-wave task: f(x) = a·sin(b·x) with a, b ~ U(0, 10), sampled at <see cref="PointCount"/>
-/// points of [−π, π); the regression targets are (a, b). Each item's (a, b) come from its own seed, so a split
-/// can be built in any order or subset.
+/// What the sine tasks share: three splits of synthetic items, each a function of x sampled at <see cref="PointCount"/>
+/// points of [−π, π) (x_i = −π + 2π i / PointCount), one input and one output, items indexed by position.
 /// </summary>
-public sealed class SineWaveInrTask : InrTask
+public abstract class SineInrTaskBase : InrTask
 {
     public const string Train = "train", Validation = "validation", Test = "test";
     private readonly Dictionary<string, int> _counts;
     private readonly float[] _points;
+    private readonly int _pointCount;
 
-    public SineWaveInrTask(ulong seed, int trainCount, int validationCount, int testCount, int pointCount = 2000, float maxA = 10f, float maxB = 10f)
+    protected SineInrTaskBase(ulong seed, int trainCount, int validationCount, int testCount, int pointCount)
     {
         if (trainCount < 0 || validationCount < 0 || testCount < 0) throw new ArgumentOutOfRangeException(nameof(trainCount), "Split sizes must be >= 0.");
         if (pointCount <= 0) throw new ArgumentOutOfRangeException(nameof(pointCount), pointCount, "Need at least one point.");
-        Seed = seed; _pointCount = pointCount; MaxA = maxA; MaxB = maxB;
+        Seed = seed; _pointCount = pointCount;
         _counts = new Dictionary<string, int> { [Train] = trainCount, [Validation] = validationCount, [Test] = testCount };
         _points = new float[pointCount];
         for (int i = 0; i < pointCount; i++) _points[i] = (float)(-Math.PI + 2 * Math.PI * i / pointCount);
     }
 
-    private readonly int _pointCount;
     public ulong Seed { get; }
-    public float MaxA { get; }
-    public float MaxB { get; }
-    public override string Name => "sine-waves";
     public override IReadOnlyList<string> SplitNames { get; } = new[] { Train, Validation, Test };
     public override float[] Points => _points;
     public override int PointCount => _pointCount;
     public override int InputWidth => 1;
     public override int OutputWidth => 1;
     public override string IndexTensorName => ZooFormat.SampleIndexTensor;
-    public override int RegressionWidth => 2;
 
     public override int Count(string split)
     {
@@ -240,6 +235,42 @@ public sealed class SineWaveInrTask : InrTask
         if ((uint)position >= (uint)Count(split)) throw new ArgumentOutOfRangeException(nameof(position), position, $"Split {split} has {Count(split)} items.");
         return position;
     }
+
+    /// <summary>Throws unless <paramref name="target"/> holds one value per point.</summary>
+    protected void CheckTargetLength(Span<float> target)
+    {
+        if (target.Length != _pointCount) throw new ArgumentException($"A target has {_pointCount} values, got a buffer of {target.Length}.", nameof(target));
+    }
+
+    /// <summary>The description entries every sine task records: points, seed and split sizes.</summary>
+    protected SortedDictionary<string, string> DescribeCommon() => new(StringComparer.Ordinal)
+    {
+        ["name"] = Name,
+        ["points"] = string.Create(CultureInfo.InvariantCulture, $"{_pointCount} points of [-pi, pi): x_i = -pi + 2 pi i / {_pointCount}"),
+        ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
+        ["train_count"] = _counts[Train].ToString(CultureInfo.InvariantCulture),
+        ["validation_count"] = _counts[Validation].ToString(CultureInfo.InvariantCulture),
+        ["test_count"] = _counts[Test].ToString(CultureInfo.InvariantCulture),
+    };
+}
+
+/// <summary>
+/// The synthetic sine-wave task: f(x) = a·sin(b·x) with a, b ~ U(0, 10), sampled at <see cref="SineInrTaskBase.PointCount"/>
+/// points of [−π, π); the regression targets are (a, b). Each item's (a, b) come from its own seed, so a split
+/// can be built in any order or subset.
+/// </summary>
+public sealed class SineWaveInrTask : SineInrTaskBase
+{
+    public SineWaveInrTask(ulong seed, int trainCount, int validationCount, int testCount, int pointCount = 2000, float maxA = 10f, float maxB = 10f)
+        : base(seed, trainCount, validationCount, testCount, pointCount)
+    {
+        MaxA = maxA; MaxB = maxB;
+    }
+
+    public float MaxA { get; }
+    public float MaxB { get; }
+    public override string Name => "sine-waves";
+    public override int RegressionWidth => 2;
 
     /// <summary>(a, b) of an item.</summary>
     public (float A, float B) Parameters(string split, int position)
@@ -251,9 +282,10 @@ public sealed class SineWaveInrTask : InrTask
 
     public override void Target(string split, int position, Span<float> target)
     {
-        if (target.Length != _pointCount) throw new ArgumentException($"A target has {_pointCount} values, got a buffer of {target.Length}.", nameof(target));
+        CheckTargetLength(target);
         var (a, b) = Parameters(split, position);
-        for (int i = 0; i < _pointCount; i++) target[i] = a * MathF.Sin(b * _points[i]);
+        var x = Points;
+        for (int i = 0; i < x.Length; i++) target[i] = a * MathF.Sin(b * x[i]);
     }
 
     public override void Regression(string split, int position, Span<float> values)
@@ -262,70 +294,39 @@ public sealed class SineWaveInrTask : InrTask
         values[0] = a; values[1] = b;
     }
 
-    public override IReadOnlyDictionary<string, string> Describe() => new SortedDictionary<string, string>(StringComparer.Ordinal)
+    public override IReadOnlyDictionary<string, string> Describe()
     {
-        ["name"] = Name,
-        ["family"] = "a*sin(b*x)",
-        ["function"] = string.Create(CultureInfo.InvariantCulture, $"a*sin(b*x), a ~ U(0, {MaxA}), b ~ U(0, {MaxB})"),
-        ["a_range"] = string.Create(CultureInfo.InvariantCulture, $"[0, {MaxA:R})"),
-        ["b_range"] = string.Create(CultureInfo.InvariantCulture, $"[0, {MaxB:R})"),
-        ["points"] = string.Create(CultureInfo.InvariantCulture, $"{_pointCount} points of [-pi, pi): x_i = -pi + 2 pi i / {_pointCount}"),
-        ["targets"] = "(a, b)",
-        ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
-        ["train_count"] = _counts[Train].ToString(CultureInfo.InvariantCulture),
-        ["validation_count"] = _counts[Validation].ToString(CultureInfo.InvariantCulture),
-        ["test_count"] = _counts[Test].ToString(CultureInfo.InvariantCulture),
-    };
+        var d = DescribeCommon();
+        d["family"] = "a*sin(b*x)";
+        d["function"] = string.Create(CultureInfo.InvariantCulture, $"a*sin(b*x), a ~ U(0, {MaxA}), b ~ U(0, {MaxB})");
+        d["a_range"] = string.Create(CultureInfo.InvariantCulture, $"[0, {MaxA:R})");
+        d["b_range"] = string.Create(CultureInfo.InvariantCulture, $"[0, {MaxB:R})");
+        d["targets"] = "(a, b)";
+        return d;
+    }
 }
 
 /// <summary>
 /// The sine-frequency task of DWSNets' regression experiment: f(x) = sin(a·x) with a ~ U(<see cref="MinA"/>, <see cref="MaxA"/>)
-/// (protocol: U(0.5, 10)), sampled at <see cref="PointCount"/> points of [−π, π); the regression target is a. Each item's a
+/// (protocol: U(0.5, 10)), sampled at <see cref="SineInrTaskBase.PointCount"/> points of [−π, π); the regression target is a. Each item's a
 /// comes from its own seed (zoo seed, split, item index), so a split can be built in any order or subset.
 /// </summary>
-public sealed class SineFrequencyInrTask : InrTask
+public sealed class SineFrequencyInrTask : SineInrTaskBase
 {
-    public const string Train = "train", Validation = "validation", Test = "test";
     public const string TaskName = "sine-frequency";
-    private readonly Dictionary<string, int> _counts;
-    private readonly float[] _points;
-    private readonly int _pointCount;
 
     public SineFrequencyInrTask(ulong seed, int trainCount, int validationCount, int testCount, int pointCount = 2000, float minA = 0.5f, float maxA = 10f)
+        : base(seed, trainCount, validationCount, testCount, pointCount)
     {
-        if (trainCount < 0 || validationCount < 0 || testCount < 0) throw new ArgumentOutOfRangeException(nameof(trainCount), "Split sizes must be >= 0.");
-        if (pointCount <= 0) throw new ArgumentOutOfRangeException(nameof(pointCount), pointCount, "Need at least one point.");
         if (!float.IsFinite(minA) || !float.IsFinite(maxA) || !(minA < maxA))
             throw new ArgumentOutOfRangeException(nameof(minA), $"The frequency range needs finite min < max, got [{minA}, {maxA}).");
-        Seed = seed; _pointCount = pointCount; MinA = minA; MaxA = maxA;
-        _counts = new Dictionary<string, int> { [Train] = trainCount, [Validation] = validationCount, [Test] = testCount };
-        _points = new float[pointCount];
-        for (int i = 0; i < pointCount; i++) _points[i] = (float)(-Math.PI + 2 * Math.PI * i / pointCount);
+        MinA = minA; MaxA = maxA;
     }
 
-    public ulong Seed { get; }
     public float MinA { get; }
     public float MaxA { get; }
     public override string Name => TaskName;
-    public override IReadOnlyList<string> SplitNames { get; } = new[] { Train, Validation, Test };
-    public override float[] Points => _points;
-    public override int PointCount => _pointCount;
-    public override int InputWidth => 1;
-    public override int OutputWidth => 1;
-    public override string IndexTensorName => ZooFormat.SampleIndexTensor;
     public override int RegressionWidth => 1;
-
-    public override int Count(string split)
-    {
-        CheckSplit(split);
-        return _counts[split];
-    }
-
-    public override long ItemIndex(string split, int position)
-    {
-        if ((uint)position >= (uint)Count(split)) throw new ArgumentOutOfRangeException(nameof(position), position, $"Split {split} has {Count(split)} items.");
-        return position;
-    }
 
     /// <summary>The frequency a of an item.</summary>
     public float Frequency(string split, int position) =>
@@ -333,24 +334,21 @@ public sealed class SineFrequencyInrTask : InrTask
 
     public override void Target(string split, int position, Span<float> target)
     {
-        if (target.Length != _pointCount) throw new ArgumentException($"A target has {_pointCount} values, got a buffer of {target.Length}.", nameof(target));
+        CheckTargetLength(target);
         float a = Frequency(split, position);
-        for (int i = 0; i < _pointCount; i++) target[i] = MathF.Sin(a * _points[i]);
+        var x = Points;
+        for (int i = 0; i < x.Length; i++) target[i] = MathF.Sin(a * x[i]);
     }
 
     public override void Regression(string split, int position, Span<float> values) => values[0] = Frequency(split, position);
 
-    public override IReadOnlyDictionary<string, string> Describe() => new SortedDictionary<string, string>(StringComparer.Ordinal)
+    public override IReadOnlyDictionary<string, string> Describe()
     {
-        ["name"] = Name,
-        ["family"] = "sin(a*x)",
-        ["function"] = string.Create(CultureInfo.InvariantCulture, $"sin(a*x), a ~ U({MinA:R}, {MaxA:R})"),
-        ["a_range"] = string.Create(CultureInfo.InvariantCulture, $"[{MinA:R}, {MaxA:R})"),
-        ["points"] = string.Create(CultureInfo.InvariantCulture, $"{_pointCount} points of [-pi, pi): x_i = -pi + 2 pi i / {_pointCount}"),
-        ["targets"] = "(a)",
-        ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
-        ["train_count"] = _counts[Train].ToString(CultureInfo.InvariantCulture),
-        ["validation_count"] = _counts[Validation].ToString(CultureInfo.InvariantCulture),
-        ["test_count"] = _counts[Test].ToString(CultureInfo.InvariantCulture),
-    };
+        var d = DescribeCommon();
+        d["family"] = "sin(a*x)";
+        d["function"] = string.Create(CultureInfo.InvariantCulture, $"sin(a*x), a ~ U({MinA:R}, {MaxA:R})");
+        d["a_range"] = string.Create(CultureInfo.InvariantCulture, $"[{MinA:R}, {MaxA:R})");
+        d["targets"] = "(a)";
+        return d;
+    }
 }
