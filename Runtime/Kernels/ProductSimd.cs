@@ -191,7 +191,7 @@ public static class ProductSimd
                 int c = 0;
                 for (; c + 8 <= d; c += 8)
                 {
-                    var u = Vector256.Create(z.Slice(at + c, 8)) + Vector256.Create(src.Slice(i * d + c, 8)) + Vector256.Create(dst.Slice(j * d + c, 8));
+                    var u = EdgePreActivation(z, src, dst, at + c, i * d + c, j * d + c);
                     (Vector256.Create(x.Slice(at + c, 8)) + u * Sigmoid(u)).CopyTo(y.Slice(at + c, 8));
                 }
                 if (c < d)
@@ -205,6 +205,11 @@ public static class ProductSimd
                 }
             }
     }
+
+    /// <summary>u = z[e] + src[i] + dst[j] for 8 features (the edge update's pre-activation; one order of the adds for both passes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> EdgePreActivation(ReadOnlySpan<float> z, ReadOnlySpan<float> src, ReadOnlySpan<float> dst, int e, int i, int j) =>
+        Vector256.Create(z.Slice(e, 8)) + Vector256.Create(src.Slice(i, 8)) + Vector256.Create(dst.Slice(j, 8));
 
     /// <summary>
     /// The edge update's activation backward over all edges of a weight layer: with u as in <see cref="EdgeSilu"/>,
@@ -225,7 +230,7 @@ public static class ProductSimd
                 int c = 0;
                 for (; c + 8 <= d; c += 8)
                 {
-                    var u = Vector256.Create(z.Slice(at + c, 8)) + Vector256.Create(src.Slice(i * d + c, 8)) + Vector256.Create(dst.Slice(j * d + c, 8));
+                    var u = EdgePreActivation(z, src, dst, at + c, i * d + c, j * d + c);
                     var sg = Sigmoid(u);
                     var gc = Vector256.Create(g.Slice(at + c, 8)) * (sg * (one + u * (one - sg)));
                     gc.CopyTo(gz.Slice(at + c, 8));
