@@ -23,7 +23,7 @@ STEPS=(
   "ablation-full-seed0|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0 --epochs 30 --out runs/ablation-full"
   "ablation-full-seed1|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 1 --epochs 30 --out runs/ablation-full"
   "ablation-full|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
-  "inr-edit-full|inr-edit train --zoo runs/zoo-full --full --seeds 0,1,2 --out runs/inr-edit-full"
+  "inr-edit-full|inr-edit train --zoo runs/zoo-full --full --epochs 29 --seeds 0,1,2 --out runs/inr-edit-full"
 )
 
 status() {
