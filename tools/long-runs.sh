@@ -17,6 +17,8 @@ mkdir -p "$Q"
 
 # name | arguments of the WeightTasks tool (in the order they run)
 STEPS=(
+  "sine-freq-zoo|inr-zoo build --task sine-frequency --out runs/sine-freq-zoo --sizes 2000,500,1000 --shard-size 250"
+  "sine-regress-100|sine regress --zoo runs/sine-freq-zoo --full --out runs/sine-freq-regress-100"
   "inr-zoo-full|inr-zoo build --full --out runs/zoo-full"
   "cnn-zoo-full|classifier-zoo build --arch cnn --full-every-epoch --out runs/cnn-zoo-full"
   "cnn-generalization-full|classifier-zoo generalization --zoo runs/cnn-zoo-full --seeds 3 --train-epochs 50 --out runs/cnn-generalization-full"
