@@ -199,7 +199,7 @@ public static class ProductSimd
                     int r = d - c;
                     pad.Clear();
                     z.Slice(at + c, r).CopyTo(pad); src.Slice(i * d + c, r).CopyTo(pad.Slice(8)); dst.Slice(j * d + c, r).CopyTo(pad.Slice(16)); x.Slice(at + c, r).CopyTo(pad.Slice(24));
-                    var u = Vector256.Create(pad) + Vector256.Create(pad.Slice(8)) + Vector256.Create(pad.Slice(16));
+                    var u = EdgePreActivation(pad, pad, pad, 0, 8, 16);
                     (Vector256.Create(pad.Slice(24)) + u * Sigmoid(u)).CopyTo(pad);
                     pad.Slice(0, r).CopyTo(y.Slice(at + c, r));
                 }
@@ -242,7 +242,7 @@ public static class ProductSimd
                     int r = d - c;
                     pad.Clear();
                     z.Slice(at + c, r).CopyTo(pad); src.Slice(i * d + c, r).CopyTo(pad.Slice(8)); dst.Slice(j * d + c, r).CopyTo(pad.Slice(16)); g.Slice(at + c, r).CopyTo(pad.Slice(24));
-                    var u = Vector256.Create(pad) + Vector256.Create(pad.Slice(8)) + Vector256.Create(pad.Slice(16));
+                    var u = EdgePreActivation(pad, pad, pad, 0, 8, 16);
                     var sg = Sigmoid(u);
                     (Vector256.Create(pad.Slice(24)) * (sg * (one + u * (one - sg)))).CopyTo(pad);
                     for (int q = 0; q < r; q++)
