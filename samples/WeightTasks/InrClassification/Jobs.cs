@@ -99,9 +99,6 @@ internal static class Jobs
         return result;
     }
 
-    /// <summary>The SIREN output offset of new sine zoos: the protocol's +0.5 (zoos built before issue 16 recorded 0).</summary>
-    public const float SineOutputOffset = 0.5f;
-
     /// <summary>
     /// A sine corpus: <paramref name="frequencyFamily"/> false: a·sin(b·x), a, b ~ U(0, 10) (targets (a, b), the SSL corpus);
     /// true: sin(a·x), a ~ U(0.5, 10) (target a, the regression corpus). The protocol fixes no corpus size: --per-split N builds
@@ -112,10 +109,12 @@ internal static class Jobs
     {
         var s = sizes ?? new[] { 10_000, 1_000, 1_000 };
         InrTask task = frequencyFamily ? new SineFrequencyInrTask(seed, s[0], s[1], s[2]) : new SineWaveInrTask(seed, s[0], s[1], s[2]);
-        var net = new MlpInputNetwork(Siren1x32x32x1.CreateWeightSpace(LayerCompiler.Symmetry.HiddenNeuron), LayerCompiler.InputActivation.Sine, 30f, SineOutputOffset);
+        // Activation, ω0 and output offset (the protocol's +0.5; zoos built before issue 16 recorded 0) as the SIREN declares them.
+        var siren = new Siren1x32x32x1.Network();
+        var net = new MlpInputNetwork(siren.Space, siren.Activation, siren.Omega0, siren.OutputOffset);
         var builder = new ZooBuilder(task, net, new ZooBuildOptions { Directory = directory, Seed = seed, ShardSize = plan.ShardSize, MaxThreads = threads, Fit = plan.Fit, Fitter = fitter });
         Ui.Step(string.Create(CultureInfo.InvariantCulture,
-            $"Sine zoo ({task.Describe()["function"]}, SIREN output offset {SineOutputOffset:R}) in {directory}: {string.Join(", ", task.SplitNames.Select(sp => $"{builder.PlannedCount(sp)} {sp}"))} INRs; {plan.Fit}"));
+            $"Sine zoo ({task.Describe()["function"]}, SIREN output offset {siren.OutputOffset:R}) in {directory}: {string.Join(", ", task.SplitNames.Select(sp => $"{builder.PlannedCount(sp)} {sp}"))} INRs; {plan.Fit}"));
         var result = Ui.BuildZoo(builder, cancellation);
         Ui.ZooSummary(result.Manifest);
         return result;
