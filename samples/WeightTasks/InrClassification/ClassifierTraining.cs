@@ -119,25 +119,14 @@ internal static class ClassifierTraining
     /// <summary>Loss, accuracy and confusion matrix of the model (in eval mode) on a split, in batches of <paramref name="batchSize"/>.</summary>
     public static Evaluation Evaluate(Classifier model, ZooSplit split, int batchSize)
     {
-        var module = model.Module;
-        bool wasTraining = module.IsTraining;
-        module.Eval();
-        var labels = split.Labels ?? throw new ArgumentException($"Split '{split.Name}' has no class labels; this classifier needs a labelled (image) zoo.");
-        var data = Classifier.Dataset(split);
+        var labels = RequireLabels(split);
         int n = labels.Length, classes = 10;
         var confusion = new int[classes, classes];
         var loss = new SoftmaxCrossEntropy();
         double lossSum = 0; long correct = 0;
-        var buffers = new Dictionary<int, WeightSpaceBatch>();
-        using var onDevice = model.DeviceExecutor(new TrainerOptions(), out _);   // forward of the whole model on the device when it can
-        for (int start = 0; start < n; start += batchSize)
+        Score(model, split, batchSize, (start, count, logits) =>
         {
-            int count = Math.Min(batchSize, n - start);
-            var idx = Enumerable.Range(start, count).ToArray();
             var batchLabels = labels.AsSpan(start, count).ToArray();
-            if (!buffers.TryGetValue(count, out var x)) buffers[count] = x = new WeightSpaceBatch(data.Space, count, 1);
-            data.Fill(idx, x);
-            var logits = onDevice != null ? onDevice.Forward(x) : model.Forward(x);
             lossSum += loss.Compute(logits, batchLabels).Loss * count;
             var pred = Metrics.ArgMax(logits);
             for (int i = 0; i < count; i++)
@@ -145,9 +134,45 @@ internal static class ClassifierTraining
                 confusion[batchLabels[i], pred[i]]++;
                 if (pred[i] == batchLabels[i]) correct++;
             }
+        });
+        return new Evaluation(split.Name, lossSum / n, (double)correct / n, confusion, n);
+    }
+
+    /// <summary>The model's logits (in eval mode) for every INR of a split, [count · 10] row-major, in the split's order.</summary>
+    public static float[] Logits(Classifier model, ZooSplit split, int batchSize)
+    {
+        const int classes = 10;
+        var all = new float[RequireLabels(split).Length * classes];
+        Score(model, split, batchSize, (start, count, logits) => Array.Copy(logits.Data, 0, all, start * classes, count * classes));
+        return all;
+    }
+
+    private static int[] RequireLabels(ZooSplit split) =>
+        split.Labels ?? throw new ArgumentException($"Split '{split.Name}' has no class labels; this classifier needs a labelled (image) zoo.");
+
+    /// <summary>
+    /// Runs the model in eval mode over a split in batches of <paramref name="batchSize"/> (the whole model on the device when
+    /// it can), handing each batch's logits [count, 10] to <paramref name="onBatch"/> with the batch's first row; restores the
+    /// model's training mode.
+    /// </summary>
+    private static void Score(Classifier model, ZooSplit split, int batchSize, Action<int, int, Tensor> onBatch)
+    {
+        var module = model.Module;
+        bool wasTraining = module.IsTraining;
+        module.Eval();
+        int n = RequireLabels(split).Length;
+        var data = Classifier.Dataset(split);
+        var buffers = new Dictionary<int, WeightSpaceBatch>();
+        using var onDevice = model.DeviceExecutor(new TrainerOptions(), out _);   // forward of the whole model on the device when it can
+        for (int start = 0; start < n; start += batchSize)
+        {
+            int count = Math.Min(batchSize, n - start);
+            var idx = Enumerable.Range(start, count).ToArray();
+            if (!buffers.TryGetValue(count, out var x)) buffers[count] = x = new WeightSpaceBatch(data.Space, count, 1);
+            data.Fill(idx, x);
+            onBatch(start, count, onDevice != null ? onDevice.Forward(x) : model.Forward(x));
         }
         module.Train(wasTraining);
-        return new Evaluation(split.Name, lossSum / n, (double)correct / n, confusion, n);
     }
 }
 

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Text;
 using System.Threading;
 using LayerCompiler.Tasks.Data;
 using LayerCompiler.Runtime.InputNetworks;
@@ -256,4 +257,57 @@ internal static class Jobs
         Ui.Good(string.Create(CultureInfo.InvariantCulture, $"{split} accuracy: {e.Accuracy:P2} on {e.Count} INRs (loss {e.Loss:F4})"));
         return e;
     }
+
+    /// <summary>
+    /// Evaluates trained classifiers alone and together (the mean of their softmax probabilities) on a zoo split; writes
+    /// ensemble.md and ensemble.json into <paramref name="outDir"/> when one is given.
+    /// </summary>
+    public static double Ensemble(string zoo, IReadOnlyList<string> checkpoints, string split, string? outDir, LayerCompiler.Ilgpu.IlgpuDevice? device = null)
+    {
+        if (checkpoints.Count < 2) throw new ArgumentException($"--checkpoints: an ensemble needs at least 2 models, got {checkpoints.Count}; evaluate one model with 'inr-classify eval'.");
+        var reader = ZooReader.Open(zoo);
+        reader.Manifest.Split(split); // clear error for a wrong split name before the slow part
+        if (outDir != null) LayerCompiler.Runtime.IO.OutputPaths.CreateDirectory(outDir, "--out");
+        var logits = new List<float[]>();
+        var members = new List<EnsembleMember>();
+        int[]? labels = null;
+        foreach (string checkpoint in checkpoints)
+        {
+            var (model, meta) = ClassifierFile.Load(checkpoint, device);
+            Ui.Step($"Member {members.Count + 1}/{checkpoints.Count}: {checkpoint}: {model.Description} (seed {meta.GetValueOrDefault("train.seed", "?")}, best epoch {meta.GetValueOrDefault("train.best_epoch", "?")} of {meta.GetValueOrDefault("train.epochs", "?")})");
+            var data = reader.Load(split, model.Space);
+            labels ??= data.Labels;
+            var memberLogits = ClassifierTraining.Logits(model, data, 256);
+            double accuracy = LayerCompiler.Tasks.Models.Ensemble.Accuracy(LayerCompiler.Tasks.Models.Ensemble.Predict(Array.ConvertAll(memberLogits, v => (double)v), 10), labels!);
+            Ui.Info(string.Create(CultureInfo.InvariantCulture, $"  {split} accuracy alone: {accuracy:P2}"));
+            logits.Add(memberLogits);
+            members.Add(new EnsembleMember(checkpoint, model.Kind, meta.GetValueOrDefault("train.seed", "?"), accuracy));
+        }
+        var mean = LayerCompiler.Tasks.Models.Ensemble.MeanProbabilities(logits, 10);
+        double ensemble = LayerCompiler.Tasks.Models.Ensemble.Accuracy(LayerCompiler.Tasks.Models.Ensemble.Predict(mean, 10), labels!);
+        double memberMean = members.Average(m => m.Accuracy);
+        Ui.Good(string.Create(CultureInfo.InvariantCulture,
+            $"Ensemble {split} accuracy: {ensemble:P2} on {labels!.Length} INRs ({members.Count} models, mean of their softmax probabilities; the members alone: {memberMean:P2} on average, best {members.Max(m => m.Accuracy):P2})"));
+        if (outDir != null)
+        {
+            var md = new StringBuilder();
+            md.AppendLine(CultureInfo.InvariantCulture, $"# Ensemble on zoo `{zoo}`, {split} split ({labels.Length} INRs)");
+            md.AppendLine();
+            md.AppendLine("Prediction: the class of the largest mean softmax probability over the members.");
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"| model | seed | checkpoint | {split} accuracy |");
+            md.AppendLine("|---|---|---|---|");
+            foreach (var m in members) md.AppendLine(CultureInfo.InvariantCulture, $"| {m.Model} | {m.Seed} | `{m.Checkpoint}` | {100 * m.Accuracy:F2} % |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| **ensemble of {members.Count}** | | | **{100 * ensemble:F2} %** |");
+            string mdPath = Path.Combine(outDir, "ensemble.md");
+            LayerCompiler.Runtime.IO.AtomicFile.WriteAllBytes(mdPath, Encoding.UTF8.GetBytes(md.ToString()));
+            LayerCompiler.Runtime.IO.AtomicFile.WriteAllBytes(Path.Combine(outDir, "ensemble.json"), Encoding.UTF8.GetBytes(
+                System.Text.Json.JsonSerializer.Serialize(new { zoo, split, count = labels.Length, members, ensemble_accuracy = ensemble, member_mean_accuracy = memberMean },
+                    new System.Text.Json.JsonSerializerOptions { WriteIndented = true })));
+            Ui.Info($"  results: {mdPath}");
+        }
+        return ensemble;
+    }
+
+    internal sealed record EnsembleMember(string Checkpoint, string Model, string Seed, double Accuracy);
 }

@@ -9,7 +9,7 @@ using WeightTasks.InrClassification;
 
 namespace WeightTasks.Verbs;
 
-/// <summary><c>inr-classify train | table | eval</c>: classifiers of INRs by their weights (the main job's task).</summary>
+/// <summary><c>inr-classify train | table | eval | ensemble</c>: classifiers of INRs by their weights (the main job's task).</summary>
 internal static class InrClassifyVerbs
 {
     public static Command Create()
@@ -86,7 +86,22 @@ internal static class InrClassifyVerbs
             return 0;
         }));
 
-        return new Command("inr-classify", "Classify INRs by their weights: train a classifier, a table over models and seeds, evaluate a checkpoint.") { train, table, eval };
+        // ---------------------------------------------------------------- ensemble
+        var checkpointsOption = new Option<string>("--checkpoints") { Description = "Comma-separated model.safetensors files written by train or table (at least 2).", Required = true };
+        var ensembleOutOption = new Option<string?>("--out") { Description = "Directory for ensemble.md and ensemble.json (default: print only)." };
+        var ensemble = new Command("ensemble", "Evaluate trained classifiers alone and as an ensemble (mean of their softmax probabilities) on a zoo split.")
+        {
+            Cli.Zoo, checkpointsOption, Cli.Split, ensembleOutOption, Cli.Device,
+        };
+        ensemble.SetAction((ParseResult r) => Cli.Run(() =>
+        {
+            var checkpoints = ResultsTable.ParseList(r.GetValue(checkpointsOption)!, "--checkpoints", s => s);
+            using var device = Cli.OpenDevice(r.GetValue(Cli.Device)!);
+            Jobs.Ensemble(r.GetValue(Cli.Zoo)!, checkpoints, r.GetValue(Cli.Split)!, r.GetValue(ensembleOutOption), device);
+            return 0;
+        }));
+
+        return new Command("inr-classify", "Classify INRs by their weights: train a classifier, a table over models and seeds, evaluate a checkpoint or an ensemble.") { train, table, eval, ensemble };
     }
 
     /// <summary>The recipe flags on top of the defaults; without them the options are the defaults, unchanged.</summary>
