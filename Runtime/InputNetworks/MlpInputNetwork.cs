@@ -200,6 +200,47 @@ public sealed class MlpInputNetwork : IInputNetwork
         return sum / ((double)pointCount * dOut);
     }
 
+    /// <summary>
+    /// One network's outputs at every point and, in the same pass over each tile, the weight gradient of a squared error
+    /// whose output gradient is d loss / d output[i] = (float)(2·((double)output[i] − targets[i])·<paramref name="scale"/>)
+    /// (<paramref name="scale"/>: one over the number of outputs the loss averages, which may span many networks): the
+    /// arithmetic of a float64 mean squared error over float32 outputs. Writes <paramref name="output"/>
+    /// ([pointCount, OutputWidth]) and overwrites <paramref name="gradParameters"/>; the loss itself is left to the caller
+    /// (summing over <paramref name="output"/> in the caller's order).
+    /// </summary>
+    public void SquaredErrorGradient(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, ReadOnlySpan<float> targets, double scale,
+        Span<float> output, Span<float> gradParameters, Workspace workspace)
+    {
+        CheckNetworkArgs(parameters, points, pointCount, workspace);
+        int dOut = OutputWidth;
+        if (targets.Length < pointCount * dOut)
+            throw new ArgumentException($"targets hold {targets.Length} floats, {pointCount} points × {dOut} outputs need {pointCount * dOut}.", nameof(targets));
+        if (output.Length < pointCount * dOut)
+            throw new ArgumentException($"output holds {output.Length} floats, {pointCount} points × {dOut} outputs need {pointCount * dOut}.", nameof(output));
+        CheckGrad(gradParameters);
+        gradParameters.Clear();
+        for (int p0 = 0; p0 < pointCount; p0 += TilePoints)
+        {
+            int count = Math.Min(TilePoints, pointCount - p0), width = Pad(count);
+            ForwardTile(parameters, points, p0, count, width, workspace);
+            var o = workspace.Output;
+            var g = workspace.GradA;
+            for (int j = 0; j < dOut; j++)
+            {
+                int row = j * width;
+                for (int t = 0; t < count; t++)
+                {
+                    int i = (p0 + t) * dOut + j;
+                    float y = o[row + t];
+                    output[i] = y;
+                    g[row + t] = (float)(2 * ((double)y - targets[i]) * scale);
+                }
+                Array.Clear(g, row + count, width - count);
+            }
+            BackwardTile(parameters, gradParameters, width, workspace);
+        }
+    }
+
     private static int Pad(int count) => (count + 7) & ~7;
 
     private void CheckNetworkArgs(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, Workspace workspace)
