@@ -191,7 +191,7 @@ public sealed class WeightEditor : WeightModel
         var g = new Tensor(gradOutputs.Shape);
         for (int i = 0; i < g.Length; i++) { dGamma += (double)gradOutputs.Data[i] * delta.Data[i]; g.Data[i] = gamma * gradOutputs.Data[i]; }
         _module.Gamma.Grad.Data[0] += (float)dGamma;
-        if (_equivariant != null) _equivariant.BackwardEquivariant(RenderingObjective.Unflatten(g, _equivariant.Space));
+        if (_equivariant != null) _equivariant.BackwardEquivariantParameters(RenderingObjective.Unflatten(g, _equivariant.Space));
         else if (_pointwiseNet != null) PointwiseBackward(_x!, g.Data);
         else if (_pointwise) _dense!.Backward(new Tensor(g.Data, g.Length, 1));
         else _dense!.Backward(g);

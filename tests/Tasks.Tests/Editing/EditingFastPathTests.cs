@@ -1,5 +1,6 @@
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.InputNetworks;
+using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Tasks.Editing;
 using LayerCompiler.Tasks.Zoo;
@@ -12,6 +13,9 @@ namespace LayerCompiler.Tasks.Tests.Editing;
 [Dense(32, 32)]
 [Dense(32, 1)]
 public partial class EditTestSiren { }
+
+[EquivariantModel(typeof(EditTestSiren), Channels = new[] { 4, 4 }, Outputs = 1, Head = HeadKind.Equivariant)]
+public partial class EditTestEditor { }
 
 /// <summary>
 /// The fast paths of INR editing (the rendering loss through MlpInputNetwork's fused tile kernels, the pointwise editor
@@ -150,5 +154,32 @@ public class EditingFastPathTests
         var a = Train();
         var b = Train();
         foreach (var (k, v) in a) Assert.Equal(v.Data, b[k].Data);
+    }
+
+    public static TheoryData<string> EquivariantKinds => new() { "generated", "interpreted" };
+
+    [Theory]
+    [MemberData(nameof(EquivariantKinds))]
+    public void BackwardEquivariantParametersGivesBackwardEquivariantsParameterGradientsBitwise(string kind)
+    {
+        var space = EditTestSiren.CreateWeightSpace(Symmetry.HiddenNeuron);
+        EquivariantNetwork Create() => kind == "generated"
+            ? new EditTestEditor(3)
+            : EquivariantNetwork.CreateInterpreted(new ModelConfig(Symmetry.HiddenNeuron, new[] { 4, 4 }, Activation.ReLU, HeadKind.Equivariant, 1), space, 3);
+        var x = RenderingObjective.Unflatten(SirenRows(3, 4), space);
+        var g = RenderingObjective.Unflatten(SirenRows(3, 5), space);
+        Dictionary<string, float[]> Grads(bool parametersOnly)
+        {
+            var net = Create();
+            net.ForwardEquivariant(x.Clone());
+            net.ZeroGrad();
+            if (parametersOnly) net.BackwardEquivariantParameters(g.Clone()); else net.BackwardEquivariant(g.Clone());
+            return net.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Grad.Data.ToArray());
+        }
+        var full = Grads(false);
+        var only = Grads(true);
+        Assert.Equal(full.Keys, only.Keys);
+        Assert.Contains(full.Values, v => v.Any(e => e != 0));
+        foreach (var (name, v) in full) Assert.Equal(v, only[name]);
     }
 }
