@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
@@ -121,6 +122,7 @@ public sealed class MlpInputNetwork : IInputNetwork
     // ------------------------------------------------------------------ one network
 
     /// <summary>output[p, o] for one network given by its flat parameter vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ForwardNetwork(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, Span<float> output, Workspace workspace)
     {
         CheckNetworkArgs(parameters, points, pointCount, workspace);
@@ -138,6 +140,7 @@ public sealed class MlpInputNetwork : IInputNetwork
     }
 
     /// <summary>Overwrites <paramref name="gradParameters"/> with d loss / d parameters given d loss / d output ([pointCount, OutputWidth]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void BackwardNetwork(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, ReadOnlySpan<float> gradOutput, Span<float> gradParameters, Workspace workspace)
     {
         CheckNetworkArgs(parameters, points, pointCount, workspace);
@@ -208,6 +211,7 @@ public sealed class MlpInputNetwork : IInputNetwork
     /// ([pointCount, OutputWidth]) and overwrites <paramref name="gradParameters"/>; the loss itself is left to the caller
     /// (summing over <paramref name="output"/> in the caller's order).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SquaredErrorGradient(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, ReadOnlySpan<float> targets, double scale,
         Span<float> output, Span<float> gradParameters, Workspace workspace)
     {
@@ -261,6 +265,7 @@ public sealed class MlpInputNetwork : IInputNetwork
             throw new ArgumentException($"The gradient vector has {grad.Length} entries, the network has {ParameterCount} parameters.", nameof(grad));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardTile(ReadOnlySpan<float> p, ReadOnlySpan<float> points, int p0, int count, int width, Workspace ws)
     {
         int d0 = InputWidth;
@@ -295,6 +300,7 @@ public sealed class MlpInputNetwork : IInputNetwork
     }
 
     /// <summary>Accumulates the tile's weight gradient; the output gradient is in ws.GradA ([dM, width]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BackwardTile(ReadOnlySpan<float> p, Span<float> grad, int width, Workspace ws)
     {
         float[] g = ws.GradA, next = ws.GradB;

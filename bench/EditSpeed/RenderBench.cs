@@ -32,6 +32,16 @@ static class RenderBench
             double d = Cpu(() => mlp.Backward(w, pts, P, gOut, gB), 30) / n;
             Console.WriteLine($"CPU µs per INR: generated fwd {a:F0} bwd {c:F0}; MlpInputNetwork fwd {b:F0} bwd {d:F0}");
         }
+        var ws = mlp.CreateWorkspace();
+        var flat = new float[mlp.ParameterCount]; var fgrad = new float[mlp.ParameterCount];
+        var tgt = new float[P]; var o1 = new float[P];
+        mlp.Gather(w, 0, flat);
+        for (int rep = 0; rep < 4; rep++)
+        {
+            double f = Cpu(() => { for (int k = 0; k < 32; k++) mlp.ForwardNetwork(flat, pts, P, o1, ws); }, 30) / 32;
+            double fused = Cpu(() => { for (int k = 0; k < 32; k++) mlp.SquaredErrorGradient(flat, pts, P, tgt, 1e-5, o1, fgrad, ws); }, 30) / 32;
+            Console.WriteLine($"one thread, CPU µs per INR: ForwardNetwork {f:F0}, SquaredErrorGradient (fused fwd+bwd) {fused:F0}");
+        }
         double maxd = 0; for (int i = 0; i < outA.Length; i++) maxd = Math.Max(maxd, Math.Abs(outA[i] - outB[i]));
         Console.WriteLine($"max |fwd diff| {maxd:G3}");
         var fa = LayerCompiler.Tasks.Baselines.WeightFeatures.Flattened(gA).Data; var fb = LayerCompiler.Tasks.Baselines.WeightFeatures.Flattened(gB).Data;
