@@ -77,7 +77,7 @@ public sealed class RenderingObjective : ITrainingObjective
         var flat = _flat;
         float[] rows = outputs.Data, want = wanted.Data, g = grad.Data, pts = _points;
         int pointCount = _pointCount;
-        Parallel.For(0, n, Take, (i, _, ws) =>
+        Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = flat.MaxDegreeOfParallelism }, Take, (i, _, ws) =>
         {
             var parameters = rows.AsSpan(i * per, per);
             var output = rendered.AsSpan(i * signal, signal);

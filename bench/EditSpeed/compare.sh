@@ -22,15 +22,15 @@ done
 uptime
 out=$(mktemp -d)
 for r in $(seq 1 "$reps"); do
-  for m in hidden pointwise mlp all; do
+  for m in hidden pointwise mlp all hidden,pointwise,mlp,all; do
     for v in old new; do
       d=$([ $v = old ] && echo "$old" || echo "$root")
       rm -rf "$out/$v-$m"
       s=$(date +%s.%N)
       dotnet "$d/samples/WeightTasks/bin/Release/net10.0/WeightTasks.dll" inr-edit train --zoo "$zoo" --models $m --seeds 0 --epochs 1 --out "$out/$v-$m" > "$out/$v-$m.log" 2>&1
       e=$(date +%s.%N)
-      mse=$(grep -o "test MSE [0-9.]*" "$out/$v-$m.log" | tail -1)
-      printf "run %s %-9s %s %.2f s  (%s)\n" "$r" "$m" "$v" "$(echo "$e - $s" | bc)" "$mse"
+      mse=$(grep -o "test MSE [0-9.]*" "$out/$v-$m.log" | tr '\n' ' ')
+      printf "run %s %-28s %s %.2f s  (%s)\n" "$r" "$m" "$v" "$(echo "$e - $s" | bc)" "$mse"
     done
   done
 done
