@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.Kernels;
@@ -121,6 +122,7 @@ public sealed class MlpInputNetwork : IInputNetwork
     // ------------------------------------------------------------------ one network
 
     /// <summary>output[p, o] for one network given by its flat parameter vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ForwardNetwork(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, Span<float> output, Workspace workspace)
     {
         CheckNetworkArgs(parameters, points, pointCount, workspace);
@@ -138,6 +140,7 @@ public sealed class MlpInputNetwork : IInputNetwork
     }
 
     /// <summary>Overwrites <paramref name="gradParameters"/> with d loss / d parameters given d loss / d output ([pointCount, OutputWidth]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void BackwardNetwork(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, ReadOnlySpan<float> gradOutput, Span<float> gradParameters, Workspace workspace)
     {
         CheckNetworkArgs(parameters, points, pointCount, workspace);
@@ -200,6 +203,48 @@ public sealed class MlpInputNetwork : IInputNetwork
         return sum / ((double)pointCount * dOut);
     }
 
+    /// <summary>
+    /// One network's outputs at every point and, in the same pass over each tile, the weight gradient of a squared error
+    /// whose output gradient is d loss / d output[i] = (float)(2·((double)output[i] − targets[i])·<paramref name="scale"/>)
+    /// (<paramref name="scale"/>: one over the number of outputs the loss averages, which may span many networks): the
+    /// arithmetic of a float64 mean squared error over float32 outputs. Writes <paramref name="output"/>
+    /// ([pointCount, OutputWidth]) and overwrites <paramref name="gradParameters"/>; the loss itself is left to the caller
+    /// (summing over <paramref name="output"/> in the caller's order).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void SquaredErrorGradient(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, ReadOnlySpan<float> targets, double scale,
+        Span<float> output, Span<float> gradParameters, Workspace workspace)
+    {
+        CheckNetworkArgs(parameters, points, pointCount, workspace);
+        int dOut = OutputWidth;
+        if (targets.Length < pointCount * dOut)
+            throw new ArgumentException($"targets hold {targets.Length} floats, {pointCount} points × {dOut} outputs need {pointCount * dOut}.", nameof(targets));
+        if (output.Length < pointCount * dOut)
+            throw new ArgumentException($"output holds {output.Length} floats, {pointCount} points × {dOut} outputs need {pointCount * dOut}.", nameof(output));
+        CheckGrad(gradParameters);
+        gradParameters.Clear();
+        for (int p0 = 0; p0 < pointCount; p0 += TilePoints)
+        {
+            int count = Math.Min(TilePoints, pointCount - p0), width = Pad(count);
+            ForwardTile(parameters, points, p0, count, width, workspace);
+            var o = workspace.Output;
+            var g = workspace.GradA;
+            for (int j = 0; j < dOut; j++)
+            {
+                int row = j * width;
+                for (int t = 0; t < count; t++)
+                {
+                    int i = (p0 + t) * dOut + j;
+                    float y = o[row + t];
+                    output[i] = y;
+                    g[row + t] = (float)(2 * ((double)y - targets[i]) * scale);
+                }
+                Array.Clear(g, row + count, width - count);
+            }
+            BackwardTile(parameters, gradParameters, width, workspace);
+        }
+    }
+
     private static int Pad(int count) => (count + 7) & ~7;
 
     private void CheckNetworkArgs(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, Workspace workspace)
@@ -220,6 +265,7 @@ public sealed class MlpInputNetwork : IInputNetwork
             throw new ArgumentException($"The gradient vector has {grad.Length} entries, the network has {ParameterCount} parameters.", nameof(grad));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardTile(ReadOnlySpan<float> p, ReadOnlySpan<float> points, int p0, int count, int width, Workspace ws)
     {
         int d0 = InputWidth;
@@ -254,6 +300,7 @@ public sealed class MlpInputNetwork : IInputNetwork
     }
 
     /// <summary>Accumulates the tile's weight gradient; the output gradient is in ws.GradA ([dM, width]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BackwardTile(ReadOnlySpan<float> p, Span<float> grad, int width, Workspace ws)
     {
         float[] g = ws.GradA, next = ws.GradB;

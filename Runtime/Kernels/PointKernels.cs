@@ -20,6 +20,7 @@ internal static class PointKernels
     /// c[r, t] = bias[r] + Σ_k a(r, k) · b[k, t] with a(r, k) = a[r·rowStride + k·colStride]
     /// (so a weight or its transpose), b <c>[inner, width]</c>, c <c>[rows, width]</c> (overwritten).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MatMul(ReadOnlySpan<float> a, int rowStride, int colStride, int rows, int inner,
         ReadOnlySpan<float> b, Span<float> c, int width, ReadOnlySpan<float> bias)
     {
@@ -128,6 +129,7 @@ internal static class PointKernels
     /// dw[r, k] += Σ_t g[r, t] · x[k, t] for g <c>[rows, width]</c>, x <c>[inner, width]</c>, dw <c>[rows, inner]</c>;
     /// and, when <paramref name="db"/> is not empty, db[r] += Σ_t g[r, t].
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void OuterAccumulate(ReadOnlySpan<float> g, int rows, ReadOnlySpan<float> x, int inner, int width, Span<float> dw, Span<float> db)
     {
         ref float gr = ref MemoryMarshal.GetReference(g);
@@ -224,6 +226,7 @@ internal static class PointKernels
     }
 
     /// <summary>Hidden activation in place: z ↦ act(z), and derivative[i] = act'(z) (d act / d z).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Activate(InputActivation activation, float omega0, Span<float> z, Span<float> derivative)
     {
         int n = z.Length;
@@ -336,6 +339,7 @@ internal static class PointKernels
     }
 
     /// <summary>g[i] *= d[i] (one rounding per element: the same bits at every vector width).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyInPlace(Span<float> g, ReadOnlySpan<float> d)
     {
         if (g.Length != d.Length) throw new ArgumentException($"MultiplyInPlace: lengths differ ({g.Length} vs {d.Length}).");

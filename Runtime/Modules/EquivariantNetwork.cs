@@ -167,6 +167,18 @@ public class EquivariantNetwork : Module
         return TrunkBackward(g, true, throughLastActivation: mask)!;
     }
 
+    /// <summary>
+    /// Like <see cref="BackwardEquivariant"/> but without the input gradient, which training does not need: the first
+    /// layer then skips its transposed map (same parameter gradients, bit for bit).
+    /// </summary>
+    public void BackwardEquivariantParameters(WeightSpaceBatch gradOutput)
+    {
+        if (Head != null) throw new InvalidOperationException("This model has an invariant head; call BackwardParameters.");
+        bool mask = Config.Channels.Length > 0 && Fused(Config.Channels.Length - 1);
+        var g = Layers[^1].Backward(gradOutput, true, reluMaskInput: mask)!;
+        TrunkBackward(g, false, throughLastActivation: mask);
+    }
+
     private void CheckInput(WeightSpaceBatch x)
     {
         if (x.Channels != 1) throw new ArgumentException($"Model input must have 1 channel (raw weights), got {x.Channels}.");

@@ -94,7 +94,8 @@ public static class InrEditing
     /// <summary>Pixel MSE of the renderings of <paramref name="weights"/> ([n, P] rows) against the dilated targets.</summary>
     public static double RenderMse(IInputNetwork network, Tensor weights, EditingSplit split)
     {
-        var objective = new RenderingObjective(network, InrTask.ImageGrid(28, 28), split.Pixels);
+        // Loss only: no weight gradient (the rendering's backward would be thrown away).
+        var objective = new RenderingObjective(network, InrTask.ImageGrid(28, 28), split.Pixels) { GradientWanted = static () => false };
         double total = 0;
         int n = split.Count, p = weights.Shape[1];
         for (int start = 0; start < n; start += 256)
@@ -118,7 +119,9 @@ public static class InrEditing
         model.FitInputs(train.Zoo.Weights);
         OutputPaths.CreateDirectory(runDir, "The run directory");
         var options = settings.ToTrainerOptions(train.Count, seed, model.Kind, Path.Combine(runDir, "training-checkpoint.safetensors"));
-        var trainer = new Trainer(model.Executor(options), options, new RenderingObjective(network, InrTask.ImageGrid(28, 28), train.Pixels));
+        // The validation pass (Trainer.Evaluate, the model in eval mode) needs the loss only: the objective skips the gradient then.
+        var objective = new RenderingObjective(network, InrTask.ImageGrid(28, 28), train.Pixels) { GradientWanted = () => model.Module.IsTraining };
+        var trainer = new Trainer(model.Executor(options), options, objective);
         var history = WeightModelTraining.FitOrResume(trainer, Dataset(train), Dataset(validation), progress, cancellation);
         var run = new EditingRun(model.Kind, seed, RenderMse(network, model.Predict(test.Zoo.Weights), test), RenderMse(network, model.Predict(validation.Zoo.Weights), validation),
             model.Gamma, history.BestEpoch ?? 0, history.Epochs.Count);

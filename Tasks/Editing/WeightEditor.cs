@@ -1,6 +1,10 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Linq;
+using System.Threading.Tasks;
 using LayerCompiler.Runtime;
+using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tasks.Baselines;
@@ -21,16 +25,102 @@ public sealed class WeightEditor : WeightModel
     private Tensor? _delta;
     private int _n;
 
-    private WeightEditor(string kind, Algebra.WeightSpace space, Module delta, EquivariantNetwork? equivariant, Sequential? dense, bool pointwise)
+    private WeightEditor(string kind, Algebra.WeightSpace space, Module delta, EquivariantNetwork? equivariant, Sequential? dense, bool pointwise, bool reference = false)
     {
         Kind = kind; Space = space;
         _module = new Editor(delta);
         _equivariant = equivariant; _dense = dense; _pointwise = pointwise;
+        if (pointwise && !reference && dense != null && PointwiseLayers(dense) is Linear[] linears)
+        {
+            _pointwiseLinears = linears;
+            _pointwiseNet = new MlpInputNetwork(Algebra.WeightSpace.FromLayers(linears.Select(l => Algebra.LayerDeclaration.Dense(l.InFeatures, l.OutFeatures)).ToArray(), Symmetry.HiddenNeuron),
+                InputActivation.ReLU);
+            _pointwiseParams = new float[_pointwiseNet.ParameterCount];
+        }
     }
+
+    /// <summary>The Linear layers of Linear, ReLU, …, ReLU, Linear from 1 input to 1 output, all with biases; else null.</summary>
+    private static Linear[]? PointwiseLayers(Sequential mlp)
+    {
+        var linears = new List<Linear>();
+        for (int i = 0; i < mlp.Count; i++)
+        {
+            if (i % 2 == 0) { if (mlp[i] is Linear { Bias: not null } l) linears.Add(l); else return null; }
+            else if (mlp[i] is not ReLU) return null;
+        }
+        if (mlp.Count % 2 == 0 || linears[0].InFeatures != 1 || linears[^1].OutFeatures != 1) return null;
+        for (int i = 1; i < linears.Count; i++) if (linears[i].InFeatures != linears[i - 1].OutFeatures) return null;
+        return linears.ToArray();
+    }
+
+    /// <summary>Δ = MLP(x) for every entry of x (the pointwise kernels).</summary>
+    private float[] PointwiseForward(float[] x)
+    {
+        var net = _pointwiseNet!;
+        var p = _pointwiseParams;
+        foreach (var (l, t) in _pointwiseLinears.Select((l, t) => (l, t)))
+        {
+            l.Weight.Data.CopyTo(p, net.TensorOffset(2 * t));
+            l.Bias!.Data.CopyTo(p, net.TensorOffset(2 * t + 1));
+        }
+        var delta = new float[x.Length];
+        Parallel.For(0, (x.Length + PointwiseChunk - 1) / PointwiseChunk, Take, (c, _, ws) =>
+        {
+            int start = c * PointwiseChunk, count = Math.Min(PointwiseChunk, x.Length - start);
+            net.ForwardNetwork(p, x.AsSpan(start, count), count, delta.AsSpan(start, count), ws);
+            return ws;
+        }, _workspaces.Add);
+        return delta;
+    }
+
+    /// <summary>Adds d loss / d MLP parameters, given d loss / d Δ, to the Linear layers' gradients.</summary>
+    private void PointwiseBackward(float[] x, float[] gradDelta)
+    {
+        var net = _pointwiseNet!;
+        var p = _pointwiseParams;
+        int chunks = (x.Length + PointwiseChunk - 1) / PointwiseChunk;
+        if (_chunkGrads.Length < chunks) _chunkGrads = Enumerable.Range(0, chunks).Select(_ => new float[net.ParameterCount]).ToArray();
+        var grads = _chunkGrads;
+        Parallel.For(0, chunks, Take, (c, _, ws) =>
+        {
+            int start = c * PointwiseChunk, count = Math.Min(PointwiseChunk, x.Length - start);
+            net.BackwardNetwork(p, x.AsSpan(start, count), count, gradDelta.AsSpan(start, count), grads[c], ws);
+            return ws;
+        }, _workspaces.Add);
+        for (int t = 0; t < _pointwiseLinears.Length; t++)
+        {
+            var l = _pointwiseLinears[t];
+            Accumulate(l.Weight.Grad.Data, net.TensorOffset(2 * t));
+            Accumulate(l.Bias!.Grad.Data, net.TensorOffset(2 * t + 1));
+        }
+
+        void Accumulate(float[] target, int offset)
+        {
+            for (int c = 0; c < chunks; c++)
+            {
+                var g = grads[c];
+                for (int k = 0; k < target.Length; k++) target[k] += g[offset + k];
+            }
+        }
+    }
+
+    private MlpInputNetwork.Workspace Take() => _workspaces.TryTake(out var ws) ? ws : _pointwiseNet!.CreateWorkspace();
 
     private readonly EquivariantNetwork? _equivariant;
     private readonly Sequential? _dense;
     private readonly bool _pointwise;
+
+    // The pointwise MLP (Linear, ReLU, …, Linear on one scalar) runs as a 1-input ReLU MlpInputNetwork whose "points" are
+    // the n·P normalized weight entries: tiled, feature-major kernels, rows split into fixed chunks that run in parallel.
+    // Each chunk's parameter gradient goes to its own buffer and the chunks are added in order, so results do not depend
+    // on the thread count. Null when the MLP has another shape (then Sequential runs it).
+    private const int PointwiseChunk = 16 * MlpInputNetwork.TilePoints;
+    private readonly MlpInputNetwork? _pointwiseNet;
+    private readonly Linear[] _pointwiseLinears = Array.Empty<Linear>();
+    private readonly float[] _pointwiseParams = Array.Empty<float>();
+    private readonly ConcurrentBag<MlpInputNetwork.Workspace> _workspaces = new();
+    private float[][] _chunkGrads = Array.Empty<float[]>();
+    private float[]? _x;
 
     /// <summary>F = an equivariant network with an equivariant head of one channel (e.g. a generated [EquivariantModel] with Head = Equivariant, Outputs = 1).</summary>
     public static WeightEditor Equivariant(string kind, EquivariantNetwork network)
@@ -50,10 +140,12 @@ public sealed class WeightEditor : WeightModel
     }
 
     /// <summary>F = one small MLP applied to every weight entry on its own (1 → hidden → 1, shared by all entries: the "pointwise" baseline).</summary>
-    public static WeightEditor Pointwise(Algebra.WeightSpace space, IReadOnlyList<int> hidden, ulong seed)
+    /// <param name="reference">Run the MLP through <see cref="Sequential"/> on [n·P, 1] rows (the straightforward path, for
+    /// tests) instead of the tiled pointwise kernels; the parameters, their names and the results (to float rounding) are the same.</param>
+    public static WeightEditor Pointwise(Algebra.WeightSpace space, IReadOnlyList<int> hidden, ulong seed, bool reference = false)
     {
         var mlp = BaselineMlp.Create(1, hidden, 1, new Rng(seed));
-        return new WeightEditor(EditKinds.Pointwise, space, mlp, null, mlp, true);
+        return new WeightEditor(EditKinds.Pointwise, space, mlp, null, mlp, true, reference);
     }
 
     public override string Kind { get; }
@@ -82,6 +174,7 @@ public sealed class WeightEditor : WeightModel
         int n = x.Batch, p = u.Shape[1];
         Tensor delta;
         if (_equivariant != null) delta = WeightFeatures.Flattened(_equivariant.ForwardEquivariant(x));
+        else if (_pointwiseNet != null) { _x = WeightFeatures.Flattened(x).Data; delta = new Tensor(PointwiseForward(_x), n, p); }
         else if (_pointwise) delta = new Tensor(_dense!.Forward(new Tensor(WeightFeatures.Flattened(x).Data, n * p, 1)).Data, n, p);
         else delta = _dense!.Forward(WeightFeatures.Flattened(x));
         float gamma = Gamma;
@@ -98,7 +191,8 @@ public sealed class WeightEditor : WeightModel
         var g = new Tensor(gradOutputs.Shape);
         for (int i = 0; i < g.Length; i++) { dGamma += (double)gradOutputs.Data[i] * delta.Data[i]; g.Data[i] = gamma * gradOutputs.Data[i]; }
         _module.Gamma.Grad.Data[0] += (float)dGamma;
-        if (_equivariant != null) _equivariant.BackwardEquivariant(RenderingObjective.Unflatten(g, _equivariant.Space));
+        if (_equivariant != null) _equivariant.BackwardEquivariantParameters(RenderingObjective.Unflatten(g, _equivariant.Space));
+        else if (_pointwiseNet != null) PointwiseBackward(_x!, g.Data);
         else if (_pointwise) _dense!.Backward(new Tensor(g.Data, g.Length, 1));
         else _dense!.Backward(g);
     }
