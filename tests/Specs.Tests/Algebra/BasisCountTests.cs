@@ -100,7 +100,7 @@ public class BasisCountTests
         // b2 → b2 (one shared permuted layer): DeepSets, 2 terms.
         Assert.Equal(2, Basis.Block(space, 3, 3).Count);
         // b1 → b3: unrelated, 1 term.
-        Assert.Equal(1, Basis.Block(space, 1, 5).Count);
+        Assert.Single(Basis.Block(space, 1, 5));
     }
 }
 
