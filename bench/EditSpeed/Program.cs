@@ -15,7 +15,13 @@ using LayerCompiler.Bench.EditSpeed;
 //        loss through the network's own passes) ; EditSpeed render ZOO (generated network vs MlpInputNetwork kernels)
 //   One epoch of each editor's training loop, phase by phase (the Trainer's step: batch fill, editor forward,
 //   rendering loss and its gradient, editor backward, optimizer), then the evaluation passes inr-edit makes.
-string zoo = args.Length > 1 ? args[1] : "/work/old-runs/edit-sine/fashion-zoo";
+if (args.Length < 2 || args[0] is not ("profile" or "profile-reference" or "render"))
+{
+    Console.Error.WriteLine("usage: EditSpeed profile|profile-reference ZOO [kinds] [trainLimit] [evalLimit] | EditSpeed render ZOO\n" +
+        "  ZOO: a Fashion-MNIST INR zoo, e.g. one built by `WeightTasks inr-zoo build --out runs/fashion-zoo --per-split 1000 --steps 400 --shard-size 250`");
+    Environment.Exit(2);
+}
+string zoo = args[1];
 var kinds = (args.Length > 2 ? args[2] : "hidden,pointwise,mlp,all").Split(',');
 int trainLimit = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1000;
 int evalLimit = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 500;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Paired old-vs-new timing of `WeightTasks inr-edit train` (1 epoch, one model per run), interleaved in one go.
-# Usage: bench/EditSpeed/compare.sh BASE_COMMIT [REPEATS] [ZOO]
+# Usage: bench/EditSpeed/compare.sh BASE_COMMIT REPEATS ZOO   (ZOO: a Fashion-MNIST INR zoo, e.g. runs/fashion-zoo built by
+#   `WeightTasks inr-zoo build --out runs/fashion-zoo --per-split 1000 --steps 400 --shard-size 250`)
 # Builds BASE_COMMIT (git archive into /tmp/editspeed-base) and this tree's samples/WeightTasks and bench/EditSpeed in
 # Release, then for each repeat and model runs old, then new, and prints wall seconds; then the per-phase profile
 # (bench/EditSpeed profile: steady-state µs per training INR) old and new, interleaved.
 set -euo pipefail
-base=${1:?base commit}; reps=${2:-3}; zoo=${3:-/work/old-runs/edit-sine/fashion-zoo}
+base=${1:?base commit}; reps=${2:?repeats}; zoo=${3:?zoo directory}
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
-old=/tmp/editspeed-base
+old=${TMPDIR:-/tmp}/editspeed-base
 if [ ! -f "$old/.commit" ] || [ "$(cat "$old/.commit")" != "$base" ]; then
   rm -rf "$old"; mkdir -p "$old"; git -C "$root" archive "$base" | tar -x -C "$old"; echo "$base" > "$old/.commit"
 fi
