@@ -84,3 +84,8 @@ public partial class SignedProductClassifier { }
 /// <summary>The signed model with ScaleGMN's regularization: LayerNorm after every product layer, dropout 0.2.</summary>
 [ProductModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.SignedHiddenNeuron, Features = 32, Layers = 2, Outputs = 10, Normalize = true, Dropout = 0.2f)]
 public partial class SignedProductClassifierNormalized { }
+
+/// <summary>The signed model twice as wide (64 features per node and edge), for the full corpus, where the 32-feature model
+/// fits its training INRs barely better than its validation INRs.</summary>
+[ProductModel(typeof(Siren2x32x32x1), Symmetry = Symmetry.SignedHiddenNeuron, Features = 64, Layers = 2, Outputs = 10)]
+public partial class WideSignedProductClassifier { }

@@ -13,6 +13,7 @@ public class ProductModelTests
     [InlineData("product-signed")]
     [InlineData("product")]
     [InlineData("product-signed-ln")]
+    [InlineData("product-signed-wide")]
     public void Train_ProductKind_WithTheRecipe_SavesAModelThatEvalReproduces(string model)
     {
         string run = Workspace.NewDirectory($"train-{model}");
@@ -25,6 +26,7 @@ public class ProductModelTests
         string file = Path.Combine(run, "model.safetensors");
         var saved = SafetensorsContent.Read(file);
         Assert.Equal(model, saved.Metadata["user.model.kind"]);
+        Assert.Equal(model == "product-signed-wide", saved.Metadata["user.model.class"] == "WideSignedProductClassifier");
         Assert.Equal("3", saved.Metadata["user.train.warmup_steps"]);
         Assert.Equal("1", saved.Metadata["user.train.clip_grad_norm"]);
         Assert.Contains(saved.Tensors.Keys, k => k.StartsWith("extra.normalizer.", StringComparison.Ordinal));

@@ -17,11 +17,11 @@ namespace WeightTasks.InrClassification;
 internal static class ModelKinds
 {
     public const string Hidden = "hidden", All = "all", Mlp = "mlp", Stats = "stats";
-    public const string Product = "product", ProductSigned = "product-signed", ProductSignedNorm = "product-signed-ln";
-    public static readonly string[] Names = { Hidden, All, Mlp, Stats, Product, ProductSigned, ProductSignedNorm };
+    public const string Product = "product", ProductSigned = "product-signed", ProductSignedNorm = "product-signed-ln", ProductSignedWide = "product-signed-wide";
+    public static readonly string[] Names = { Hidden, All, Mlp, Stats, Product, ProductSigned, ProductSignedNorm, ProductSignedWide };
 
     /// <summary>The product-layer kinds have one size: <c>--full</c> does not change them.</summary>
-    public static bool IsProduct(string kind) => kind is Product or ProductSigned or ProductSignedNorm;
+    public static bool IsProduct(string kind) => kind is Product or ProductSigned or ProductSignedNorm or ProductSignedWide;
 
     public static string Describe(string kind, bool full) => kind switch
     {
@@ -32,6 +32,7 @@ internal static class ModelKinds
         Product => "product layers, hidden-neuron permutations (2 × 32 features)",
         ProductSigned => "product layers, permutations × sign flips (sign-invariant lift, 2 × 32 features)",
         ProductSignedNorm => "product layers, permutations × sign flips, LayerNorm + dropout 0.2 (2 × 32 features)",
+        ProductSignedWide => "product layers, permutations × sign flips (sign-invariant lift, 2 × 64 features)",
         _ => kind,
     };
 }
@@ -115,6 +116,7 @@ internal sealed class Classifier
         ModelKinds.Product => new ProductWeightModel(kind, new ProductClassifier(seed)),
         ModelKinds.ProductSigned => new ProductWeightModel(kind, new SignedProductClassifier(seed)),
         ModelKinds.ProductSignedNorm => new ProductWeightModel(kind, new SignedProductClassifierNormalized(seed)),
+        ModelKinds.ProductSignedWide => new ProductWeightModel(kind, new WideSignedProductClassifier(seed)),
         _ => throw new ArgumentException($"Unknown model '{kind}'; choose one of {string.Join(", ", ModelKinds.Names)}."),
     });
 }
