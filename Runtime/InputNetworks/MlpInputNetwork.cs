@@ -177,29 +177,7 @@ public sealed class MlpInputNetwork : IInputNetwork
             throw new ArgumentException($"targets hold {targets.Length} floats, {pointCount} points × {dOut} outputs need {pointCount * dOut}.", nameof(targets));
         bool wantGrad = !gradParameters.IsEmpty;
         if (wantGrad) { CheckGrad(gradParameters); gradParameters.Clear(); }
-        double sum = 0;
-        float scale = 2f / (pointCount * dOut);
-        for (int p0 = 0; p0 < pointCount; p0 += TilePoints)
-        {
-            int count = Math.Min(TilePoints, pointCount - p0), width = Pad(count);
-            ForwardTile(parameters, points, p0, count, width, workspace);
-            var o = workspace.Output;
-            var g = workspace.GradA;
-            for (int j = 0; j < dOut; j++)
-            {
-                int row = j * width;
-                float tileSum = 0;
-                for (int t = 0; t < count; t++)
-                {
-                    float e = o[row + t] - targets[(p0 + t) * dOut + j];
-                    tileSum += e * e;
-                    g[row + t] = scale * e;
-                }
-                sum += tileSum;
-                Array.Clear(g, row + count, width - count);
-            }
-            if (wantGrad) BackwardTile(parameters, gradParameters, width, workspace);
-        }
+        double sum = SquaredErrorTiles(parameters, points, pointCount, targets, 2f / (pointCount * dOut), Span<float>.Empty, gradParameters, wantGrad, workspace);
         return sum / ((double)pointCount * dOut);
     }
 
@@ -211,7 +189,6 @@ public sealed class MlpInputNetwork : IInputNetwork
     /// ([pointCount, OutputWidth]) and overwrites <paramref name="gradParameters"/>; the loss itself is left to the caller
     /// (summing over <paramref name="output"/> in the caller's order).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SquaredErrorGradient(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, ReadOnlySpan<float> targets, double scale,
         Span<float> output, Span<float> gradParameters, Workspace workspace)
     {
@@ -223,6 +200,24 @@ public sealed class MlpInputNetwork : IInputNetwork
             throw new ArgumentException($"output holds {output.Length} floats, {pointCount} points × {dOut} outputs need {pointCount * dOut}.", nameof(output));
         CheckGrad(gradParameters);
         gradParameters.Clear();
+        SquaredErrorTiles(parameters, points, pointCount, targets, scale, output, gradParameters, wantGrad: true, workspace);
+    }
+
+    /// <summary>
+    /// The tile loop of <see cref="MseAndGradient"/> and <see cref="SquaredErrorGradient"/>: forward each tile, set the output
+    /// gradient of a squared error against <paramref name="targets"/>, back-propagate it into <paramref name="gradParameters"/>
+    /// when <paramref name="wantGrad"/>. With an empty <paramref name="output"/> (fitting), the gradient is scale·e in float32
+    /// (scale = 2 / outputs) and the float32 per-tile sums of e² are returned; otherwise the outputs are written and the gradient
+    /// is (float)(2·((double)y − target)·scale), returning 0 (the caller sums the loss in its own order).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private double SquaredErrorTiles(ReadOnlySpan<float> parameters, ReadOnlySpan<float> points, int pointCount, ReadOnlySpan<float> targets, double scale,
+        Span<float> output, Span<float> gradParameters, bool wantGrad, Workspace workspace)
+    {
+        int dOut = OutputWidth;
+        bool fitting = output.IsEmpty;
+        float fitScale = (float)scale;
+        double sum = 0;
         for (int p0 = 0; p0 < pointCount; p0 += TilePoints)
         {
             int count = Math.Min(TilePoints, pointCount - p0), width = Pad(count);
@@ -232,17 +227,30 @@ public sealed class MlpInputNetwork : IInputNetwork
             for (int j = 0; j < dOut; j++)
             {
                 int row = j * width;
-                for (int t = 0; t < count; t++)
+                if (fitting)
                 {
-                    int i = (p0 + t) * dOut + j;
-                    float y = o[row + t];
-                    output[i] = y;
-                    g[row + t] = (float)(2 * ((double)y - targets[i]) * scale);
+                    float tileSum = 0;
+                    for (int t = 0; t < count; t++)
+                    {
+                        float e = o[row + t] - targets[(p0 + t) * dOut + j];
+                        tileSum += e * e;
+                        g[row + t] = fitScale * e;
+                    }
+                    sum += tileSum;
                 }
+                else
+                    for (int t = 0; t < count; t++)
+                    {
+                        int i = (p0 + t) * dOut + j;
+                        float y = o[row + t];
+                        output[i] = y;
+                        g[row + t] = (float)(2 * ((double)y - targets[i]) * scale);
+                    }
                 Array.Clear(g, row + count, width - count);
             }
-            BackwardTile(parameters, gradParameters, width, workspace);
+            if (wantGrad) BackwardTile(parameters, gradParameters, width, workspace);
         }
+        return sum;
     }
 
     private static int Pad(int count) => (count + 7) & ~7;
