@@ -10,6 +10,7 @@ using LayerCompiler.Tasks.Data;
 using LayerCompiler.Tasks.Editing;
 using LayerCompiler.Tasks.Zoo;
 using LayerCompiler.Bench.EditSpeed;
+using WeightTasks;
 
 // Usage: EditSpeed profile|profile-reference ZOO [kinds] [trainLimit] [evalLimit]   (profile-reference: the rendering
 //        loss through the network's own passes) ; EditSpeed render ZOO (generated network vs MlpInputNetwork kernels)

@@ -5,6 +5,7 @@ using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Tasks.Editing;
 using LayerCompiler.Tasks.Zoo;
+using WeightTasks;
 
 namespace LayerCompiler.Bench.EditSpeed;
 
