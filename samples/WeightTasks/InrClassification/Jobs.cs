@@ -278,7 +278,7 @@ internal static class Jobs
             var data = reader.Load(split, model.Space);
             labels ??= data.Labels;
             var memberLogits = ClassifierTraining.Logits(model, data, 256);
-            double accuracy = LayerCompiler.Tasks.Models.Ensemble.Accuracy(LayerCompiler.Tasks.Models.Ensemble.Predict(Array.ConvertAll(memberLogits, v => (double)v), 10), labels!);
+            double accuracy = LayerCompiler.Runtime.Losses.Metrics.Accuracy(new LayerCompiler.Runtime.Tensor(memberLogits, labels!.Length, 10), labels);
             Ui.Info(string.Create(CultureInfo.InvariantCulture, $"  {split} accuracy alone: {accuracy:P2}"));
             logits.Add(memberLogits);
             members.Add(new EnsembleMember(checkpoint, model.Kind, meta.GetValueOrDefault("train.seed", "?"), accuracy));
