@@ -21,13 +21,14 @@ STEPS=(
   "sine-regress-100|sine regress --zoo runs/sine-freq-zoo --full --out runs/sine-freq-regress-100"
   "inr-zoo-full|inr-zoo build --full --out runs/zoo-full"
   "ablation-full-ps|inr-classify table --zoo runs/zoo-full --models product-signed --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
-  "wide-aug-full-seed0|inr-classify table --zoo runs/zoo-full --models product-signed-wide --seeds 0 --epochs 30 --augment protocol --out runs/wide-aug-full"
-  "cnn-zoo-full|classifier-zoo build --arch cnn --full-every-epoch --out runs/cnn-zoo-full"
-  "cnn-generalization-full|classifier-zoo generalization --zoo runs/cnn-zoo-full --seeds 3 --train-epochs 50 --out runs/cnn-generalization-full"
+  "ensemble-full-ps|inr-classify ensemble --zoo runs/zoo-full --checkpoints runs/ablation-full/product-signed-seed0/model.safetensors,runs/ablation-full/product-signed-seed1/model.safetensors,runs/ablation-full/product-signed-seed2/model.safetensors --out runs/ensemble-full-ps"
   "ablation-full-seed0|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0 --epochs 30 --out runs/ablation-full"
   "ablation-full-seed1|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 1 --epochs 30 --out runs/ablation-full"
   "ablation-full|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
+  "cnn-zoo-full|classifier-zoo build --arch cnn --full-every-epoch --out runs/cnn-zoo-full"
+  "cnn-generalization-full|classifier-zoo generalization --zoo runs/cnn-zoo-full --seeds 3 --train-epochs 50 --out runs/cnn-generalization-full"
   "inr-edit-full|inr-edit train --zoo runs/zoo-full --full --epochs 29 --seeds 0,1,2 --out runs/inr-edit-full"
+  "wide-aug-full-seed0|inr-classify table --zoo runs/zoo-full --models product-signed-wide --seeds 0 --epochs 30 --augment protocol --out runs/wide-aug-full"
 )
 
 status() {
