@@ -9,7 +9,7 @@ namespace LayerCompiler.Generator.Emit
     /// a constant. The per-edge D×D products of a weight layer run as blocked matrix products over all of its edges (the
     /// runtime's <c>ProductSimd.Gemm</c>: register-blocked 8-lane SIMD, bitwise the per-edge row combinations), the edge
     /// SiLU and its derivative as one vectorized pass (<c>ProductSimd.EdgeSilu</c>, <c>EdgeSiluBackward</c>); the per-node
-    /// products are <c>ProductSimd</c> row combinations, with the layer's maps pre-transposed once per call
+    /// products are the same blocked products over all of a layer's nodes, with the layer's maps pre-transposed once per call
     /// (<c>ProductTransposes</c>). The forward keeps [A e | A' e] per edge, so the backward does not compute them twice,
     /// and every weight gradient is one product over all of a layer's edges or nodes (no per-edge outer products). A
     /// kernel made for another feature count runs the generic schedule (the runtime's <c>ProductKernel</c> passes, widths
@@ -80,8 +80,9 @@ namespace LayerCompiler.Generator.Emit
                 float[] b = pt.NodeForward[{P}], bb = pt.NodeBackward[{P}];
                 global::System.Span<float> hf = t.ProjIn[{P}], hb = t.ProjOut[{P}], efb = t.EdgeFB[{P}], fwd = t.Fwd[{L}], bwd = t.Bwd[{P}];
                 hf.Clear(); hb.Clear(); efb.Clear(); fwd.Clear(); bwd.Clear();
-                for (int i = 0; i < I; i++) PS.RowsAdd(b, D, hin.Slice(i * D, D), hf.Slice(i * D, D));
-                for (int j = 0; j < O; j++) PS.RowsAdd(bb, D, hout.Slice(j * D, D), hb.Slice(j * D, D));
+                // B h and B' h of every node: blocked products over the layer's nodes.
+                PS.Gemm(hin, D, 1, b, D, hf, D, I, D, D);
+                PS.Gemm(hout, D, 1, bb, D, hb, D, O, D, D);
                 // [A e | A' e] of every edge: one blocked product [O·I × D] · [Aᵀ | A'ᵀ].
                 PS.Gemm(edges, D, 1, pt.EdgeMessages[{P}], 2 * D, efb, 2 * D, O * I, 2 * D, D);
                 for (int j = 0; j < O; j++)
@@ -111,16 +112,17 @@ namespace LayerCompiler.Generator.Emit
                     float[] ut = pt.NodeUpdate[{K}], ub = p.NodeBias[{K}];
                     global::System.Span<float> z = t.NodeZ[{K}], o = t.NodeOut[{K}];
                     z.Clear();
+                    // U [H; m; m'] of every node: blocked products over the layer's nodes, the H part, then m, then m'.
+                    PS.Gemm(h, D, 1, ut, D, z, D, W, D, D);
+                """, ("K", k), ("W", width)).Replace("{N}", fwd && bwd ? "" : !fwd && !bwd ? " (no messages)" : fwd ? " (no backward message: the output layer)" : " (no forward message: the input layer)"));
+            if (fwd) w.Line($"    {Simd}.Gemm(t.Fwd[{I(k)}], D, 1, global::System.MemoryExtensions.AsSpan(ut, D * D), D, z, D, W, D, D);");
+            if (bwd) w.Line($"    {Simd}.Gemm(t.Bwd[{I(k)}], D, 1, global::System.MemoryExtensions.AsSpan(ut, 2 * D * D), D, z, D, W, D, D);");
+            w.Lines(Fill("""
                     for (int v = 0; v < W; v++)
                     {
                         var zv = z.Slice(v * D, D);
                         var hv = h.Slice(v * D, D);
                         var ov = o.Slice(v * D, D);
-                        PS.RowsAdd(ut, D, hv, zv);
-                """, ("K", k), ("W", width)).Replace("{N}", fwd && bwd ? "" : !fwd && !bwd ? " (no messages)" : fwd ? " (no backward message: the output layer)" : " (no forward message: the input layer)"));
-            if (fwd) w.Line($"        {Simd}.RowsAdd(global::System.MemoryExtensions.AsSpan(ut, D * D), D, global::System.MemoryExtensions.AsSpan(t.Fwd[{I(k)}], v * D, D), zv);");
-            if (bwd) w.Line($"        {Simd}.RowsAdd(global::System.MemoryExtensions.AsSpan(ut, 2 * D * D), D, global::System.MemoryExtensions.AsSpan(t.Bwd[{I(k)}], v * D, D), zv);");
-            w.Lines(Fill("""
                         for (int c = 0; c < D; c++)
                         {
                             float zc = zv[c] + ub[c];
@@ -141,11 +143,12 @@ namespace LayerCompiler.Generator.Emit
                 float[] vt = pt.EdgeUpdate[{P}], vb = p.EdgeBias[{P}];
                 global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), z = t.EdgeZ[{P}];
                 ps.Clear(); pd.Clear();
-                for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, D * D), D, global::System.MemoryExtensions.AsSpan(t.NodeOut[{P}], i * D, D), ps.Slice(i * D, D));
+                // The node terms V_src H'[i] and V_dst H'[j] + v: blocked products over the layer's nodes.
+                PS.Gemm(t.NodeOut[{P}], D, 1, global::System.MemoryExtensions.AsSpan(vt, D * D), D, ps, D, I, D, D);
+                PS.Gemm(t.NodeOut[{L}], D, 1, global::System.MemoryExtensions.AsSpan(vt, 2 * D * D), D, pd, D, O, D, D);
                 for (int j = 0; j < O; j++)
                 {
                     var pdj = pd.Slice(j * D, D);
-                    PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, 2 * D * D), D, global::System.MemoryExtensions.AsSpan(t.NodeOut[{L}], j * D, D), pdj);
                     for (int c = 0; c < D; c++) pdj[c] += vb[c];
                 }
                 global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D);
@@ -166,11 +169,11 @@ namespace LayerCompiler.Generator.Emit
                 global::System.Span<float> ps = global::System.MemoryExtensions.AsSpan(t.Src, 0, I * D), pd = global::System.MemoryExtensions.AsSpan(t.Dst, 0, O * D), gps = global::System.MemoryExtensions.AsSpan(t.GSrc, 0, I * D), gpd = global::System.MemoryExtensions.AsSpan(t.GDst, 0, O * D), z = t.EdgeZ[{P}], gz = t.G1[{P}];
                 ps.Clear(); pd.Clear(); gps.Clear(); gpd.Clear();
                 global::System.ReadOnlySpan<float> hin = t.NodeOut[{P}], hout = t.NodeOut[{L}];
-                for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, D * D), D, hin.Slice(i * D, D), ps.Slice(i * D, D));
+                PS.Gemm(hin, D, 1, global::System.MemoryExtensions.AsSpan(vt, D * D), D, ps, D, I, D, D);
+                PS.Gemm(hout, D, 1, global::System.MemoryExtensions.AsSpan(vt, 2 * D * D), D, pd, D, O, D, D);
                 for (int j = 0; j < O; j++)
                 {
                     var pdj = pd.Slice(j * D, D);
-                    PS.RowsAdd(global::System.MemoryExtensions.AsSpan(vt, 2 * D * D), D, hout.Slice(j * D, D), pdj);
                     for (int c = 0; c < D; c++) pdj[c] += vb[c];
                 }
                 global::System.ReadOnlySpan<float> edges = global::System.MemoryExtensions.AsSpan(x.Edges[{P}], n * O * I * D, O * I * D), ge = global::System.MemoryExtensions.AsSpan(gy.Edges[{P}], n * O * I * D, O * I * D);
@@ -188,9 +191,9 @@ namespace LayerCompiler.Generator.Emit
                 {
                     var gdj = gpd.Slice(j * D, D);
                     for (int c = 0; c < D; c++) gvb[c] += gdj[c];
-                    PS.RowsAdd(global::System.MemoryExtensions.AsSpan(v, 2 * D), 3 * D, gdj, global::System.MemoryExtensions.AsSpan(t.GNodeOut[{L}], j * D, D));
                 }
-                for (int i = 0; i < I; i++) PS.RowsAdd(global::System.MemoryExtensions.AsSpan(v, D), 3 * D, gps.Slice(i * D, D), global::System.MemoryExtensions.AsSpan(t.GNodeOut[{P}], i * D, D));
+                PS.Gemm(gpd, D, 1, global::System.MemoryExtensions.AsSpan(v, 2 * D), 3 * D, t.GNodeOut[{L}], D, O, D, D);
+                PS.Gemm(gps, D, 1, global::System.MemoryExtensions.AsSpan(v, D), 3 * D, t.GNodeOut[{P}], D, I, D, D);
             }
             """, ("L", l), ("P", l - 1), ("O", outs), ("I", ins)));
 
@@ -216,27 +219,17 @@ namespace LayerCompiler.Generator.Emit
                             gzv[c] = gc;
                             gub[c] += gc;
                         }
-                        var gxv = gxn.Slice(v * D, D);
-                        ghv.CopyTo(gxv);
-                        PS.RowsAdd(u, 3 * D, gzv, gxv);
+                    }
+                    // The nodes' input gradient gh + Uᵀ gz and the messages' gradients: blocked products over the layer's nodes.
+                    gh.CopyTo(gxn);
+                    PS.Gemm(gz, D, 1, u, 3 * D, gxn, D, W, D, D);
                 """, ("K", k), ("W", width)));
-            if (fwd) w.Lines(Fill("""
-                        var gf = global::System.MemoryExtensions.AsSpan(t.GFwd[{K}], v * D, D);
-                        gf.Clear();
-                        PS.RowsAdd(global::System.MemoryExtensions.AsSpan(u, D), 3 * D, gzv, gf);
-                """, ("K", k)));
-            if (bwd) w.Lines(Fill("""
-                        var gb = global::System.MemoryExtensions.AsSpan(t.GBwd[{K}], v * D, D);
-                        gb.Clear();
-                        PS.RowsAdd(global::System.MemoryExtensions.AsSpan(u, 2 * D), 3 * D, gzv, gb);
-                """, ("K", k)));
-            w.Line("    }");
-            w.Line("    for (int o = 0; o < D; o++)");
-            w.Line("    {");
-            w.Line($"        {Simd}.RowsAddStrided(h, D, gz.Slice(o), D, W, global::System.MemoryExtensions.AsSpan(gu, o * 3 * D, D));");
-            if (fwd) w.Line($"        {Simd}.RowsAddStrided(t.Fwd[{I(k)}], D, gz.Slice(o), D, W, global::System.MemoryExtensions.AsSpan(gu, o * 3 * D + D, D));");
-            if (bwd) w.Line($"        {Simd}.RowsAddStrided(t.Bwd[{I(k)}], D, gz.Slice(o), D, W, global::System.MemoryExtensions.AsSpan(gu, o * 3 * D + 2 * D, D));");
-            w.Line("    }");
+            if (fwd) w.Line($"    global::System.Array.Clear(t.GFwd[{I(k)}]); {Simd}.Gemm(gz, D, 1, global::System.MemoryExtensions.AsSpan(u, D), 3 * D, t.GFwd[{I(k)}], D, W, D, D);");
+            if (bwd) w.Line($"    global::System.Array.Clear(t.GBwd[{I(k)}]); {Simd}.Gemm(gz, D, 1, global::System.MemoryExtensions.AsSpan(u, 2 * D), 3 * D, t.GBwd[{I(k)}], D, W, D, D);");
+            w.Line("    // The U gradient gzᵀ [H; m; m'] (row o: Σ_v gz[v, o] times the node's inputs): blocked products over the nodes.");
+            w.Line($"    {Simd}.Gemm(gz, 1, D, h, D, gu, 3 * D, D, D, W);");
+            if (fwd) w.Line($"    {Simd}.Gemm(gz, 1, D, t.Fwd[{I(k)}], D, global::System.MemoryExtensions.AsSpan(gu, D), 3 * D, D, D, W);");
+            if (bwd) w.Line($"    {Simd}.Gemm(gz, 1, D, t.Bwd[{I(k)}], D, global::System.MemoryExtensions.AsSpan(gu, 2 * D), 3 * D, D, D, W);");
             w.Line("}");
         }
 
@@ -258,25 +251,7 @@ namespace LayerCompiler.Generator.Emit
                     var gmj = gm.Slice(j * D, D);
                     var hbj = hb.Slice(j * D, D);
                     var ghbj = ghb.Slice(j * D, D);
-                    for (int i = 0; i < I; i++)
-                    {
-                        int at = (j * I + i) * 2 * D;
-                        var gmbi = gmb.Slice(i * D, D);
-                        var hfi = hf.Slice(i * D, D);
-                        var ghfi = ghf.Slice(i * D, D);
-                        var efe = efb.Slice(at, D);
-                        var ebe = efb.Slice(at + D, D);
-                        var gefe = gfb.Slice(at, D);
-                        var gebe = gfb.Slice(at + D, D);
-                        for (int c = 0; c < D; c++)
-                        {
-                            float f = gmj[c] * (1f / I), r = gmbi[c] * (1f / O);
-                            gefe[c] = f * hfi[c];
-                            ghfi[c] += f * efe[c];
-                            gebe[c] = r * hbj[c];
-                            ghbj[c] += r * ebe[c];
-                        }
-                    }
+                    PS.MessageGradients(gmj, gmb, hf, hbj, efb.Slice(j * I * 2 * D, I * 2 * D), gfb.Slice(j * I * 2 * D, I * 2 * D), ghf, ghbj, 1f / I, 1f / O, I, D);
                 }
                 // The edges' input gradient [A e | A' e]'s adjoint [g_f | g_b] [A; A'] and the A, A' gradients: blocked products over all edges.
                 PS.Gemm(gfb, 2 * D, 1, pt.EdgeMessagesStacked[{P}], D, gxe, D, O * I, D, 2 * D);
@@ -285,8 +260,8 @@ namespace LayerCompiler.Generator.Emit
                 PS.Gemm(ghf, 1, D, hin, D, gb, D, D, D, I);
                 PS.Gemm(ghb, 1, D, hout, D, gbb, D, D, D, O);
                 global::System.Span<float> gxin = global::System.MemoryExtensions.AsSpan(gx.Nodes[{P}], n * I * D, I * D), gxout = global::System.MemoryExtensions.AsSpan(gx.Nodes[{L}], n * O * D, O * D);
-                for (int i = 0; i < I; i++) PS.RowsAdd(b, D, ghf.Slice(i * D, D), gxin.Slice(i * D, D));
-                for (int j = 0; j < O; j++) PS.RowsAdd(bb, D, ghb.Slice(j * D, D), gxout.Slice(j * D, D));
+                PS.Gemm(ghf, D, 1, b, D, gxin, D, I, D, D);
+                PS.Gemm(ghb, D, 1, bb, D, gxout, D, O, D, D);
             }
             """, ("L", l), ("P", l - 1), ("O", outs), ("I", ins)));
     }

@@ -18,7 +18,9 @@ namespace LayerCompiler.Bench;
 /// </summary>
 public static class ProductBench
 {
-    public sealed record Options(int Batch = 64, int Features = 16, int Reps = 10, bool Torch = true, bool Reference = true);
+    /// <param name="TorchThreads">PyTorch's intra-op thread counts, one timed PyTorch run each (the C# kernels use every core).</param>
+    public sealed record Options(int Batch = 64, int Features = 16, int Reps = 10, bool Torch = true, bool Reference = true,
+        IReadOnlyList<int>? TorchThreads = null, bool Generic = true);
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -53,9 +55,9 @@ public static class ProductBench
         double cpuPeak0 = MachineCeilings.FmaPeakPerCpuSecond();
         var (fwd, fwdCpu) = Time(() => kernel.Forward(p, x, y), o.Reps);
         var (fb, fbCpu) = Time(() => { kernel.Forward(p, x, y); kernel.Backward(p, x, gy, gx, gp); }, o.Reps);
-        if (kernel.FusedFeatures == d)
+        if (kernel.FusedFeatures == d) Emit("fused", graph, batch, d, fwd, fb, fwdCpu, fbCpu);
+        if (kernel.FusedFeatures == d && o.Generic)
         {
-            Emit("fused", graph, batch, d, fwd, fb, fwdCpu, fbCpu);
             var (gf, gfCpu) = Time(() => generic.Forward(p, x, y), o.Reps);
             var (gfb, gfbCpu) = Time(() => { generic.Forward(p, x, y); generic.Backward(p, x, gy, gx, gp); }, o.Reps);
             Emit("generic", graph, batch, d, gf, gfb, gfCpu, gfbCpu);
@@ -87,12 +89,13 @@ public static class ProductBench
             Emit("reference", graph, batch, d, rf, rfb);
         }
         if (o.Torch)
-        {
-            var (code, stdout, stderr) = Python("--batch", batch.ToString(Inv), "--features", d.ToString(Inv), "--reps", o.Reps.ToString(Inv),
-                "--widths", string.Join(" ", graph.Widths));
-            if (code != 0) { Console.Error.WriteLine($"PyTorch product layer failed (exit {code}): {stderr.Trim()} — run bash bench/setup.sh"); return 1; }
-            Console.Write(stdout);
-        }
+            foreach (int threads in o.TorchThreads ?? [1, Environment.ProcessorCount])
+            {
+                var (code, stdout, stderr) = Python("--batch", batch.ToString(Inv), "--features", d.ToString(Inv), "--reps", o.Reps.ToString(Inv),
+                    "--threads", threads.ToString(Inv), "--widths", string.Join(" ", graph.Widths));
+                if (code != 0) { Console.Error.WriteLine($"PyTorch product layer failed (exit {code}): {stderr.Trim()} — run bash bench/setup.sh"); return 1; }
+                Console.Write(stdout);
+            }
         return status;
     }
 

@@ -5,7 +5,7 @@ using LayerCompiler.Bench;
 
 // dotnet run -c Release --project bench/LayerCompiler.Bench [-- quick [--reps N] [--no-torch] [--no-interpreted] [--out DIR] [--paired-rounds N] [--ceiling-seconds S]]   (no verb: quick)
 // dotnet run -c Release --project bench/LayerCompiler.Bench -- bdn [BenchmarkDotNet arguments]
-// dotnet run -c Release --project bench/LayerCompiler.Bench -- product [--batch B] [--features D] [--reps N] [--no-torch] [--no-reference]
+// dotnet run -c Release --project bench/LayerCompiler.Bench -- product [--batch B] [--features D] [--reps N] [--torch-threads 1,2] [--no-torch] [--no-reference] [--no-generic]
 if (args.Length > 0 && args[0] == "bdn")
 {
     var config = DefaultConfig.Instance.AddJob(Job.ShortRun);
@@ -14,7 +14,7 @@ if (args.Length > 0 && args[0] == "bdn")
 }
 if (args.Length > 0 && args[0] == "product")
 {
-    // product [--batch B] [--features D] [--reps N] [--no-torch] [--no-reference]
+    // product [--batch B] [--features D] [--reps N] [--torch-threads 1,2] [--no-torch] [--no-reference] [--no-generic]
     var po = new ProductBench.Options();
     for (int i = 1; i < args.Length; i++)
     {
@@ -27,9 +27,13 @@ if (args.Length > 0 && args[0] == "product")
                 case "--batch": po = po with { Batch = Next() }; break;
                 case "--features": po = po with { Features = Next() }; break;
                 case "--reps": po = po with { Reps = Next() }; break;
+                case "--torch-threads":
+                    po = po with { TorchThreads = i + 1 < args.Length ? ParseCounts(args[++i]) : throw new ArgumentException("--torch-threads takes a list of thread counts, e.g. 1,2.") };
+                    break;
                 case "--no-torch": po = po with { Torch = false }; break;
                 case "--no-reference": po = po with { Reference = false }; break;
-                default: Console.Error.WriteLine($"error: unknown argument '{args[i]}'. Use: product [--batch B] [--features D] [--reps N] [--no-torch] [--no-reference]"); return 2;
+                case "--no-generic": po = po with { Generic = false }; break;
+                default: Console.Error.WriteLine($"error: unknown argument '{args[i]}'. Use: product [--batch B] [--features D] [--reps N] [--torch-threads 1,2] [--no-torch] [--no-reference] [--no-generic]"); return 2;
             }
         }
         catch (ArgumentException e) { Console.Error.WriteLine("error: " + e.Message); return 2; }
@@ -81,3 +85,8 @@ for (int i = 0; i < rest.Length; i++)
     }
 }
 return QuickBench.Run(options);
+
+// "1,2" → [1, 2]: positive whole numbers separated by commas.
+static int[] ParseCounts(string list) => list.Split(',').Select(t =>
+    int.TryParse(t, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= 1
+        ? n : throw new ArgumentException($"--torch-threads takes positive thread counts separated by commas (e.g. 1,2), got '{list}'.")).ToArray();

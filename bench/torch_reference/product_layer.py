@@ -12,7 +12,9 @@ Parameter names are those of the C# ProductLayerParameters (edges.{l}.forward_ed
 
 Modes:
   (default)        time forward (no_grad) and forward+backward (loss = sum of every output) at --batch, --features,
-                   --widths; one JSON line on stdout: {"bench": "product", "impl": "torch", ...}.
+                   --widths, on --threads intra-op threads (default: torch's own choice); one JSON line on stdout:
+                   {"bench": "product", "impl": "torch", ...} with wall-clock and process CPU milliseconds (every
+                   thread of the process, so a 2-thread run's spin-waiting counts) per repetition.
   --selftest       the batched layer against a loop-per-edge float64 implementation, and autograd gradients against
                    central differences; exit 1 on a mismatch.
   --check FILE     a safetensors file written by `LayerCompiler.Bench product` (parameters p.*, inputs x.*, the C#
@@ -200,14 +202,17 @@ def summary(times_s):
 
 
 def timed(fn, reps, warmup):
+    """Wall-clock and process CPU seconds (time.process_time: every thread) of each repetition, after warmup calls."""
     for _ in range(warmup):
         fn()
-    out = []
+    wall, cpu = [], []
     for _ in range(reps):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn()
-        out.append(time.perf_counter() - t0)
-    return summary(out)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return summary(wall), summary(cpu)
 
 
 def bench(widths, batch, d, reps, warmup):
@@ -225,9 +230,10 @@ def bench(widths, batch, d, reps, warmup):
         yn, ye = layer(xs[:len(nodes)], xs[len(nodes):])
         sum(t.sum() for t in yn + ye).backward()
 
+    (f_wall, f_cpu), (fb_wall, fb_cpu) = timed(fwd, reps, warmup), timed(fwd_bwd, reps, warmup)
     r = {"bench": "product", "impl": "torch", "torch": torch.__version__, "threads": torch.get_num_threads(),
          "widths": widths, "batch": batch, "features": d,
-         "forward_ms": timed(fwd, reps, warmup), "fwd_bwd_ms": timed(fwd_bwd, reps, warmup)}
+         "forward_ms": f_wall, "fwd_bwd_ms": fb_wall, "forward_cpu_ms": f_cpu, "fwd_bwd_cpu_ms": fb_cpu}
     print(json.dumps(r))
     return 0
 
@@ -241,7 +247,12 @@ def main():
     ap.add_argument("--features", type=int, default=16)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     a = ap.parse_args()
+    if a.threads < 0:
+        ap.error("--threads must be 0 (torch's default) or a positive count")
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     if a.selftest:
         return selftest()
     if a.check:

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using LayerCompiler.Runtime.Kernels;
 
 namespace LayerCompiler.Runtime.Tests.Kernels;
@@ -111,5 +112,35 @@ public class ProductSimdTests
             ProductSimd.EdgeSilu(xs, shifted, ss, ds, y1, 1, 1, 8 + d);
             Assert.True(y1.AsSpan(8 - 3, d).SequenceEqual(y.AsSpan(0, d)), "a value's result depends on its lane");
         }
+    }
+
+    /// <summary><see cref="ProductSimd.Exp"/> against float64 over its range (a dense grid, random points and the ends), the
+    /// clamping beyond it, and σ built on it.</summary>
+    [Fact]
+    public void ExpIsCloseToTheTrueExponential()
+    {
+        var xs = new List<float>();
+        for (double x = -87.3; x <= 88; x += 1.0 / 64) xs.Add((float)x);
+        var rng = new Rng(7);
+        for (int q = 0; q < 20000; q++) xs.Add((float)(rng.NextDouble() * 175.3 - 87.3));
+        xs.AddRange(new[] { -87.33654f, 88f, 0f, -0f, 1e-8f, -1e-8f, 0.34657f, -0.34657f });
+        double worst = 0;
+        for (int at = 0; at + 8 <= xs.Count; at += 8)
+        {
+            var v = Vector256.Create(xs.GetRange(at, 8).ToArray());
+            var e = ProductSimd.Exp(v);
+            for (int l = 0; l < 8; l++)
+            {
+                double want = Math.Exp(xs[at + l]);
+                worst = Math.Max(worst, Math.Abs(e.GetElement(l) - want) / want);
+            }
+        }
+        Assert.True(worst <= 2e-7, $"worst relative error {worst:E3}");
+        var far = ProductSimd.Exp(Vector256.Create(-1000f, -100f, 100f, 1000f, float.NegativeInfinity, float.PositiveInfinity, -87.5f, 88.5f));
+        Assert.Equal((float)Math.Exp(-87.33654f), far.GetElement(0), 1e-44f);
+        Assert.True(float.IsFinite(far.GetElement(3)) && far.GetElement(3) == far.GetElement(5) && far.GetElement(0) == far.GetElement(4), "beyond the range the ends are returned");
+        var s = ProductSimd.Sigmoid(Vector256.Create(-200f, -20f, -1f, 0f, 1f, 20f, 200f, 3.5f));
+        float[] u = { -200f, -20f, -1f, 0f, 1f, 20f, 200f, 3.5f };
+        for (int l = 0; l < 8; l++) Assert.True(Math.Abs(s.GetElement(l) - 1 / (1 + Math.Exp(-u[l]))) <= 1e-7, $"σ({u[l]})");
     }
 }
