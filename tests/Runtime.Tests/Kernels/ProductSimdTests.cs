@@ -16,6 +16,8 @@ public class ProductSimdTests
     {
         new object[] { 1, 1, 1 }, new object[] { 3, 5, 7 }, new object[] { 4, 16, 32 }, new object[] { 7, 24, 11 },
         new object[] { 9, 40, 40 }, new object[] { 64, 64, 32 }, new object[] { 13, 3, 4 }, new object[] { 6, 33, 2 },
+        // 6-row blocks: with a rest of 4 or 8 rows (32, 38), an odd count (7, 13 × 16), and none (6).
+        new object[] { 32, 32, 20 }, new object[] { 38, 16, 5 }, new object[] { 7, 32, 3 }, new object[] { 13, 16, 9 }, new object[] { 6, 48, 1 },
     };
 
     [Theory]
@@ -142,5 +144,35 @@ public class ProductSimdTests
         var s = ProductSimd.Sigmoid(Vector256.Create(-200f, -20f, -1f, 0f, 1f, 20f, 200f, 3.5f));
         float[] u = { -200f, -20f, -1f, 0f, 1f, 20f, 200f, 3.5f };
         for (int l = 0; l < 8; l++) Assert.True(Math.Abs(s.GetElement(l) - 1 / (1 + Math.Exp(-u[l]))) <= 1e-7, $"σ({u[l]})");
+    }
+
+    /// <summary><see cref="ProductSimd.MessageGradients"/> is bitwise the per-value loop it replaced in the generated
+    /// messages' backward, for feature counts with and without a tail of fewer than 8.</summary>
+    [Theory]
+    [InlineData(5, 32)]
+    [InlineData(3, 11)]
+    [InlineData(2, 4)]
+    public void MessageGradientsIsBitwiseThePerValueLoop(int ins, int d)
+    {
+        var rng = new Rng((ulong)(ins * 100 + d));
+        float[] R(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)rng.Normal(); return a; }
+        const int outs = 7;
+        float[] gmj = R(d), gmb = R(ins * d), hf = R(ins * d), hbj = R(d), efb = R(ins * 2 * d), ghf0 = R(ins * d), ghb0 = R(d);
+        float[] gfb = new float[ins * 2 * d], ghf = (float[])ghf0.Clone(), ghb = (float[])ghb0.Clone();
+        ProductSimd.MessageGradients(gmj, gmb, hf, hbj, efb, gfb, ghf, ghb, 1f / ins, 1f / outs, ins, d);
+        float[] egfb = new float[ins * 2 * d], eghf = (float[])ghf0.Clone(), eghb = (float[])ghb0.Clone();
+        for (int i = 0; i < ins; i++)
+            for (int c = 0; c < d; c++)
+            {
+                float f = gmj[c] * (1f / ins), r = gmb[i * d + c] * (1f / outs);
+                egfb[i * 2 * d + c] = f * hf[i * d + c];
+                eghf[i * d + c] += f * efb[i * 2 * d + c];
+                egfb[i * 2 * d + d + c] = r * hbj[c];
+                eghb[c] += r * efb[i * 2 * d + d + c];
+            }
+        Assert.True(egfb.AsSpan().SequenceEqual(gfb), "edge projection gradients");
+        Assert.True(eghf.AsSpan().SequenceEqual(ghf), "source node gradients");
+        Assert.True(eghb.AsSpan().SequenceEqual(ghb), "destination node gradient");
+        Assert.Throws<ArgumentException>(() => ProductSimd.MessageGradients(gmj, gmb, hf, hbj, efb.AsSpan(1), gfb, ghf, ghb, 1f / ins, 1f / outs, ins, d));
     }
 }
