@@ -62,7 +62,7 @@ public static class ProductBench
             var (gfb, gfbCpu) = Time(() => { generic.Forward(p, x, y); generic.Backward(p, x, gy, gx, gp); }, o.Reps);
             Emit("generic", graph, batch, d, gf, gfb, gfCpu, gfbCpu);
         }
-        else Emit("generic", graph, batch, d, fwd, fb, fwdCpu, fbCpu);
+        if (kernel.FusedFeatures != d) Emit("generic", graph, batch, d, fwd, fb, fwdCpu, fbCpu);
         double peak1 = MachineCeilings.FmaPeakNow(0.5, Environment.ProcessorCount);
         double cpuPeak = Math.Max(cpuPeak0, MachineCeilings.FmaPeakPerCpuSecond());
         double f = fwdFlops * batch, fbf = (fwdFlops + bwdFlops) * batch;
