@@ -9,10 +9,12 @@ namespace LayerCompiler.Runtime.Kernels;
 /// <summary>
 /// The small SIMD building blocks of the generated product kernels (the loops around them are emitted per architecture
 /// with every width and the feature count D constant; see docs/generator.md, "Product models"): the blocked matrix
-/// product <see cref="Gemm"/> that runs a weight layer's per-edge products over all of its edges at once; the
-/// row-combination forms (vectorized over the output's features with up to four 8-lane accumulators in registers) for
-/// the per-node products; the edge SiLU and its derivative over all edges (<see cref="EdgeSilu"/>,
-/// <see cref="EdgeSiluBackward"/>). Deterministic: fixed order, one fused multiply-add per term where the CPU has FMA (multiply, then add, where it has not).
+/// product <see cref="Gemm"/> that runs a weight layer's per-edge products over all of its edges at once, and the
+/// per-node products over all of a layer's nodes; the row-combination forms (<see cref="RowsAdd"/>, the one-row case,
+/// bitwise the same); the edge SiLU and its derivative over all edges (<see cref="EdgeSilu"/>,
+/// <see cref="EdgeSiluBackward"/>, with the single-precision <see cref="Exp"/>); the messages' backward per neuron
+/// (<see cref="MessageGradients"/>). Deterministic: fixed order, one fused multiply-add per term where the CPU has FMA
+/// (multiply, then add, where it has not).
 /// </summary>
 public static class ProductSimd
 {
