@@ -42,6 +42,22 @@ public class TableTests
         string md = File.ReadAllText(Path.Combine(dir, "results.md"));
         Assert.Contains("| MLP on per-tensor statistics | 2 |", md);
         Assert.Contains("| MLP on flattened weights | 2 |", md);
+        // Every run keeps its per-epoch validation accuracy and time; the tables give the median epoch time.
+        foreach (var r in runs)
+        {
+            var val = r.GetProperty("ValidationAccuracies").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            var sec = r.GetProperty("EpochSeconds").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            Assert.Equal(r.GetProperty("ValidationAccuracy").GetDouble(), Assert.Single(val), 12);
+            Assert.True(sec.Length == 1 && sec[0] > 0, "one positive epoch time per epoch");
+            Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"| {r.GetProperty("BestEpoch").GetInt32()} / 1 | {r.GetProperty("TrainSeconds").GetDouble():F0} s | {sec[0]:F1} |"), md);
+        }
+        Assert.Contains("s / epoch (median)", md);
+        // The HTML report: the bars of test accuracy per model and a validation curve per model.
+        string html = File.ReadAllText(Path.Combine(dir, "report.html"));
+        Assert.Contains("Test accuracy, % (bar: mean; whisker: ± sd; dots: seeds)", html);
+        Assert.Contains("stats: validation accuracy (%) after every epoch", html);
+        Assert.Contains("mlp: validation accuracy (%) after every epoch", html);
+        Assert.Contains("<svg", html);
 
         // Same command again: every run is already finished, nothing is trained, the table is the same.
         var second = Tool.Run(Workspace.Root, args).ShouldSucceed();

@@ -14,9 +14,23 @@ namespace WeightTasks.InrClassification;
 /// <summary>The <c>table</c> verb's output: per-run results and per-model mean ± standard deviation over seeds.</summary>
 internal static class ResultsTable
 {
-    public sealed record Run(string Model, ulong Seed, double TestAccuracy, double ValidationAccuracy, int BestEpoch, int Epochs, double TrainSeconds, string Augmentation);
+    /// <param name="ValidationAccuracies">Validation accuracy after every epoch (the report's curves).</param>
+    /// <param name="EpochSeconds">Wall-clock seconds of every epoch (training and validation).</param>
+    public sealed record Run(string Model, ulong Seed, double TestAccuracy, double ValidationAccuracy, int BestEpoch, int Epochs, double TrainSeconds, string Augmentation,
+        IReadOnlyList<double> ValidationAccuracies, IReadOnlyList<double> EpochSeconds)
+    {
+        /// <summary>The median of <see cref="EpochSeconds"/> (robust to the odd epoch slowed by other work on the machine); NaN without epochs.</summary>
+        public double MedianEpochSeconds => Median(EpochSeconds);
+    }
 
-    public sealed record Summary(string Model, int Runs, double Mean, double Std, double Min, double Max);
+    /// <param name="MedianEpochSeconds">The median over the model's runs of each run's median epoch time.</param>
+    public sealed record Summary(string Model, int Runs, double Mean, double Std, double Min, double Max, double MedianEpochSeconds);
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var v = values.Order().ToArray();
+        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
 
     public static List<T> ParseList<T>(string text, string option, Func<string, T> parse)
     {
@@ -32,11 +46,11 @@ internal static class ResultsTable
         var a = g.Select(r => r.TestAccuracy).ToArray();
         double mean = a.Average();
         double std = a.Length > 1 ? Math.Sqrt(a.Sum(v => (v - mean) * (v - mean)) / (a.Length - 1)) : 0;
-        return new Summary(g.Key, a.Length, mean, std, a.Min(), a.Max());
+        return new Summary(g.Key, a.Length, mean, std, a.Min(), a.Max(), Median(g.Select(r => r.MedianEpochSeconds)));
     }).ToList();
 
-    /// <summary>Writes results.md and results.json (atomically) into <paramref name="directory"/>.</summary>
-    public static void Write(string directory, string zoo, bool full, IReadOnlyList<Run> runs)
+    /// <summary>Writes results.md, results.json and report.html (atomically) into <paramref name="directory"/>.</summary>
+    public static void Write(string directory, string zoo, bool full, IReadOnlyList<Run> runs, string? command = null)
     {
         LayerCompiler.Runtime.IO.OutputPaths.CreateDirectory(directory, "--out");
         var manifest = ZooReader.Open(zoo).Manifest;
@@ -49,17 +63,18 @@ internal static class ResultsTable
         md.AppendLine(CultureInfo.InvariantCulture, $"Zoo: {manifest.TaskName}, {counts} INRs{psnr}.");
         md.AppendLine(CultureInfo.InvariantCulture, $"Models: {(full ? "full (reference) variants" : "quick variants")}. Test accuracy at the epoch chosen by validation accuracy.");
         md.AppendLine();
-        md.AppendLine("| model | runs | test accuracy (mean ± std) | min | max |");
-        md.AppendLine("|---|---|---|---|---|");
+        md.AppendLine("| model | runs | test accuracy (mean ± std) | min | max | s / epoch (median) |");
+        md.AppendLine("|---|---|---|---|---|---|");
         foreach (var s in Summarize(runs))
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {ModelKinds.Describe(s.Model, full)} | {s.Runs} | {100 * s.Mean:F2} ± {100 * s.Std:F2} % | {100 * s.Min:F2} % | {100 * s.Max:F2} % |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {ModelKinds.Describe(s.Model, full)} | {s.Runs} | {100 * s.Mean:F2} ± {100 * s.Std:F2} % | {100 * s.Min:F2} % | {100 * s.Max:F2} % | {s.MedianEpochSeconds:F1} |");
         md.AppendLine();
-        md.AppendLine("| model | seed | test accuracy | validation accuracy | best epoch / epochs | training time | augmentation |");
-        md.AppendLine("|---|---|---|---|---|---|---|");
+        md.AppendLine("| model | seed | test accuracy | validation accuracy | best epoch / epochs | training time | s / epoch (median) | augmentation |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var r in runs)
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Model} | {r.Seed} | {100 * r.TestAccuracy:F2} % | {100 * r.ValidationAccuracy:F2} % | {r.BestEpoch} / {r.Epochs} | {r.TrainSeconds:F0} s | {r.Augmentation} |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Model} | {r.Seed} | {100 * r.TestAccuracy:F2} % | {100 * r.ValidationAccuracy:F2} % | {r.BestEpoch} / {r.Epochs} | {r.TrainSeconds:F0} s | {r.MedianEpochSeconds:F1} | {r.Augmentation} |");
         AtomicFile.WriteAllBytes(Path.Combine(directory, "results.md"), Encoding.UTF8.GetBytes(md.ToString()));
-        AtomicFile.WriteAllBytes(Path.Combine(directory, "results.json"), Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { zoo, full, runs, summary = Summarize(runs) }, new JsonSerializerOptions { WriteIndented = true })));
+        AtomicFile.WriteAllBytes(Path.Combine(directory, "results.json"), Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { zoo, full, runs, summary = Summarize(runs) }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals })));
+        TableReport.Build(zoo, counts, full, runs, command).Write(Path.Combine(directory, "report.html"));
     }
 
     public static void Print(IReadOnlyList<Run> runs)

@@ -68,8 +68,9 @@ internal static class InrClassifyVerbs
                     Ui.Step($"Run {rows.Count + 1}/{models.Count * seeds.Count}: {model}, seed {seed}");
                     var (test, outcome) = Jobs.Train(r.GetValue(Cli.Zoo)!, model, full, options, Path.Combine(outDir, $"{model}-seed{seed}"), r.GetValue(limitOption), ct, device);
                     var best = outcome.History.First(h => h.Epoch == outcome.BestEpoch);
-                    rows.Add(new ResultsTable.Run(model, seed, test.Accuracy, best.ValAccuracy, outcome.BestEpoch, outcome.History.Count, outcome.History.Sum(h => h.Seconds), options.AugmentationName));
-                    ResultsTable.Write(outDir, r.GetValue(Cli.Zoo)!, full, rows);
+                    rows.Add(new ResultsTable.Run(model, seed, test.Accuracy, best.ValAccuracy, outcome.BestEpoch, outcome.History.Count, outcome.History.Sum(h => h.Seconds), options.AugmentationName,
+                        outcome.History.Select(h => h.ValAccuracy).ToArray(), outcome.History.Select(h => h.Seconds).ToArray()));
+                    ResultsTable.Write(outDir, r.GetValue(Cli.Zoo)!, full, rows, "WeightTasks " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1)));
                 }
             ResultsTable.Print(rows);
             Ui.Info($"  table: {Path.Combine(outDir, "results.md")}");
