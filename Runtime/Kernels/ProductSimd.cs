@@ -240,7 +240,8 @@ public static class ProductSimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {
-        x = Vector256.Min(Vector256.Max(x, Vector256.Create(-87.33654f)), Vector256.Create(88f));
+        // Clamped with the native min/max (vminps/vmaxps), the bound first: a NaN x is returned as it is and propagates.
+        x = Vector256.MinNative(Vector256.Create(88f), Vector256.MaxNative(Vector256.Create(-87.33654f), x));
         var n = Vector256.Floor(x * Vector256.Create(1.44269504088896341f) + Vector256.Create(0.5f));
         var r = x - n * Vector256.Create(0.693359375f);
         r -= n * Vector256.Create(-2.12194440e-4f);
@@ -250,7 +251,8 @@ public static class ProductSimd
         p = p * r + Vector256.Create(1.6666665459e-1f);
         p = p * r + Vector256.Create(5.0000001201e-1f);
         var e = p * (r * r) + r + Vector256<float>.One;
-        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        // n is integral and within [−126, 127]: the plain truncating conversion (vcvttps2dq), no saturation handling needed.
+        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n) + Vector256.Create(127), 23).AsSingle();
         return e * scale;
     }
 

@@ -141,6 +141,9 @@ public class ProductSimdTests
         var far = ProductSimd.Exp(Vector256.Create(-1000f, -100f, 100f, 1000f, float.NegativeInfinity, float.PositiveInfinity, -87.5f, 88.5f));
         Assert.Equal((float)Math.Exp(-87.33654f), far.GetElement(0), 1e-44f);
         Assert.True(float.IsFinite(far.GetElement(3)) && far.GetElement(3) == far.GetElement(5) && far.GetElement(0) == far.GetElement(4), "beyond the range the ends are returned");
+        // A NaN is not clamped into a number: it stays NaN (training's non-finite checks must still see it).
+        Assert.True(float.IsNaN(ProductSimd.Exp(Vector256.Create(float.NaN)).GetElement(0)), "exp(NaN)");
+        Assert.True(float.IsNaN(ProductSimd.Sigmoid(Vector256.Create(float.NaN)).GetElement(0)), "σ(NaN)");
         var s = ProductSimd.Sigmoid(Vector256.Create(-200f, -20f, -1f, 0f, 1f, 20f, 200f, 3.5f));
         float[] u = { -200f, -20f, -1f, 0f, 1f, 20f, 200f, 3.5f };
         for (int l = 0; l < 8; l++) Assert.True(Math.Abs(s.GetElement(l) - 1 / (1 + Math.Exp(-u[l]))) <= 1e-7, $"σ({u[l]})");
