@@ -22,6 +22,8 @@ STEPS=(
   "inr-zoo-full|inr-zoo build --full --out runs/zoo-full"
   "ablation-full-ps|inr-classify table --zoo runs/zoo-full --models product-signed --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
   "ensemble-full-ps|inr-classify ensemble --zoo runs/zoo-full --checkpoints runs/ablation-full/product-signed-seed0/model.safetensors,runs/ablation-full/product-signed-seed1/model.safetensors,runs/ablation-full/product-signed-seed2/model.safetensors --out runs/ensemble-full-ps"
+  "ablation-full-hp-seed1|inr-classify table --zoo runs/zoo-full --models hidden,product --seeds 1 --epochs 30 --out runs/ablation-full"
+  "ablation-full-hp-seed2|inr-classify table --zoo runs/zoo-full --models hidden,product --seeds 2 --epochs 30 --out runs/ablation-full"
   "ablation-full-seed0|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0 --epochs 30 --out runs/ablation-full"
   "ablation-full-seed1|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 1 --epochs 30 --out runs/ablation-full"
   "ablation-full|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
