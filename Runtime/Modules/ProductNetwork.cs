@@ -208,18 +208,31 @@ public class ProductNetwork : Module
             Kernels[i].Forward(_values[i], _inputs[i], _raw[i]);
             var src = _raw[i].All.ToArray();
             var dst = next.All.ToArray();
-            for (int a = 0; a < src.Length; a++)
+            var masks = _dropped ? _masks[i].All.ToArray() : null;
+            // One draw from the model's generator per layer and forward; every (array, network) then fills its mask from its
+            // own stream derived from it, so the masks do not depend on the thread count or the order networks run in.
+            ulong maskSeed = _dropped ? _dropoutRng.NextUInt64() : 0;
+            int layer = i;
+            // Networks in parallel: LayerNorm is per row (node or edge) and dropout per value, so each network's rows are
+            // computed exactly as one serial pass would.
+            Parallel.For(0, batch, n =>
             {
-                if (Config.Normalize)
-                    LayerNormKernels.Forward(src[a], src[a].Length / _d, _d, _norms[i].W.Data, _norms[i].B.Data, dst[a], _mean[i][a], _invStd[i][a]);
-                else src[a].CopyTo(dst[a], 0);
-                if (_dropped)
+                for (int a = 0; a < src.Length; a++)
                 {
-                    var mask = _masks[i].All.ElementAt(a);
-                    Dropout.FillMask(mask, Config.Dropout, _dropoutRng);
-                    for (int e = 0; e < mask.Length; e++) dst[a][e] *= mask[e];
+                    int rows = src[a].Length / _d / batch, at = n * rows * _d, len = rows * _d;
+                    if (Config.Normalize)
+                        LayerNormKernels.Forward(src[a].AsSpan(at, len), rows, _d, _norms[layer].W.Data, _norms[layer].B.Data, dst[a].AsSpan(at, len),
+                            _mean[layer][a].AsSpan(n * rows, rows), _invStd[layer][a].AsSpan(n * rows, rows));
+                    else src[a].AsSpan(at, len).CopyTo(dst[a].AsSpan(at, len));
+                    if (masks != null)
+                    {
+                        var mask = masks[a].AsSpan(at, len);
+                        Dropout.FillMask(mask, Config.Dropout, Rng.ForEpoch(maskSeed, a, (ulong)n));
+                        var y = dst[a].AsSpan(at, len);
+                        for (int e = 0; e < len; e++) y[e] *= mask[e];
+                    }
                 }
-            }
+            });
         }
         Pool(_final!, _features!);
         return Head.Forward(_features!);
@@ -295,21 +308,42 @@ public class ProductNetwork : Module
         for (int i = Config.Layers - 1; i >= 0; i--)
         {
             var ga = g.All.ToArray();
-            if (_dropped)
+            var masks = _dropped ? _masks[i].All.ToArray() : null;
+            var raw = Config.Normalize ? _raw[i].All.ToArray() : null;
+            var tmp = Config.Normalize ? new GraphFeatures<float>(Graph, batch, d) : null;
+            var ta = tmp?.All.ToArray();
+            // Per network: the LayerNorm parameter gradients' partial sums, added in network order below (deterministic for any
+            // thread count).
+            var gw = Config.Normalize ? new double[batch, d] : null;
+            var gb = Config.Normalize ? new double[batch, d] : null;
+            int layer = i;
+            Parallel.For(0, batch, n =>
             {
-                var masks = _masks[i].All.ToArray();
-                for (int a = 0; a < ga.Length; a++) for (int e = 0; e < ga[a].Length; e++) ga[a][e] *= masks[a][e];
-            }
+                double[]? w = gw is null ? null : new double[d], b = gb is null ? null : new double[d];
+                for (int a = 0; a < ga.Length; a++)
+                {
+                    int rows = ga[a].Length / d / batch, at = n * rows * d, len = rows * d;
+                    if (masks != null)
+                    {
+                        var gr = ga[a].AsSpan(at, len);
+                        var mr = masks[a].AsSpan(at, len);
+                        for (int e = 0; e < len; e++) gr[e] *= mr[e];
+                    }
+                    if (raw != null)
+                        LayerNormKernels.Backward(raw[a].AsSpan(at, len), ga[a].AsSpan(at, len), rows, d, _norms[layer].W.Data,
+                            _mean[layer][a].AsSpan(n * rows, rows), _invStd[layer][a].AsSpan(n * rows, rows), ta![a].AsSpan(at, len), w, b);
+                }
+                if (w != null) for (int k = 0; k < d; k++) { gw![n, k] = w[k]; gb![n, k] = b![k]; }
+            });
             if (Config.Normalize)
             {
-                var raw = _raw[i].All.ToArray();
-                var gw = new double[d]; var gb = new double[d];
-                var tmp = new GraphFeatures<float>(Graph, batch, d);
-                var ta = tmp.All.ToArray();
-                for (int a = 0; a < ga.Length; a++)
-                    LayerNormKernels.Backward(raw[a], ga[a], raw[a].Length / d, d, _norms[i].W.Data, _mean[i][a], _invStd[i][a], ta[a], gw, gb);
-                for (int k = 0; k < d; k++) { _norms[i].W.Grad.Data[k] += (float)gw[k]; _norms[i].B.Grad.Data[k] += (float)gb[k]; }
-                g = tmp;
+                for (int k = 0; k < d; k++)
+                {
+                    double sw = 0, sb = 0;
+                    for (int n = 0; n < batch; n++) { sw += gw![n, k]; sb += gb![n, k]; }
+                    _norms[i].W.Grad.Data[k] += (float)sw; _norms[i].B.Grad.Data[k] += (float)sb;
+                }
+                g = tmp!;
             }
             Kernels[i].Backward(_values[i], _inputs[i], g, gx, _grads[i]);
             (g, gx) = (gx, g);
