@@ -317,24 +317,28 @@ public class ProductNetwork : Module
             var gw = Config.Normalize ? new double[batch, d] : null;
             var gb = Config.Normalize ? new double[batch, d] : null;
             int layer = i;
-            Parallel.For(0, batch, n =>
+            // Without LayerNorm and dropout the gradient passes through unchanged: no per-network pass at all.
+            if (masks != null || raw != null)
             {
-                double[]? w = gw is null ? null : new double[d], b = gb is null ? null : new double[d];
-                for (int a = 0; a < ga.Length; a++)
+                Parallel.For(0, batch, n =>
                 {
-                    int rows = ga[a].Length / d / batch, at = n * rows * d, len = rows * d;
-                    if (masks != null)
+                    double[]? w = gw is null ? null : new double[d], b = gb is null ? null : new double[d];
+                    for (int a = 0; a < ga.Length; a++)
                     {
-                        var gr = ga[a].AsSpan(at, len);
-                        var mr = masks[a].AsSpan(at, len);
-                        for (int e = 0; e < len; e++) gr[e] *= mr[e];
+                        int rows = ga[a].Length / d / batch, at = n * rows * d, len = rows * d;
+                        if (masks != null)
+                        {
+                            var gr = ga[a].AsSpan(at, len);
+                            var mr = masks[a].AsSpan(at, len);
+                            for (int e = 0; e < len; e++) gr[e] *= mr[e];
+                        }
+                        if (raw != null)
+                            LayerNormKernels.Backward(raw[a].AsSpan(at, len), ga[a].AsSpan(at, len), rows, d, _norms[layer].W.Data,
+                                _mean[layer][a].AsSpan(n * rows, rows), _invStd[layer][a].AsSpan(n * rows, rows), ta![a].AsSpan(at, len), w, b);
                     }
-                    if (raw != null)
-                        LayerNormKernels.Backward(raw[a].AsSpan(at, len), ga[a].AsSpan(at, len), rows, d, _norms[layer].W.Data,
-                            _mean[layer][a].AsSpan(n * rows, rows), _invStd[layer][a].AsSpan(n * rows, rows), ta![a].AsSpan(at, len), w, b);
-                }
-                if (w != null) for (int k = 0; k < d; k++) { gw![n, k] = w[k]; gb![n, k] = b![k]; }
-            });
+                    if (w != null) for (int k = 0; k < d; k++) { gw![n, k] = w[k]; gb![n, k] = b![k]; }
+                });
+            }
             if (Config.Normalize)
             {
                 for (int k = 0; k < d; k++)
