@@ -35,6 +35,22 @@ public sealed class Rng
         return result;
     }
 
+    /// <summary>
+    /// Fills <paramref name="destination"/> with the next <see cref="NextUInt64"/> values, in order (bitwise the same as calling
+    /// it once per element), with the state kept in registers for the whole span.
+    /// </summary>
+    public void Fill(Span<ulong> destination)
+    {
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        for (int i = 0; i < destination.Length; i++)
+        {
+            destination[i] = Rotl(s1 * 5, 7) * 9;
+            ulong t = s1 << 17;
+            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = Rotl(s3, 45);
+        }
+        _s0 = s0; _s1 = s1; _s2 = s2; _s3 = s3;
+    }
+
     /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Numerics.Tensors;
 using System.Threading.Tasks;
 using LayerCompiler.Algebra;
 using LayerCompiler.Runtime.Kernels;
@@ -40,7 +41,7 @@ public sealed record ProductModelConfig(Symmetry Symmetry, int Features, int Lay
 /// <see cref="Symmetry.SignedHiddenNeuron"/> the raw weights are first lifted by <see cref="SignInvariantLift"/>, so every
 /// feature is exactly sign-invariant. Then <see cref="ProductModelConfig.Layers"/> product layers (fused kernels,
 /// <see cref="ProductKernel"/>; generated models supply fused kernels and a lift printed for their architecture), each optionally followed by LayerNorm over the
-/// features (<see cref="LayerNormKernels"/>) and dropout (<see cref="Dropout.FillMask"/>); then the mean of every neuron
+/// features (<see cref="LayerNormKernels"/>) and dropout (<see cref="Dropout.FillMask32"/>); then the mean of every neuron
 /// layer's nodes and every weight layer's edges, (2M + 1)·D invariant features, and a dense head.
 /// Parameters: <c>encoder.*</c>, <c>layers.i.edges.ℓ.*</c>, <c>layers.i.nodes.k.*</c>, <c>norms.i.*</c>, <c>head.*</c>.
 /// </summary>
@@ -227,9 +228,9 @@ public class ProductNetwork : Module
                     if (masks != null)
                     {
                         var mask = masks[a].AsSpan(at, len);
-                        Dropout.FillMask(mask, Config.Dropout, Rng.ForEpoch(maskSeed, a, (ulong)n));
+                        Dropout.FillMask32(mask, Config.Dropout, Rng.ForEpoch(maskSeed, a, (ulong)n));
                         var y = dst[a].AsSpan(at, len);
-                        for (int e = 0; e < len; e++) y[e] *= mask[e];
+                        TensorPrimitives.Multiply(y, mask, y);
                     }
                 }
             });
@@ -329,8 +330,7 @@ public class ProductNetwork : Module
                         if (masks != null)
                         {
                             var gr = ga[a].AsSpan(at, len);
-                            var mr = masks[a].AsSpan(at, len);
-                            for (int e = 0; e < len; e++) gr[e] *= mr[e];
+                            TensorPrimitives.Multiply(gr, masks[a].AsSpan(at, len), gr);
                         }
                         if (raw != null)
                             LayerNormKernels.Backward(raw[a].AsSpan(at, len), ga[a].AsSpan(at, len), rows, d, _norms[layer].W.Data,

@@ -25,4 +25,15 @@ public class RngTests
         Assert.InRange(s / n, -0.02, 0.02);
         Assert.InRange(s2 / n, 0.97, 1.03);
     }
+
+    [Fact]
+    public void FillIsTheSameStreamAsNextUInt64()
+    {
+        var a = new Rng(5); var b = new Rng(5);
+        var buf = new ulong[37];
+        a.Fill(buf);
+        a.Fill(buf.AsSpan(0, 0)); // an empty span draws nothing
+        for (int i = 0; i < buf.Length; i++) Assert.Equal(b.NextUInt64(), buf[i]);
+        Assert.Equal(b.NextUInt64(), a.NextUInt64()); // the state moved on by exactly buf.Length draws
+    }
 }

@@ -55,6 +55,44 @@ public class DropoutTests
         Assert.All(new Dropout(1f, new Rng(1)).Forward(x).Data, v => Assert.Equal(0f, v));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Dropout(1.5f, new Rng(1)));
     }
+
+    /// <summary>FillMask32 is exactly its definition: element 2k tests draw k's low 32 bits, element 2k+1 its high 32 bits,
+    /// against round(p·2³²); lengths that are odd, shorter than a vector, and longer than one 256-word buffer.</summary>
+    [Theory]
+    [InlineData(0.2f, 1)]
+    [InlineData(0.2f, 7)]
+    [InlineData(0.5f, 255)]
+    [InlineData(0.9f, 1000)]
+    public void FillMask32IsItsDefinition(float p, int n)
+    {
+        var mask = new float[n];
+        Dropout.FillMask32(mask, p, new Rng(11));
+        var rng = new Rng(11);
+        uint threshold = (uint)Math.Round(p * 4294967296.0);
+        float scale = 1f / (1f - p);
+        ulong draw = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (i % 2 == 0) draw = rng.NextUInt64();
+            uint word = i % 2 == 0 ? (uint)draw : (uint)(draw >> 32);
+            Assert.Equal(word < threshold ? 0f : scale, mask[i]);
+        }
+    }
+
+    [Fact]
+    public void FillMask32DropsAboutP()
+    {
+        var mask = new float[100_000];
+        Dropout.FillMask32(mask, 0.3f, new Rng(3));
+        // 100,000 Bernoulli(0.3) draws: standard deviation ≈ 145, so ±1,500 is far outside chance.
+        Assert.InRange(mask.Count(v => v == 0f), 30_000 - 1_500, 30_000 + 1_500);
+        Assert.All(mask, v => Assert.True(v == 0f || v == 1f / 0.7f));
+        Dropout.FillMask32(mask, 0f, new Rng(3));
+        Assert.All(mask, v => Assert.Equal(1f, v));
+        Dropout.FillMask32(mask, 1f, new Rng(3));
+        Assert.All(mask, v => Assert.Equal(0f, v));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Dropout.FillMask32(mask, -0.1f, new Rng(3)));
+    }
 }
 
 public class SequentialTests

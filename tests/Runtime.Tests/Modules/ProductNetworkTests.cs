@@ -73,13 +73,14 @@ public class ProductNetworkTests
     }
 
     [Theory]
-    [InlineData(Symmetry.HiddenNeuron, false)]
-    [InlineData(Symmetry.AllNeuron, true)]
-    [InlineData(Symmetry.SignedHiddenNeuron, true)]
-    public void ParameterGradientsMatchCentralDifferences(Symmetry symmetry, bool normalize)
+    [InlineData(Symmetry.HiddenNeuron, false, 3)]
+    [InlineData(Symmetry.AllNeuron, true, 3)]
+    [InlineData(Symmetry.SignedHiddenNeuron, true, 3)]
+    [InlineData(Symmetry.SignedHiddenNeuron, true, 10)] // LayerNorm's 8-wide vector path and its scalar tail
+    public void ParameterGradientsMatchCentralDifferences(Symmetry symmetry, bool normalize, int features)
     {
         var space = Space(symmetry, 2, 3, 3, 1);
-        var net = ProductNetwork.CreateInterpreted(new ProductModelConfig(symmetry, 3, 2, 2, HeadHidden: 4, Normalize: normalize), space, seed: 7);
+        var net = ProductNetwork.CreateInterpreted(new ProductModelConfig(symmetry, features, 2, 2, HeadHidden: 4, Normalize: normalize), space, seed: 7);
         var x = Random(space, 2, 8);
         var r = GradCheck.RandomTensor(new Rng(9), 1f, 2, 2);
         double Loss() { var y = net.Forward(x); double s = 0; for (int i = 0; i < y.Length; i++) s += (double)y.Data[i] * r.Data[i]; return s; }
