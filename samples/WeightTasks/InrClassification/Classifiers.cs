@@ -18,7 +18,15 @@ internal static class ModelKinds
 {
     public const string Hidden = "hidden", All = "all", Mlp = "mlp", Stats = "stats";
     public const string Product = "product", ProductSigned = "product-signed", ProductSignedNorm = "product-signed-ln", ProductSignedWide = "product-signed-wide";
-    public static readonly string[] Names = { Hidden, All, Mlp, Stats, Product, ProductSigned, ProductSignedNorm, ProductSignedWide };
+    public const string Probe = "probe", ProbeGrid = "probe-grid";
+    public static readonly string[] Names = { Hidden, All, Mlp, Stats, Product, ProductSigned, ProductSignedNorm, ProductSignedWide, Probe, ProbeGrid };
+
+    /// <summary>The random probes of <see cref="Probe"/>: how many, and their seed (fixed: every training seed probes the same points).</summary>
+    public const int RandomProbes = 128;
+    public const ulong ProbeSeed = 0x9B0BE5;
+
+    /// <summary>The probe models read the INR's function, not its weights, and have one size.</summary>
+    public static bool IsProbe(string kind) => kind is Probe or ProbeGrid;
 
     /// <summary>The product-layer kinds have one size: <c>--full</c> does not change them.</summary>
     public static bool IsProduct(string kind) => kind is Product or ProductSigned or ProductSignedNorm or ProductSignedWide;
@@ -33,6 +41,8 @@ internal static class ModelKinds
         ProductSigned => "product layers, permutations × sign flips (sign-invariant lift, 2 × 32 features)",
         ProductSignedNorm => "product layers, permutations × sign flips, LayerNorm + dropout 0.2 (2 × 32 features)",
         ProductSignedWide => "product layers, permutations × sign flips (sign-invariant lift, 2 × 64 features)",
+        Probe => $"probing: the INR's outputs at {RandomProbes} fixed random points → MLP 512-512",
+        ProbeGrid => "probing: the INR's outputs on its 28 × 28 fitting grid → MLP 512-512",
         _ => kind,
     };
 }
@@ -102,8 +112,8 @@ internal sealed class Classifier
 
     /// <param name="device">An accelerator for the equivariant layers (the models' generated ILGPU constructor), or null for the C# kernels.</param>
     public static Classifier Create(string kind, bool full, ulong seed, LayerCompiler.Ilgpu.IlgpuDevice? device = null) =>
-        device is not null && ModelKinds.IsProduct(kind)
-            ? throw new ArgumentException($"--device: the product models ('{kind}') have no ILGPU kernels yet; train them with --device cpu.")
+        device is not null && (ModelKinds.IsProduct(kind) || ModelKinds.IsProbe(kind))
+            ? throw new ArgumentException($"--device: the {(ModelKinds.IsProduct(kind) ? "product" : "probe")} models ('{kind}') have no ILGPU kernels yet; train them with --device cpu.")
             : new Classifier(kind, full, kind switch
     {
         ModelKinds.Hidden => new EquivariantWeightModel(kind,
@@ -117,6 +127,8 @@ internal sealed class Classifier
         ModelKinds.ProductSigned => new ProductWeightModel(kind, new SignedProductClassifier(seed)),
         ModelKinds.ProductSignedNorm => new ProductWeightModel(kind, new SignedProductClassifierNormalized(seed)),
         ModelKinds.ProductSignedWide => new ProductWeightModel(kind, new WideSignedProductClassifier(seed)),
+        ModelKinds.Probe => new ProbeWeightModel(kind, Jobs.Siren, ProbeSet.Random(ModelKinds.RandomProbes, 2, ModelKinds.ProbeSeed), new[] { 512, 512 }, 10, seed),
+        ModelKinds.ProbeGrid => new ProbeWeightModel(kind, Jobs.Siren, ProbeSet.Grid(28, 28), new[] { 512, 512 }, 10, seed),
         _ => throw new ArgumentException($"Unknown model '{kind}'; choose one of {string.Join(", ", ModelKinds.Names)}."),
     });
 }
