@@ -11,8 +11,9 @@ namespace LayerCompiler.Tasks.Models;
 
 /// <summary>
 /// Probing (Kahana et al., ICLR 2025, "vanilla probing" with fixed probes): the model runs every input network on a fixed set
-/// of probe inputs through the network's own forward pass (<see cref="IInputNetwork.Forward"/>, the generated kernels for
-/// declared architectures), standardizes the outputs per probe, and classifies them with an MLP.
+/// of probe inputs through the network's own forward pass (any <see cref="IInputNetwork"/>: the runtime's
+/// <see cref="MlpInputNetwork"/>, which also fits the INR zoos, or the <c>Network</c> class generated for a declared
+/// architecture), standardizes the outputs per probe, and classifies them with an MLP.
 /// </summary>
 /// <remarks>
 /// The features are the network's function at the probes, so the model is invariant to every symmetry that preserves the

@@ -66,7 +66,15 @@ static int MainJob(string work, bool full, ulong seed, int threads, string? data
     var options = InrClassifyVerbs.TrainingDefaults(full, full ? null : MainJobQuickEpochs, null, null, 5e-4, seed, null);
     var (test, _) = Jobs.Train(zooDir, kind, full, options, runDir, null, ct);
     string what = full ? "hidden-neuron equivariant classifier" : "product-layer classifier, permutations × sign flips";
-    Ui.Good(string.Create(CultureInfo.InvariantCulture, $"Done in {sw.Elapsed.TotalSeconds:F0} s. TEST ACCURACY {test.Accuracy:P2} ({what}, {test.Count} test INRs)."));
+
+    // Then the probing model: each INR's outputs at 128 fixed points, computed from its weights by its own forward pass, → MLP.
+    // It reads the function, not the weights, and beats every weight-reading model here (docs/results.md, "Probing").
+    int probeEpochs = full ? 30 : 10;
+    // The quick recipe in both modes (batch 64, warmup-cosine, no augmentation: the protocol's rotation costs it 6–9 points).
+    var probeOptions = InrClassifyVerbs.TrainingDefaults(false, probeEpochs, null, null, 5e-4, seed, null);
+    var (probe, _) = Jobs.Train(zooDir, ModelKinds.Probe, full, probeOptions, Path.Combine(work, full ? "run-full-probe" : "run-quick-probe"), null, ct);
+    Ui.Good(string.Create(CultureInfo.InvariantCulture,
+        $"Done in {sw.Elapsed.TotalSeconds:F0} s. TEST ACCURACY {test.Accuracy:P2} ({what}, {test.Count} test INRs); probing model (the INRs' outputs at {ModelKinds.RandomProbes} points → MLP, {probeEpochs} epochs): {probe.Accuracy:P2}."));
     return 0;
 }
 

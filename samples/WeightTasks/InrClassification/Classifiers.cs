@@ -49,7 +49,8 @@ internal static class ModelKinds
 
 /// <summary>
 /// A classifier of INRs: one of the task library's weight models (<see cref="EquivariantWeightModel"/> on per-entry-normalized
-/// weights, <see cref="FeatureWeightModel"/> on standardized feature vectors, or the sample's <see cref="ProductWeightModel"/>)
+/// weights, <see cref="FeatureWeightModel"/> on standardized feature vectors, <see cref="ProbeWeightModel"/> on the INR's
+/// outputs at fixed probes, or the sample's <see cref="ProductWeightModel"/>)
 /// with the sample's model kind and size. The model takes a batch of raw weights, so the runtime's <see cref="Trainer"/> feeds
 /// it (augmented) batches like any other model.
 /// </summary>

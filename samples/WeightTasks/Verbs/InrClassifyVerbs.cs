@@ -15,7 +15,7 @@ internal static class InrClassifyVerbs
     public static Command Create()
     {
         // ---------------------------------------------------------------- train
-        var modelOption = new Option<string>("--model") { Description = "hidden (hidden-neuron equivariant), all (all-neuron equivariant), mlp (flattened weights), stats (weight statistics), product (product layers), product-signed (product layers with sign flips), product-signed-ln (the same with LayerNorm and dropout 0.2), product-signed-wide (product-signed with 64 features).", DefaultValueFactory = _ => ModelKinds.Hidden };
+        var modelOption = new Option<string>("--model") { Description = "hidden (hidden-neuron equivariant), all (all-neuron equivariant), mlp (flattened weights), stats (weight statistics), product (product layers), product-signed (product layers with sign flips), product-signed-ln (the same with LayerNorm and dropout 0.2), product-signed-wide (product-signed with 64 features), probe (the INR's outputs at 128 fixed random points → MLP), probe-grid (its outputs on the 28 × 28 fitting grid → MLP).", DefaultValueFactory = _ => ModelKinds.Hidden };
         modelOption.AcceptOnlyFromAmong(ModelKinds.Names);
         var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (quick default 30, --full 100)." };
         var batchOption = new Option<int?>("--batch") { Description = "Batch size (quick default 64, --full 512)." };

@@ -54,6 +54,19 @@ public sealed class SafetensorsContent
         return new SafetensorsContent(metadata, tensors);
     }
 
+    /// <summary>Overwrites element <paramref name="index"/> of the F32 tensor <paramref name="name"/> in place (the header is unchanged).</summary>
+    public static void Overwrite(string path, string name, int index, float value)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        long headerLength = BinaryPrimitives.ReadInt64LittleEndian(bytes);
+        using var header = JsonDocument.Parse(Encoding.UTF8.GetString(bytes, 8, (int)headerLength));
+        var entry = header.RootElement.GetProperty(name);
+        Assert.Equal("F32", entry.GetProperty("dtype").GetString());
+        long start = entry.GetProperty("data_offsets")[0].GetInt64();
+        BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan((int)(8 + headerLength + start + 4L * index), 4), value);
+        File.WriteAllBytes(path, bytes);
+    }
+
     /// <summary>Asserts that both files hold the same tensor names with bitwise identical contents.</summary>
     public static void AssertSameTensors(string expectedPath, string actualPath)
     {

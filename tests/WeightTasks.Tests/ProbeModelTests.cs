@@ -1,0 +1,45 @@
+using System.Globalization;
+using WeightTasks.Tests.Infrastructure;
+
+namespace WeightTasks.Tests;
+
+/// <summary>
+/// The probing kinds (issue 17) through the CLI: training saves the probes with the feature standardization, `eval`
+/// reproduces the printed accuracies, and a model whose saved probes were changed is refused with a clear error.
+/// </summary>
+public class ProbeModelTests
+{
+    [Theory]
+    [InlineData("probe", 128)]
+    [InlineData("probe-grid", 784)]
+    public void Train_ProbeKind_SavesItsProbes_AndEvalReproduces(string model, int probes)
+    {
+        string run = Workspace.NewDirectory($"train-{model}");
+        var trained = Tool.Run(Workspace.Root, "inr-classify", "train", "--zoo", Workspace.Zoo, "--model", model, "--epochs", "2", "--batch", "8", "--out", run).ShouldSucceed();
+
+        Assert.Contains("epoch   2/2", trained.Output);
+        string file = Path.Combine(run, "model.safetensors");
+        var saved = SafetensorsContent.Read(file);
+        Assert.Equal(model, saved.Metadata["user.model.kind"]);
+        Assert.Equal(new long[] { probes, 2 }, saved.Tensors["extra.normalizer.probes"].Shape);
+        Assert.Equal(new long[] { probes }, saved.Tensors["extra.normalizer.feature_mean"].Shape);
+
+        var test = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", file, "--split", "test").ShouldSucceed();
+        Assert.Equal(Workspace.PrintedAccuracy(trained, "test"), Workspace.PrintedAccuracy(test, "test"));
+        double recorded = double.Parse(saved.Metadata["user.result.validation_accuracy"], CultureInfo.InvariantCulture);
+        var validation = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", file, "--split", "validation").ShouldSucceed();
+        Assert.Equal(recorded.ToString("P2", CultureInfo.InvariantCulture), Workspace.PrintedAccuracy(validation, "validation"));
+    }
+
+    [Fact]
+    public void Eval_OfAModelWithOtherProbes_IsOneClearError()
+    {
+        string run = Workspace.NewDirectory("probe-moved");
+        Tool.Run(Workspace.Root, "inr-classify", "train", "--zoo", Workspace.Zoo, "--model", "probe", "--epochs", "1", "--batch", "8", "--out", run).ShouldSucceed();
+        string file = Path.Combine(run, "model.safetensors");
+        SafetensorsContent.Overwrite(file, "extra.normalizer.probes", 0, 0.123f);
+
+        var result = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", file).ShouldFail(1, "probes are not this probe model's 128 probes");
+        Assert.True(result.ErrorLines.Count == 1, "expected exactly one 'error:' line\n" + result.Describe());
+    }
+}
