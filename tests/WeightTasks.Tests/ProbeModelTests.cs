@@ -1,4 +1,3 @@
-using System.Globalization;
 using WeightTasks.Tests.Infrastructure;
 
 namespace WeightTasks.Tests;
@@ -24,11 +23,7 @@ public class ProbeModelTests
         Assert.Equal(new long[] { probes, 2 }, saved.Tensors["extra.normalizer.probes"].Shape);
         Assert.Equal(new long[] { probes }, saved.Tensors["extra.normalizer.feature_mean"].Shape);
 
-        var test = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", file, "--split", "test").ShouldSucceed();
-        Assert.Equal(Workspace.PrintedAccuracy(trained, "test"), Workspace.PrintedAccuracy(test, "test"));
-        double recorded = double.Parse(saved.Metadata["user.result.validation_accuracy"], CultureInfo.InvariantCulture);
-        var validation = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", file, "--split", "validation").ShouldSucceed();
-        Assert.Equal(recorded.ToString("P2", CultureInfo.InvariantCulture), Workspace.PrintedAccuracy(validation, "validation"));
+        Workspace.AssertEvalReproduces(trained, file);
     }
 
     [Fact]

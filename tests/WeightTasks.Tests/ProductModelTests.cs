@@ -1,4 +1,3 @@
-using System.Globalization;
 using WeightTasks.Tests.Infrastructure;
 
 namespace WeightTasks.Tests;
@@ -33,12 +32,7 @@ public class ProductModelTests
         Assert.Contains(saved.Tensors.Keys, k => k.StartsWith("model.layers.1.", StringComparison.Ordinal));
         Assert.Equal(model == "product-signed-ln", saved.Tensors.Keys.Any(k => k.StartsWith("model.norms.", StringComparison.Ordinal)));
 
-        var test = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", file, "--split", "test").ShouldSucceed();
-        Assert.Equal(Workspace.PrintedAccuracy(trained, "test"), Workspace.PrintedAccuracy(test, "test"));
-
-        double recorded = double.Parse(saved.Metadata["user.result.validation_accuracy"], CultureInfo.InvariantCulture);
-        var validation = Tool.Run(Workspace.Root, "inr-classify", "eval", "--zoo", Workspace.Zoo, "--checkpoint", file, "--split", "validation").ShouldSucceed();
-        Assert.Equal(recorded.ToString("P2", CultureInfo.InvariantCulture), Workspace.PrintedAccuracy(validation, "validation"));
+        Workspace.AssertEvalReproduces(trained, file);
     }
 
     [Fact]

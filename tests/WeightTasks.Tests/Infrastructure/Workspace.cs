@@ -113,6 +113,19 @@ public static class Workspace
         return match.Groups[1].Value;
     }
 
+    /// <summary>
+    /// `eval` of the saved model <paramref name="file"/> prints the test accuracy that training printed, and the validation
+    /// accuracy recorded in the model's metadata.
+    /// </summary>
+    public static void AssertEvalReproduces(ToolResult trained, string file)
+    {
+        var test = Tool.Run(Root, "inr-classify", "eval", "--zoo", Zoo, "--checkpoint", file, "--split", "test").ShouldSucceed();
+        Assert.Equal(PrintedAccuracy(trained, "test"), PrintedAccuracy(test, "test"));
+        double recorded = double.Parse(SafetensorsContent.Read(file).Metadata["user.result.validation_accuracy"], System.Globalization.CultureInfo.InvariantCulture);
+        var validation = Tool.Run(Root, "inr-classify", "eval", "--zoo", Zoo, "--checkpoint", file, "--split", "validation").ShouldSucceed();
+        Assert.Equal(recorded.ToString("P2", System.Globalization.CultureInfo.InvariantCulture), PrintedAccuracy(validation, "validation"));
+    }
+
     private const string RootPrefix = "inrclassifier-tests-";
 
     private static string CreateRoot()
