@@ -102,14 +102,15 @@ public static class ProbeSet
     /// <summary>The height × width image grid (x = column, y = row, linspace(−1, 1)) that image INRs are fitted on.</summary>
     public static float[] Grid(int height, int width) => Zoo.InrTask.ImageGrid(height, width);
 
-    /// <summary><paramref name="count"/> points uniform in [−1, 1]^<paramref name="dimension"/>, from <paramref name="seed"/>.</summary>
-    public static float[] Random(int count, int dimension, ulong seed)
+    /// <summary><paramref name="count"/> points uniform in [<paramref name="low"/>, <paramref name="high"/>]^<paramref name="dimension"/>, from <paramref name="seed"/>.</summary>
+    public static float[] Random(int count, int dimension, ulong seed, float low = -1f, float high = 1f)
     {
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), count, "The probe count must be positive.");
         if (dimension <= 0) throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "The input dimension must be positive.");
+        if (!(float.IsFinite(low) && float.IsFinite(high) && low < high)) throw new ArgumentException($"The probe box [{low}, {high}] must be finite and non-empty.");
         var rng = new Rng(seed);
         var p = new float[count * dimension];
-        for (int i = 0; i < p.Length; i++) p[i] = rng.Uniform(-1f, 1f);
+        for (int i = 0; i < p.Length; i++) p[i] = rng.Uniform(low, high);
         return p;
     }
 }

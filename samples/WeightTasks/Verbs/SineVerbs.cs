@@ -6,6 +6,7 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using LayerCompiler;
+using LayerCompiler.Runtime.InputNetworks;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Tasks.Models;
 using LayerCompiler.Tasks.Sine;
@@ -21,12 +22,19 @@ namespace WeightTasks.Verbs;
 internal static class SineVerbs
 {
     public const string Equivariant = "equivariant";
+    public const string Probe = "probe";
+    /// <summary>The default models of <c>sine regress</c>.</summary>
     public static readonly string[] RegressionModels = { Equivariant, FeatureWeightModel.Statistics, FeatureWeightModel.Flattened };
+    /// <summary>Every model <c>sine regress</c> accepts: the defaults and the probing model (opt-in).</summary>
+    public static readonly string[] AcceptedRegressionModels = { Equivariant, FeatureWeightModel.Statistics, FeatureWeightModel.Flattened, Probe };
+
+    /// <summary>The probing model's probes: 64 points uniform on the sine INRs' domain [−π, π], one fixed seed.</summary>
+    private static float[] SineProbes() => ProbeSet.Random(64, 1, 0x9B0BE5, -MathF.PI, MathF.PI);
 
     public static Command Create()
     {
         // ---------------------------------------------------------------- regress
-        var modelsOption = new Option<string>("--models") { Description = "Comma-separated: equivariant (hidden-neuron, invariant head), stats (MLP on weight statistics), mlp (MLP on flattened weights).", DefaultValueFactory = _ => string.Join(",", RegressionModels) };
+        var modelsOption = new Option<string>("--models") { Description = "Comma-separated: equivariant (hidden-neuron, invariant head), stats (MLP on weight statistics), mlp (MLP on flattened weights), probe (the INR's outputs at 64 fixed points in [-π, π] → MLP; not in the default).", DefaultValueFactory = _ => string.Join(",", RegressionModels) };
         var countsOption = new Option<string?>("--train-counts") { Description = "Comma-separated numbers of training INRs (the first N of the zoo's train split). Quick default 100,300,1000; --full 100,300,1000,3000 capped at the zoo's size." };
         var seedsOption = new Option<string?>("--seeds") { Description = "Comma-separated seeds (quick default 0; --full 0,1,2)." };
         var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (quick default 30, --full 100)." };
@@ -42,7 +50,7 @@ internal static class SineVerbs
         {
             Cli.CpuOnlyDevice(r, "sine regress");
             bool full = r.GetValue(Cli.Full);
-            var models = ResultsTable.ParseList(r.GetValue(modelsOption)!, "--models", s => RegressionModels.Contains(s) ? s : throw new ArgumentException($"--models: unknown model '{s}'; choose from {string.Join(", ", RegressionModels)}."));
+            var models = ResultsTable.ParseList(r.GetValue(modelsOption)!, "--models", s => AcceptedRegressionModels.Contains(s) ? s : throw new ArgumentException($"--models: unknown model '{s}'; choose from {string.Join(", ", AcceptedRegressionModels)}."));
             var seeds = ParseSeeds(r.GetValue(seedsOption) ?? (full ? "0,1,2" : "0"));
             string zoo = r.GetValue(Cli.Zoo)!;
             IReadOnlyList<int> counts;
@@ -101,7 +109,9 @@ internal static class SineVerbs
         Equivariant => new EquivariantWeightModel(Equivariant, new SineFrequencyRegressor(seed)),
         FeatureWeightModel.Statistics => new FeatureWeightModel(kind, SineFrequencyRegressor.CreateWeightSpace(), new[] { 64, 64 }, 1, seed),
         FeatureWeightModel.Flattened => new FeatureWeightModel(kind, SineFrequencyRegressor.CreateWeightSpace(), new[] { 256, 256 }, 1, seed),
-        _ => throw new ArgumentException($"Unknown model '{kind}'; choose from {string.Join(", ", RegressionModels)}."),
+        // The output offset does not matter: the features are standardized per probe (zoos fitted with offset 0 or 0.5 alike).
+        Probe => new ProbeWeightModel(kind, new MlpInputNetwork(SineFrequencyRegressor.CreateWeightSpace(), InputActivation.Sine, 30f, 0.5f), SineProbes(), new[] { 64, 64 }, 1, seed),
+        _ => throw new ArgumentException($"Unknown model '{kind}'; choose from {string.Join(", ", AcceptedRegressionModels)}."),
     };
 
     private static int ParseCount(string s) =>

@@ -104,6 +104,9 @@ public class ProbeWeightModelTests
         Assert.All(a, v => Assert.InRange(v, -1f, 1f));
         Assert.Equal(2 * 28 * 28, ProbeSet.Grid(28, 28).Length);
         Assert.Throws<ArgumentOutOfRangeException>(() => ProbeSet.Random(0, 2, 1));
+        Assert.All(ProbeSet.Random(50, 1, 3, -MathF.PI, MathF.PI), v => Assert.InRange(v, -MathF.PI, MathF.PI));
+        Assert.Contains(ProbeSet.Random(50, 1, 3, -MathF.PI, MathF.PI), v => Math.Abs(v) > 1f); // the box, not [−1, 1]
+        Assert.Throws<ArgumentException>(() => ProbeSet.Random(5, 1, 3, 1f, 1f));
         Assert.Throws<ArgumentException>(() => Model(new float[3]));            // not [count, 2]
         Assert.Throws<ArgumentException>(() => Model(new[] { 0f, float.NaN }));
     }
