@@ -4,7 +4,8 @@ namespace WeightTasks.Tests;
 
 /// <summary>
 /// The probing kinds (issue 17) through the CLI: training saves the probes with the feature standardization, `eval`
-/// reproduces the printed accuracies, and a model whose saved probes were changed is refused with a clear error.
+/// reproduces the printed accuracies, one seed trains bitwise the same model twice, and a model whose saved probes were
+/// changed is refused with a clear error.
 /// </summary>
 public class ProbeModelTests
 {
@@ -24,6 +25,17 @@ public class ProbeModelTests
         Assert.Equal(new long[] { probes }, saved.Tensors["extra.normalizer.feature_mean"].Shape);
 
         Workspace.AssertEvalReproduces(trained, file);
+    }
+
+    [Fact]
+    public void Train_SameSeedTwice_GivesTheSameModel()
+    {
+        string[] Args(string run) => new[] { "inr-classify", "train", "--zoo", Workspace.Zoo, "--model", "probe", "--epochs", "2", "--batch", "8", "--out", run };
+        string a = Workspace.NewDirectory("probe-det-a"), b = Workspace.NewDirectory("probe-det-b");
+        Tool.Run(Workspace.Root, Args(a)).ShouldSucceed();
+        Tool.Run(Workspace.Root, Args(b)).ShouldSucceed();
+
+        SafetensorsContent.AssertSameTensors(Path.Combine(a, "model.safetensors"), Path.Combine(b, "model.safetensors"));
     }
 
     [Fact]
