@@ -61,8 +61,11 @@ public partial class Mlp5PooledAccuracyHnp { }
 /// <summary>The regressors compared: hidden-neuron (HNP) and all-neuron (NP) equivariant, StatNN, MLP on flattened weights.</summary>
 public static class GeneralizationModelKinds
 {
-    public const string Hnp = "hnp", Np = "np", StatNn = "statnn", Mlp = "mlp";
+    public const string Hnp = "hnp", Np = "np", StatNn = "statnn", Mlp = "mlp", Probe = "probe";
+    /// <summary>The default models (the paper's table).</summary>
     public static readonly string[] All = { Hnp, Np, StatNn, Mlp };
+    /// <summary>Every model the task accepts: the defaults and the probing model (opt-in).</summary>
+    public static readonly string[] Accepted = { Hnp, Np, StatNn, Mlp, Probe };
 }
 
 /// <summary>BCE between sigmoid(output) and the network's test accuracy (NFN's loss), on outputs [batch, 1].</summary>
@@ -117,7 +120,8 @@ public abstract class AccuracyRegressor
         (GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp5) => new PooledInputRegressor(kind, new Mlp5PooledAccuracyHnp(seed), Mlp5PooledAccuracyHnp.CreateWeightSpace(), ClassifierPass.SpaceOf(arch)),
         (GeneralizationModelKinds.Np, ZooArchitecture.Mlp5) => new EquivariantRegressor(kind, new Mlp5AccuracyNp(seed), Mlp5AccuracyNp.CreateWeightSpace()),
         (GeneralizationModelKinds.StatNn or GeneralizationModelKinds.Mlp, _) => new FeatureRegressor(kind, ClassifierPass.SpaceOf(arch), seed),
-        _ => throw new ArgumentException($"No '{kind}' regressor for {arch} zoos; models: {string.Join(", ", GeneralizationModelKinds.All)} ."),
+        (GeneralizationModelKinds.Probe, _) => new ProbeRegressor(kind, arch, seed),
+        _ => throw new ArgumentException($"No '{kind}' regressor for {arch} zoos; models: {string.Join(", ", GeneralizationModelKinds.Accepted)} ."),
     };
 }
 
@@ -165,6 +169,57 @@ public sealed class FeatureRegressor : AccuracyRegressor
     private Tensor Extract(WeightSpaceBatch w) => _kind == GeneralizationModelKinds.Mlp ? WeightFeatures.Flattened(w) : WeightFeatures.Statistics(w);
     public override void FitNormalization(WeightSpaceBatch train) => _standardizer = FeatureStandardizer.Fit(Extract(train));
     public override Tensor Forward(WeightSpaceBatch raw) => _mlp.Forward((_standardizer ?? throw new InvalidOperationException("Fit the normalization first.")).Apply(Extract(raw)));
+    public override void Backward(Tensor grad) => _mlp.Backward(grad);
+}
+
+/// <summary>
+/// Probing (the INR classifiers' <see cref="Models.ProbeWeightModel"/> for classifier zoos): every network's logits on
+/// <see cref="ProbeImages"/> fixed noise images (pixels uniform in [0, 1], one fixed seed) through the generated classifier
+/// pass, standardized per feature, → MLP 64-64 → one logit. The regressor sees only the weights, not the run's
+/// activation (a zoo hyperparameter), so it runs every network under both activations the zoos use (ReLU and tanh) and
+/// reads both: 2 × images × classes features. Invariant to every hidden-neuron permutation (the networks' functions do not
+/// change).
+/// </summary>
+public sealed class ProbeRegressor : AccuracyRegressor
+{
+    public const int ProbeImages = 32;
+    public const ulong ProbeSeed = 0x9B0BE5;
+    private readonly ClassifierPass[] _passes;
+    private readonly float[] _images;
+    private readonly Sequential _mlp;
+    private FeatureStandardizer? _standardizer;
+
+    public ProbeRegressor(string kind, ZooArchitecture arch, ulong seed)
+    {
+        Kind = kind;
+        _passes = new[] { ClassifierPass.For(arch, InputActivation.ReLU), ClassifierPass.For(arch, InputActivation.Tanh) };
+        _images = Models.ProbeSet.Random(ProbeImages, _passes[0].InputLength, ProbeSeed, 0f, 1f);
+        _mlp = BaselineMlp.Create(FeatureCount, new[] { 64, 64 }, 1, new Rng(seed));
+    }
+
+    public override string Kind { get; }
+    public override Module Module => _mlp;
+    public override WeightSpace Space => _passes[0].Space;
+    public int FeatureCount => _passes.Length * ProbeImages * _passes[0].Outputs;
+
+    /// <summary>The logits of every network on the probe images under each activation, [batch, FeatureCount].</summary>
+    public Tensor Features(WeightSpaceBatch weights)
+    {
+        int n = weights.Batch, per = ProbeImages * _passes[0].Outputs;
+        var idx = new int[n * ProbeImages];
+        for (int i = 0; i < n; i++) for (int j = 0; j < ProbeImages; j++) idx[i * ProbeImages + j] = j;
+        var features = new Tensor(n, FeatureCount);
+        var logits = new float[n * per];
+        for (int a = 0; a < _passes.Length; a++)
+        {
+            _passes[a].Forward(weights, _images, idx, ProbeImages, logits, null);
+            for (int i = 0; i < n; i++) Array.Copy(logits, i * per, features.Data, i * FeatureCount + a * per, per);
+        }
+        return features;
+    }
+
+    public override void FitNormalization(WeightSpaceBatch train) => _standardizer = FeatureStandardizer.Fit(Features(train));
+    public override Tensor Forward(WeightSpaceBatch raw) => _mlp.Forward((_standardizer ?? throw new InvalidOperationException("Fit the normalization first.")).Apply(Features(raw)));
     public override void Backward(Tensor grad) => _mlp.Backward(grad);
 }
 

@@ -66,7 +66,7 @@ internal static class ClassifierZooVerbs
         })));
 
         // ---------------------------------------------------------------- classifier-zoo generalization
-        var modelsOption = new Option<string>("--models") { Description = "Comma-separated: hnp, np (equivariant), statnn, mlp.", DefaultValueFactory = _ => string.Join(",", GeneralizationModelKinds.All) };
+        var modelsOption = new Option<string>("--models") { Description = "Comma-separated: hnp, np (equivariant), statnn, mlp; probe (the classifier's logits on 32 fixed noise images under ReLU and tanh → MLP; not in the default).", DefaultValueFactory = _ => string.Join(",", GeneralizationModelKinds.All) };
         var seedsOption = new Option<int>("--seeds") { Description = "Seeds per model (FIRST .. FIRST+N-1; FIRST from --first-seed).", DefaultValueFactory = _ => 3 };
         var firstSeedOption = new Option<int>("--first-seed") { Description = "First seed (default 0): run one seed per process with --seeds 1 --first-seed S, then `classifier-zoo report`.", DefaultValueFactory = _ => 0 };
         var trainEpochsOption = new Option<int>("--train-epochs") { Description = "Training epochs (NFN: 50; the best epoch by validation τ is kept).", DefaultValueFactory = _ => 50 };
@@ -82,7 +82,7 @@ internal static class ClassifierZooVerbs
             var zoo = ClassifierZooReader.Read(r.GetValue(Cli.Zoo)!);
             var models = r.GetValue(modelsOption)!.Split(',');
             foreach (var m in models)
-                if (!GeneralizationModelKinds.All.Contains(m)) throw new ArgumentException($"--models: unknown model '{m}'; use {string.Join(", ", GeneralizationModelKinds.All)}.");
+                if (!GeneralizationModelKinds.Accepted.Contains(m)) throw new ArgumentException($"--models: unknown model '{m}'; use {string.Join(", ", GeneralizationModelKinds.Accepted)}.");
             int seeds = r.GetValue(seedsOption);
             if (seeds <= 0) throw new ArgumentException($"--seeds must be positive, got {seeds}.");
             int firstSeed = r.GetValue(firstSeedOption);
