@@ -34,6 +34,7 @@ public sealed class GeneralizationTests : IDisposable
     [InlineData("np")]
     [InlineData("statnn")]
     [InlineData("mlp")]
+    [InlineData("probe")]
     public void EveryModelTrainsAndIsTestedOnTheTestSplit(string kind)
     {
         var s = new ClassifierZooSettings { Architecture = ZooArchitecture.Cnn, Runs = 12, RunsPerShard = 6, BatchSize = 8, TrainPool = 48, TestCount = 40, CheckpointEpochs = new[] { 1, 2 }, Seed = 9 };
@@ -133,6 +134,36 @@ public sealed class GeneralizationTests : IDisposable
         Assert.Equal(Permutations.Apply(y, g).Tensors.SelectMany(t => t.Data), gy.Tensors.SelectMany(t => t.Data));
         var e = Assert.Throws<ArgumentException>(() => new InputPooling(ClassifierPass.SpaceOf(ZooArchitecture.Mlp5), pooledSpace));
         Assert.Contains("tensors", e.Message);
+    }
+
+    /// <summary>
+    /// The probing regressor's features are each network's logits on the probe images under ReLU, then under tanh (checked
+    /// against the generated passes network by network), unchanged by hidden-neuron permutations up to rounding.
+    /// </summary>
+    [Theory]
+    [InlineData(ZooArchitecture.Cnn)]
+    [InlineData(ZooArchitecture.Mlp3)]
+    public void ProbeFeaturesAreTheLogitsUnderBothActivations_AndInvariantToHiddenPermutations(ZooArchitecture arch)
+    {
+        var model = new ProbeRegressor("probe", arch, 0);
+        var space = ClassifierPass.SpaceOf(arch);
+        var rng = new Rng(6);
+        var x = new WeightSpaceBatch(space, 2, 1);
+        foreach (var t in x.Tensors) for (int k = 0; k < t.Length; k++) t.Data[k] = (float)(0.2 * rng.Normal());
+        var f = model.Features(x);
+        int k0 = ProbeRegressor.ProbeImages, c = 10, per = k0 * c;
+        Assert.Equal(new[] { 2, 2 * per }, f.Shape);
+        var images = LayerCompiler.Tasks.Models.ProbeSet.Random(k0, 784, ProbeRegressor.ProbeSeed, 0f, 1f);
+        var idx = Enumerable.Range(0, 2 * k0).Select(i => i % k0).ToArray();
+        foreach (var (act, at) in new[] { (InputActivation.ReLU, 0), (InputActivation.Tanh, per) })
+        {
+            var logits = new float[2 * per];
+            ClassifierPass.For(arch, act).Forward(x, images, idx, k0, logits, null);
+            for (int n = 0; n < 2; n++) Assert.Equal(logits.AsSpan(n * per, per).ToArray(), f.Data.AsSpan(n * 2 * per + at, per).ToArray());
+        }
+        Assert.NotEqual(f.Data.AsSpan(0, per).ToArray(), f.Data.AsSpan(per, per).ToArray()); // the two activations differ
+        var moved = model.Features(Permutations.Apply(x, Permutations.Random(space, rng)));
+        for (int i = 0; i < f.Length; i++) Assert.True(Math.Abs(f.Data[i] - moved.Data[i]) <= 1e-4f * (1 + Math.Abs(f.Data[i])), $"feature {i}: {f.Data[i]} vs {moved.Data[i]}");
     }
 
     [Fact]
