@@ -27,11 +27,15 @@ public sealed class Rng
 
     private static ulong Rotl(ulong x, int k) => (x << k) | (x >> (64 - k));
 
-    public ulong NextUInt64()
+    public ulong NextUInt64() => Step(ref _s0, ref _s1, ref _s2, ref _s3);
+
+    /// <summary>One xoshiro256** step: the output of the state, then the state advanced.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static ulong Step(ref ulong s0, ref ulong s1, ref ulong s2, ref ulong s3)
     {
-        ulong result = Rotl(_s1 * 5, 7) * 9;
-        ulong t = _s1 << 17;
-        _s2 ^= _s0; _s3 ^= _s1; _s1 ^= _s2; _s0 ^= _s3; _s2 ^= t; _s3 = Rotl(_s3, 45);
+        ulong result = Rotl(s1 * 5, 7) * 9;
+        ulong t = s1 << 17;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = Rotl(s3, 45);
         return result;
     }
 
@@ -42,12 +46,7 @@ public sealed class Rng
     public void Fill(Span<ulong> destination)
     {
         ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
-        for (int i = 0; i < destination.Length; i++)
-        {
-            destination[i] = Rotl(s1 * 5, 7) * 9;
-            ulong t = s1 << 17;
-            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = Rotl(s3, 45);
-        }
+        for (int i = 0; i < destination.Length; i++) destination[i] = Step(ref s0, ref s1, ref s2, ref s3);
         _s0 = s0; _s1 = s1; _s2 = s2; _s3 = s3;
     }
 
