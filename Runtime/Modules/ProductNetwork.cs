@@ -315,15 +315,15 @@ public class ProductNetwork : Module
             var ta = tmp?.All.ToArray();
             // Per network: the LayerNorm parameter gradients' partial sums, added in network order below (deterministic for any
             // thread count).
-            var gw = Config.Normalize ? new double[batch, d] : null;
-            var gb = Config.Normalize ? new double[batch, d] : null;
+            var gw = Config.Normalize ? new double[batch][] : null;
+            var gb = Config.Normalize ? new double[batch][] : null;
             int layer = i;
             // Without LayerNorm and dropout the gradient passes through unchanged: no per-network pass at all.
             if (masks != null || raw != null)
             {
                 Parallel.For(0, batch, n =>
                 {
-                    double[]? w = gw is null ? null : new double[d], b = gb is null ? null : new double[d];
+                    double[]? w = gw is null ? null : gw[n] = new double[d], b = gb is null ? null : gb[n] = new double[d];
                     for (int a = 0; a < ga.Length; a++)
                     {
                         int rows = ga[a].Length / d / batch, at = n * rows * d, len = rows * d;
@@ -336,7 +336,6 @@ public class ProductNetwork : Module
                             LayerNormKernels.Backward(raw[a].AsSpan(at, len), ga[a].AsSpan(at, len), rows, d, _norms[layer].W.Data,
                                 _mean[layer][a].AsSpan(n * rows, rows), _invStd[layer][a].AsSpan(n * rows, rows), ta![a].AsSpan(at, len), w, b);
                     }
-                    if (w != null) for (int k = 0; k < d; k++) { gw![n, k] = w[k]; gb![n, k] = b![k]; }
                 });
             }
             if (Config.Normalize)
@@ -344,7 +343,7 @@ public class ProductNetwork : Module
                 for (int k = 0; k < d; k++)
                 {
                     double sw = 0, sb = 0;
-                    for (int n = 0; n < batch; n++) { sw += gw![n, k]; sb += gb![n, k]; }
+                    for (int n = 0; n < batch; n++) { sw += gw![n][k]; sb += gb![n][k]; }
                     _norms[i].W.Grad.Data[k] += (float)sw; _norms[i].B.Grad.Data[k] += (float)sb;
                 }
                 g = tmp!;

@@ -26,11 +26,8 @@ internal static class ResultsTable
     /// <param name="MedianEpochSeconds">The median over the model's runs of each run's median epoch time.</param>
     public sealed record Summary(string Model, int Runs, double Mean, double Std, double Min, double Max, double MedianEpochSeconds);
 
-    public static double Median(IEnumerable<double> values)
-    {
-        var v = values.Order().ToArray();
-        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
-    }
+    /// <summary>The median (the zoo statistics' linear-interpolated quantile at 0.5); NaN without values.</summary>
+    public static double Median(IEnumerable<double> values) => LayerCompiler.Tasks.Zoo.ZooSplitStats.Quantile(values.Order().ToArray(), 0.5);
 
     public static List<T> ParseList<T>(string text, string option, Func<string, T> parse)
     {
