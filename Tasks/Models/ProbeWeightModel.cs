@@ -21,11 +21,9 @@ namespace LayerCompiler.Tasks.Models;
 /// in another order). It reads no weight directly. Probes: the image grid the INRs were fitted on
 /// (<see cref="ProbeSet.Grid"/>) or seeded uniform points in the input box [−1, 1]ᵈ (<see cref="ProbeSet.Random"/>).
 /// </remarks>
-public sealed class ProbeWeightModel : WeightModel
+public sealed class ProbeWeightModel : FeatureMlpModel
 {
     private readonly IInputNetwork _network;
-    private readonly Sequential _mlp;
-    private FeatureStandardizer? _standardizer;
 
     /// <param name="kind">The model's name (run fingerprints).</param>
     /// <param name="network">The input networks' architecture (their forward pass).</param>
@@ -33,27 +31,29 @@ public sealed class ProbeWeightModel : WeightModel
     /// <param name="hidden">The MLP's hidden widths.</param>
     /// <param name="outputs">Outputs per network (classes).</param>
     public ProbeWeightModel(string kind, IInputNetwork network, float[] probes, IReadOnlyList<int> hidden, int outputs, ulong seed)
+        : base(CountFeatures(network, probes), hidden, outputs, seed)
+    {
+        Kind = kind; _network = network; Probes = (float[])probes.Clone();
+        ProbeCount = probes.Length / network.InputWidth;
+    }
+
+    private static int CountFeatures(IInputNetwork network, float[] probes)
     {
         ArgumentNullException.ThrowIfNull(network); ArgumentNullException.ThrowIfNull(probes);
         if (probes.Length == 0 || probes.Length % network.InputWidth != 0)
             throw new ArgumentException($"Probes must be a non-empty [count, {network.InputWidth}] array; got {probes.Length} values.", nameof(probes));
         foreach (var v in probes) if (!float.IsFinite(v)) throw new ArgumentException("Probe coordinates must be finite.", nameof(probes));
-        Kind = kind; _network = network; Probes = (float[])probes.Clone();
-        ProbeCount = probes.Length / network.InputWidth;
-        _mlp = BaselineMlp.Create(FeatureCount, hidden, outputs, new Rng(seed));
+        return probes.Length / network.InputWidth * network.OutputWidth;
     }
 
     public override string Kind { get; }
-    public override Module Module => _mlp;
     public override Algebra.WeightSpace Space => _network.Space;
     /// <summary>The probe inputs, [ProbeCount, InputWidth].</summary>
     public float[] Probes { get; }
     public int ProbeCount { get; }
-    /// <summary>Features per network: one per probe and network output.</summary>
-    public int FeatureCount => ProbeCount * _network.OutputWidth;
 
-    /// <summary>The networks' outputs at the probes, [batch, FeatureCount] (unstandardized).</summary>
-    public Tensor Features(WeightSpaceBatch weights)
+    /// <summary>The networks' outputs at the probes, [batch, FeatureCount] (one feature per probe and network output; unstandardized).</summary>
+    public override Tensor Features(WeightSpaceBatch weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
         var features = new Tensor(weights.Batch, FeatureCount);
@@ -61,37 +61,23 @@ public sealed class ProbeWeightModel : WeightModel
         return features;
     }
 
-    public override void FitInputs(WeightSpaceBatch train) => _standardizer = FeatureStandardizer.Fit(Features(train));
-
-    private FeatureStandardizer Standardizer => _standardizer ?? throw new InvalidOperationException("The feature standardization is neither fitted nor loaded (call FitInputs).");
-
     /// <summary><c>probes</c>, <c>feature_mean</c> and <c>feature_std</c>.</summary>
     public override Dictionary<string, Tensor> NormalizationState()
     {
-        var s = Standardizer;
-        return new Dictionary<string, Tensor>(StringComparer.Ordinal)
-        {
-            ["probes"] = new Tensor((float[])Probes.Clone(), ProbeCount, _network.InputWidth),
-            ["feature_mean"] = new Tensor((float[])s.Mean.Clone(), s.Mean.Length),
-            ["feature_std"] = new Tensor((float[])s.Std.Clone(), s.Std.Length),
-        };
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal) { ["probes"] = new Tensor((float[])Probes.Clone(), ProbeCount, _network.InputWidth) };
+        foreach (var (name, tensor) in base.NormalizationState()) state[name] = tensor;
+        return state;
     }
 
     public override void LoadNormalization(IReadOnlyDictionary<string, Tensor> state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (!state.TryGetValue("probes", out var p) || !state.TryGetValue("feature_mean", out var m) || !state.TryGetValue("feature_std", out var s))
+        if (!state.TryGetValue("probes", out var p) || !state.ContainsKey("feature_mean") || !state.ContainsKey("feature_std"))
             throw new InvalidDataException("The checkpoint is not a probe model's: it has no normalizer.probes / normalizer.feature_mean / normalizer.feature_std.");
         if (p.Length != Probes.Length || !p.Data.AsSpan().SequenceEqual(Probes))
             throw new InvalidDataException($"The checkpoint's {p.Length / _network.InputWidth} probes are not this {Kind} model's {ProbeCount} probes.");
-        if (m.Length != FeatureCount || s.Length != FeatureCount)
-            throw new InvalidDataException($"The checkpoint's feature standardization has {m.Length} means and {s.Length} standard deviations; the {Kind} model reads {FeatureCount} features.");
-        _standardizer = new FeatureStandardizer((float[])m.Data.Clone(), (float[])s.Data.Clone());
+        base.LoadNormalization(state);
     }
-
-    public override Tensor Forward(WeightSpaceBatch raw) => _mlp.Forward(Standardizer.Apply(Features(raw)));
-
-    public override void Backward(Tensor gradOutputs) => _mlp.Backward(gradOutputs);
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"ProbeWeightModel({Kind}, {ProbeCount} probes)");
 }

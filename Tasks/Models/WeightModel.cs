@@ -108,58 +108,33 @@ public sealed class EquivariantWeightModel(string kind, EquivariantNetwork netwo
 }
 
 /// <summary>The baselines: an MLP on standardized features of the weights, every weight flattened ("mlp") or per-tensor statistics ("stats").</summary>
-public sealed class FeatureWeightModel : WeightModel
+public sealed class FeatureWeightModel : FeatureMlpModel
 {
     public const string Flattened = "mlp", Statistics = "stats";
-    private readonly Sequential _mlp;
-    private FeatureStandardizer? _standardizer;
 
-    public FeatureWeightModel(string features, Algebra.WeightSpace space, IReadOnlyList<int> hidden, int outputs, ulong seed)
+    /// <param name="features"><see cref="Flattened"/> or <see cref="Statistics"/>.</param>
+    /// <param name="kind">The model's name in run fingerprints and tables; default: <paramref name="features"/>.</param>
+    public FeatureWeightModel(string features, Algebra.WeightSpace space, IReadOnlyList<int> hidden, int outputs, ulong seed, string? kind = null)
+        : base(CountFeatures(CheckFeatures(features), space ?? throw new ArgumentNullException(nameof(space))), hidden, outputs, seed)
     {
-        ArgumentNullException.ThrowIfNull(space);
-        if (features is not (Flattened or Statistics)) throw new ArgumentException($"Unknown features '{features}'; use '{Flattened}' (flattened weights) or '{Statistics}' (per-tensor statistics).", nameof(features));
-        Kind = features; Space = space;
-        _mlp = BaselineMlp.Create(FeatureCount(features, space), hidden, outputs, new Rng(seed));
+        FeatureKind = features; Space = space; Kind = kind ?? features;
     }
 
     public override string Kind { get; }
-    public override Module Module => _mlp;
+    /// <summary><see cref="Flattened"/> or <see cref="Statistics"/>.</summary>
+    public string FeatureKind { get; }
     public override Algebra.WeightSpace Space { get; }
 
-    public static int FeatureCount(string features, Algebra.WeightSpace space) =>
+    private static string CheckFeatures(string features) => features is Flattened or Statistics ? features
+        : throw new ArgumentException($"Unknown features '{features}'; use '{Flattened}' (flattened weights) or '{Statistics}' (per-tensor statistics).", nameof(features));
+
+    /// <summary>How many features <paramref name="features"/> gives on <paramref name="space"/>.</summary>
+    public static int CountFeatures(string features, Algebra.WeightSpace space) =>
         features == Flattened ? checked((int)space.Dimension) : space.Tensors.Count * WeightFeatures.StatisticNames.Count;
 
     /// <summary>The raw (unstandardized) features of <paramref name="weights"/>.</summary>
     public static Tensor Extract(string features, WeightSpaceBatch weights) =>
         features == Flattened ? WeightFeatures.Flattened(weights) : WeightFeatures.Statistics(weights);
 
-    public override void FitInputs(WeightSpaceBatch train) => _standardizer = FeatureStandardizer.Fit(Extract(Kind, train));
-
-    private FeatureStandardizer Standardizer => _standardizer ?? throw new InvalidOperationException("The feature standardization is neither fitted nor loaded (call FitInputs).");
-
-    /// <summary><c>feature_mean</c> and <c>feature_std</c>, one value per feature.</summary>
-    public override Dictionary<string, Tensor> NormalizationState()
-    {
-        var s = Standardizer;
-        return new Dictionary<string, Tensor>(StringComparer.Ordinal)
-        {
-            ["feature_mean"] = new Tensor((float[])s.Mean.Clone(), s.Mean.Length),
-            ["feature_std"] = new Tensor((float[])s.Std.Clone(), s.Std.Length),
-        };
-    }
-
-    public override void LoadNormalization(IReadOnlyDictionary<string, Tensor> state)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        if (!state.TryGetValue("feature_mean", out var m) || !state.TryGetValue("feature_std", out var s))
-            throw new System.IO.InvalidDataException("The checkpoint has no feature standardization (normalizer.feature_mean / normalizer.feature_std).");
-        int expected = FeatureCount(Kind, Space);
-        if (m.Length != expected || s.Length != expected)
-            throw new System.IO.InvalidDataException($"The checkpoint's feature standardization has {m.Length} means and {s.Length} standard deviations; the {Kind} model reads {expected} features.");
-        _standardizer = new FeatureStandardizer((float[])m.Data.Clone(), (float[])s.Data.Clone());
-    }
-
-    public override Tensor Forward(WeightSpaceBatch raw) => _mlp.Forward(Standardizer.Apply(Extract(Kind, raw)));
-
-    public override void Backward(Tensor gradOutputs) => _mlp.Backward(gradOutputs);
+    public override Tensor Features(WeightSpaceBatch weights) => Extract(FeatureKind, weights);
 }

@@ -43,13 +43,13 @@ public static class GeneralizationExperiment
 {
     public static GeneralizationResult Run(ClassifierZooData zoo, string kind, ulong seed, GeneralizationSettings settings, IProgress<TrainingProgress>? progress = null)
     {
-        var model = AccuracyRegressor.Create(kind, zoo.Architecture, seed);
+        var model = AccuracyRegressors.Create(kind, zoo.Architecture, seed);
         zoo.RequireSpace(model.Space, $"the '{kind}' regressor");
         var tr = zoo.Indices(ClassifierZooSplits.Train); var va = zoo.Indices(ClassifierZooSplits.Validation); var te = zoo.Indices(ClassifierZooSplits.Test);
         if (tr.Length == 0 || va.Length == 0 || te.Length == 0)
             throw new ArgumentException($"{zoo.Directory}: the zoo's splits hold {tr.Length} train, {va.Length} validation and {te.Length} test checkpoints; every split needs some (build more runs).");
         IWeightDataset Set(int[] idx) => new InMemoryWeightDataset(zoo.Select(idx), idx.Select(i => zoo.TestAccuracy[i]).ToArray(), 1);
-        model.FitNormalization(zoo.Select(tr));
+        model.FitInputs(zoo.Select(tr));
         var options = settings.TrainerOptions(seed);
         var trainer = new Trainer(model.Executor(options), options, new AccuracyBceObjective(), KendallTauMetric.Instance);
         var history = trainer.Fit(Set(tr), Set(va), progress);

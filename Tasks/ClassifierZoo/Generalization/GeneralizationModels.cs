@@ -5,6 +5,7 @@ using LayerCompiler.Runtime.Modules;
 using LayerCompiler.Runtime.Training;
 using LayerCompiler.Runtime.Transforms;
 using LayerCompiler.Tasks.Baselines;
+using LayerCompiler.Tasks.Models;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -97,113 +98,62 @@ public sealed class KendallTauMetric : IMetric
 }
 
 /// <summary>
-/// A regressor of test accuracy from raw weights together with its view of them: the equivariant models see
-/// per-entry-normalized weights, the baselines standardized feature vectors (both fitted on the training split).
+/// The regressors of test accuracy from raw weights: each is a <see cref="WeightModel"/> with one output (a logit) that
+/// carries its own view of the weights, fitted on the training split (the equivariant models per-entry-normalized weights,
+/// the baselines and the probing model standardized feature vectors).
 /// </summary>
-public abstract class AccuracyRegressor
+public static class AccuracyRegressors
 {
-    public abstract string Kind { get; }
-    public abstract Module Module { get; }
-    public abstract WeightSpace Space { get; }
-    public abstract void FitNormalization(WeightSpaceBatch train);
-    /// <summary>Logits [batch, 1] for raw weights (may overwrite <paramref name="raw"/>).</summary>
-    public abstract Tensor Forward(WeightSpaceBatch raw);
-    public abstract void Backward(Tensor grad);
-    public ModuleStepExecutor Executor(TrainerOptions options) => new(Module, Forward, Backward, options.CreateOptimizer(Module), options.ClipGradNorm);
+    /// <summary>The hidden widths of the feature models' MLPs (StatNN, flattened, probing).</summary>
+    public static readonly int[] FeatureMlpHidden = { 64, 64 };
 
-    public static AccuracyRegressor Create(string kind, ZooArchitecture arch, ulong seed) => (kind, arch) switch
+    public static WeightModel Create(string kind, ZooArchitecture arch, ulong seed) => (kind, arch) switch
     {
-        (GeneralizationModelKinds.Hnp, ZooArchitecture.Cnn) => new EquivariantRegressor(kind, new CnnAccuracyHnp(seed), CnnAccuracyHnp.CreateWeightSpace()),
-        (GeneralizationModelKinds.Np, ZooArchitecture.Cnn) => new EquivariantRegressor(kind, new CnnAccuracyNp(seed), CnnAccuracyNp.CreateWeightSpace()),
-        (GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp3) => new PooledInputRegressor(kind, new Mlp3PooledAccuracyHnp(seed), Mlp3PooledAccuracyHnp.CreateWeightSpace(), ClassifierPass.SpaceOf(arch)),
-        (GeneralizationModelKinds.Np, ZooArchitecture.Mlp3) => new EquivariantRegressor(kind, new Mlp3AccuracyNp(seed), Mlp3AccuracyNp.CreateWeightSpace()),
-        (GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp5) => new PooledInputRegressor(kind, new Mlp5PooledAccuracyHnp(seed), Mlp5PooledAccuracyHnp.CreateWeightSpace(), ClassifierPass.SpaceOf(arch)),
-        (GeneralizationModelKinds.Np, ZooArchitecture.Mlp5) => new EquivariantRegressor(kind, new Mlp5AccuracyNp(seed), Mlp5AccuracyNp.CreateWeightSpace()),
-        (GeneralizationModelKinds.StatNn or GeneralizationModelKinds.Mlp, _) => new FeatureRegressor(kind, ClassifierPass.SpaceOf(arch), seed),
+        (GeneralizationModelKinds.Hnp, ZooArchitecture.Cnn) => new EquivariantWeightModel(kind, new CnnAccuracyHnp(seed)),
+        (GeneralizationModelKinds.Np, ZooArchitecture.Cnn) => new EquivariantWeightModel(kind, new CnnAccuracyNp(seed)),
+        (GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp3) => new PooledInputRegressor(kind, new Mlp3PooledAccuracyHnp(seed), ClassifierPass.SpaceOf(arch)),
+        (GeneralizationModelKinds.Np, ZooArchitecture.Mlp3) => new EquivariantWeightModel(kind, new Mlp3AccuracyNp(seed)),
+        (GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp5) => new PooledInputRegressor(kind, new Mlp5PooledAccuracyHnp(seed), ClassifierPass.SpaceOf(arch)),
+        (GeneralizationModelKinds.Np, ZooArchitecture.Mlp5) => new EquivariantWeightModel(kind, new Mlp5AccuracyNp(seed)),
+        (GeneralizationModelKinds.StatNn, _) => new FeatureWeightModel(FeatureWeightModel.Statistics, ClassifierPass.SpaceOf(arch), FeatureMlpHidden, 1, seed, kind),
+        (GeneralizationModelKinds.Mlp, _) => new FeatureWeightModel(FeatureWeightModel.Flattened, ClassifierPass.SpaceOf(arch), FeatureMlpHidden, 1, seed, kind),
         (GeneralizationModelKinds.Probe, _) => new ProbeRegressor(kind, arch, seed),
         _ => throw new ArgumentException($"No '{kind}' regressor for {arch} zoos; models: {string.Join(", ", GeneralizationModelKinds.Accepted)} ."),
     };
 }
 
-/// <summary>A generated equivariant network on per-entry-normalized weights.</summary>
-public sealed class EquivariantRegressor(string kind, EquivariantNetwork net, WeightSpace space) : AccuracyRegressor
-{
-    private InputNormalizer? _normalizer;
-    private readonly Dictionary<int, WeightSpaceBatch> _buffers = new();
-    public override string Kind => kind;
-    public override Module Module => net;
-    public override WeightSpace Space => space;
-    public override void FitNormalization(WeightSpaceBatch train) => _normalizer = InputNormalizer.Fit(new[] { train }, NormalizationGranularity.PerEntry, 1e-6f);
-
-    public override Tensor Forward(WeightSpaceBatch raw)
-    {
-        (_normalizer ?? throw new InvalidOperationException("Fit the normalization first.")).Apply(raw);
-        if (ReferenceEquals(raw.Space, space)) return net.Forward(raw);
-        // The zoo's weight space and the model's differ only in symmetry (same tensors and shapes: checked by the caller).
-        if (!_buffers.TryGetValue(raw.Batch, out var x)) _buffers[raw.Batch] = x = new WeightSpaceBatch(space, raw.Batch, 1);
-        for (int t = 0; t < raw.Tensors.Length; t++) Array.Copy(raw.Tensors[t].Data, x.Tensors[t].Data, raw.Tensors[t].Data.Length);
-        return net.Forward(x);
-    }
-
-    public override void Backward(Tensor grad) => net.BackwardParameters(grad);
-}
-
-/// <summary>StatNN (per-tensor mean, variance, 0/25/50/75/100 % quantiles → MLP) or an MLP on the flattened weights.</summary>
-public sealed class FeatureRegressor : AccuracyRegressor
-{
-    private readonly Sequential _mlp;
-    private FeatureStandardizer? _standardizer;
-    private readonly WeightSpace _space;
-    private readonly string _kind;
-
-    public FeatureRegressor(string kind, WeightSpace space, ulong seed)
-    {
-        _kind = kind; _space = space;
-        int inputs = kind == GeneralizationModelKinds.Mlp ? checked((int)space.Dimension) : space.Tensors.Count * WeightFeatures.StatisticNames.Count;
-        _mlp = BaselineMlp.Create(inputs, new[] { 64, 64 }, 1, new Rng(seed));
-    }
-
-    public override string Kind => _kind;
-    public override Module Module => _mlp;
-    public override WeightSpace Space => _space;
-    private Tensor Extract(WeightSpaceBatch w) => _kind == GeneralizationModelKinds.Mlp ? WeightFeatures.Flattened(w) : WeightFeatures.Statistics(w);
-    public override void FitNormalization(WeightSpaceBatch train) => _standardizer = FeatureStandardizer.Fit(Extract(train));
-    public override Tensor Forward(WeightSpaceBatch raw) => _mlp.Forward((_standardizer ?? throw new InvalidOperationException("Fit the normalization first.")).Apply(Extract(raw)));
-    public override void Backward(Tensor grad) => _mlp.Backward(grad);
-}
-
 /// <summary>
-/// Probing (the INR classifiers' <see cref="Models.ProbeWeightModel"/> for classifier zoos): every network's logits on
+/// Probing (the INR classifiers' <see cref="ProbeWeightModel"/> for classifier zoos): every network's logits on
 /// <see cref="ProbeImages"/> fixed noise images (pixels uniform in [0, 1], one fixed seed) through the generated classifier
 /// pass, standardized per feature, → MLP 64-64 → one logit. The regressor sees only the weights, not the run's
 /// activation (a zoo hyperparameter), so it runs every network under both activations the zoos use (ReLU and tanh) and
 /// reads both: 2 × images × classes features. Invariant to every hidden-neuron permutation (the networks' functions do not
 /// change).
 /// </summary>
-public sealed class ProbeRegressor : AccuracyRegressor
+public sealed class ProbeRegressor : FeatureMlpModel
 {
     public const int ProbeImages = 32;
     public const ulong ProbeSeed = 0x9B0BE5;
     private readonly ClassifierPass[] _passes;
     private readonly float[] _images;
-    private readonly Sequential _mlp;
-    private FeatureStandardizer? _standardizer;
 
-    public ProbeRegressor(string kind, ZooArchitecture arch, ulong seed)
+    public ProbeRegressor(string kind, ZooArchitecture arch, ulong seed) : this(kind, Passes(arch), seed) { }
+
+    private ProbeRegressor(string kind, ClassifierPass[] passes, ulong seed)
+        : base(passes.Length * ProbeImages * passes[0].Outputs, AccuracyRegressors.FeatureMlpHidden, 1, seed)
     {
-        Kind = kind;
-        _passes = new[] { ClassifierPass.For(arch, InputActivation.ReLU), ClassifierPass.For(arch, InputActivation.Tanh) };
-        _images = Models.ProbeSet.Random(ProbeImages, _passes[0].InputLength, ProbeSeed, 0f, 1f);
-        _mlp = BaselineMlp.Create(FeatureCount, new[] { 64, 64 }, 1, new Rng(seed));
+        Kind = kind; _passes = passes;
+        _images = ProbeSet.Random(ProbeImages, _passes[0].InputLength, ProbeSeed, 0f, 1f);
     }
 
+    private static ClassifierPass[] Passes(ZooArchitecture arch) =>
+        new[] { ClassifierPass.For(arch, InputActivation.ReLU), ClassifierPass.For(arch, InputActivation.Tanh) };
+
     public override string Kind { get; }
-    public override Module Module => _mlp;
     public override WeightSpace Space => _passes[0].Space;
-    public int FeatureCount => _passes.Length * ProbeImages * _passes[0].Outputs;
 
     /// <summary>The logits of every network on the probe images under each activation, [batch, FeatureCount].</summary>
-    public Tensor Features(WeightSpaceBatch weights)
+    public override Tensor Features(WeightSpaceBatch weights)
     {
         int n = weights.Batch, per = ProbeImages * _passes[0].Outputs;
         var idx = new int[n * ProbeImages];
@@ -217,43 +167,39 @@ public sealed class ProbeRegressor : AccuracyRegressor
         }
         return features;
     }
-
-    public override void FitNormalization(WeightSpaceBatch train) => _standardizer = FeatureStandardizer.Fit(Features(train));
-    public override Tensor Forward(WeightSpaceBatch raw) => _mlp.Forward((_standardizer ?? throw new InvalidOperationException("Fit the normalization first.")).Apply(Features(raw)));
-    public override void Backward(Tensor grad) => _mlp.Backward(grad);
 }
 
 /// <summary>
 /// HNP on an MLP zoo: a generated hidden-neuron network on the zoo's weights with W1 pooled over 4×4 pixel blocks
 /// (<see cref="InputPooling"/>), then per-entry normalized. <see cref="Space"/> is the zoo's weight space.
 /// </summary>
-public sealed class PooledInputRegressor(string kind, EquivariantNetwork net, WeightSpace pooledSpace, WeightSpace zooSpace) : AccuracyRegressor
+public sealed class PooledInputRegressor(string kind, EquivariantNetwork net, WeightSpace zooSpace) : WeightModel
 {
-    private readonly InputPooling _pooling = new(zooSpace, pooledSpace);
+    private readonly InputPooling _pooling = new(zooSpace, net.Space);
     private InputNormalizer? _normalizer;
     private readonly Dictionary<int, WeightSpaceBatch> _buffers = new();
     public override string Kind => kind;
     public override Module Module => net;
     public override WeightSpace Space => zooSpace;
-    public WeightSpace PooledSpace => pooledSpace;
+    public WeightSpace PooledSpace => net.Space;
 
-    public override void FitNormalization(WeightSpaceBatch train)
+    public override void FitInputs(WeightSpaceBatch train)
     {
-        var pooled = new WeightSpaceBatch(pooledSpace, train.Batch, 1);
+        var pooled = new WeightSpaceBatch(PooledSpace, train.Batch, 1);
         _pooling.Apply(train, pooled);
-        _normalizer = InputNormalizer.Fit(new[] { pooled }, NormalizationGranularity.PerEntry, 1e-6f);
+        _normalizer = InputNormalizer.Fit(new[] { pooled }, NormalizationGranularity.PerEntry, EquivariantWeightModel.MinStd);
     }
 
     public override Tensor Forward(WeightSpaceBatch raw)
     {
-        var normalizer = _normalizer ?? throw new InvalidOperationException("Fit the normalization first.");
-        if (!_buffers.TryGetValue(raw.Batch, out var x)) _buffers[raw.Batch] = x = new WeightSpaceBatch(pooledSpace, raw.Batch, 1);
+        var normalizer = _normalizer ?? throw new InvalidOperationException("The input normalization is not fitted (call FitInputs).");
+        if (!_buffers.TryGetValue(raw.Batch, out var x)) _buffers[raw.Batch] = x = new WeightSpaceBatch(PooledSpace, raw.Batch, 1);
         _pooling.Apply(raw, x);
         normalizer.Apply(x);
         return net.Forward(x);
     }
 
-    public override void Backward(Tensor grad) => net.BackwardParameters(grad);
+    public override void Backward(Tensor gradOutputs) => net.BackwardParameters(gradOutputs);
 }
 
 /// <summary>

@@ -166,6 +166,37 @@ public sealed class GeneralizationTests : IDisposable
         for (int i = 0; i < f.Length; i++) Assert.True(Math.Abs(f.Data[i] - moved.Data[i]) <= 1e-4f * (1 + Math.Abs(f.Data[i])), $"feature {i}: {f.Data[i]} vs {moved.Data[i]}");
     }
 
+    /// <summary>
+    /// The feature regressors (StatNN, flattened MLP, probing) are the project's one features → standardization → MLP model:
+    /// each keeps its task name, saves its fitted standardization, and a regressor of the same kind and seed that loads it
+    /// gives bitwise the same outputs; a standardization of another feature count is refused naming both counts.
+    /// </summary>
+    [Theory]
+    [InlineData(GeneralizationModelKinds.StatNn, 8 * 7)] // 4 layers × (weight, bias), 7 statistics each
+    [InlineData(GeneralizationModelKinds.Mlp, 4970)]
+    [InlineData(GeneralizationModelKinds.Probe, 2 * ProbeRegressor.ProbeImages * 10)]
+    public void FeatureRegressorsRoundTripTheirStandardization(string kind, int features)
+    {
+        var space = ClassifierPass.SpaceOf(ZooArchitecture.Cnn);
+        var rng = new Rng(11);
+        var x = new WeightSpaceBatch(space, 5, 1);
+        foreach (var t in x.Tensors) for (int k = 0; k < t.Length; k++) t.Data[k] = (float)(0.3 * rng.Normal());
+        var a = Assert.IsAssignableFrom<LayerCompiler.Tasks.Models.FeatureMlpModel>(AccuracyRegressors.Create(kind, ZooArchitecture.Cnn, 4));
+        Assert.Equal(kind, a.Kind);
+        Assert.Equal(features, a.FeatureCount);
+        a.FitInputs(x);
+        var y = a.Forward(x).Data.ToArray();
+        Assert.Equal(new[] { 5, 1 }, a.Forward(x).Shape);
+        var b = AccuracyRegressors.Create(kind, ZooArchitecture.Cnn, 4);
+        Assert.Throws<InvalidOperationException>(() => b.Forward(x));
+        b.LoadNormalization(a.NormalizationState());
+        Assert.Equal(y, b.Forward(x).Data.ToArray());
+        var other = AccuracyRegressors.Create(kind == GeneralizationModelKinds.Mlp ? GeneralizationModelKinds.StatNn : GeneralizationModelKinds.Mlp, ZooArchitecture.Cnn, 4);
+        other.FitInputs(x);
+        var e = Assert.Throws<InvalidDataException>(() => b.LoadNormalization(other.NormalizationState()));
+        Assert.Contains($"reads {features} features", e.Message);
+    }
+
     [Fact]
     public void KendallTauMetricIsTauBOverTheWholePass()
     {
@@ -183,7 +214,7 @@ public sealed class GeneralizationTests : IDisposable
         string dir = Path.Combine(_root, "zoo2");
         new ClassifierZooBuilder(s, dir, Images(48, 1), Images(40, 2)).Build();
         var zoo = ClassifierZooReader.Read(dir);
-        var model = AccuracyRegressor.Create(GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp3, 0);
+        var model = AccuracyRegressors.Create(GeneralizationModelKinds.Hnp, ZooArchitecture.Mlp3, 0);
         var e = Assert.Throws<InvalidDataException>(() => zoo.RequireSpace(model.Space, "the hnp regressor"));
         Assert.Contains(dir, e.Message);
         Assert.Contains("W1[128×784]", e.Message);
