@@ -27,11 +27,11 @@ STEPS=(
   "ablation-full-seed0|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0 --epochs 30 --out runs/ablation-full"
   "ablation-full-seed1|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 1 --epochs 30 --out runs/ablation-full"
   "ablation-full|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
+  "inr-edit-full|inr-edit train --zoo runs/zoo-full --full --epochs 29 --seeds 0,1,2 --out runs/inr-edit-full"
   "cnn-zoo-full|classifier-zoo build --arch cnn --full-every-epoch --out runs/cnn-zoo-full"
   "cnn-generalization-full|classifier-zoo generalization --zoo runs/cnn-zoo-full --seeds 3 --train-epochs 50 --out runs/cnn-generalization-full"
   "mlp5-zoo-quick|classifier-zoo build --arch mlp5 --out runs/mlp5-quick --seed 1"
   "mlp5-generalization-50ep|classifier-zoo generalization --zoo runs/mlp5-quick --models hnp,np,statnn --seeds 3 --train-epochs 50 --out runs/mlp5-generalization-50ep"
-  "inr-edit-full|inr-edit train --zoo runs/zoo-full --full --epochs 29 --seeds 0,1,2 --out runs/inr-edit-full"
   "wide-aug-full-seed0|inr-classify table --zoo runs/zoo-full --models product-signed-wide --seeds 0 --epochs 30 --augment protocol --out runs/wide-aug-full"
 )
 
