@@ -25,7 +25,7 @@ STEPS=(
   "ablation-full-hp-seed1|inr-classify table --zoo runs/zoo-full --models hidden,product --seeds 1 --epochs 30 --out runs/ablation-full"
   "ablation-full-hp-seed2|inr-classify table --zoo runs/zoo-full --models hidden,product --seeds 2 --epochs 30 --out runs/ablation-full"
   "ablation-full-seed0|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0 --epochs 30 --out runs/ablation-full"
-  "ablation-full-seed1|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 1 --epochs 30 --out runs/ablation-full"
+  "ablation-full-ln-seeds12|inr-classify table --zoo runs/zoo-full --models product-signed-ln --seeds 1,2 --epochs 30 --out runs/ablation-full"
   "ablation-full|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
   "inr-edit-full|inr-edit train --zoo runs/zoo-full --full --epochs 29 --seeds 0,1,2 --out runs/inr-edit-full"
   "cnn-zoo-full|classifier-zoo build --arch cnn --full-every-epoch --out runs/cnn-zoo-full"
