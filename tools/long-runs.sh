@@ -27,6 +27,7 @@ STEPS=(
   "ablation-full-seed0|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0 --epochs 30 --out runs/ablation-full"
   "ablation-full-ln-seeds12|inr-classify table --zoo runs/zoo-full --models product-signed-ln --seeds 1,2 --epochs 30 --out runs/ablation-full"
   "ablation-full|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
+  "ensemble-full-ln|inr-classify ensemble --zoo runs/zoo-full --checkpoints runs/ablation-full/product-signed-ln-seed0/model.safetensors,runs/ablation-full/product-signed-ln-seed1/model.safetensors,runs/ablation-full/product-signed-ln-seed2/model.safetensors --out runs/ensemble-full-ln"
   "inr-edit-full|inr-edit train --zoo runs/zoo-full --full --epochs 29 --seeds 0,1,2 --out runs/inr-edit-full"
   "cnn-zoo-full|classifier-zoo build --arch cnn --full-every-epoch --out runs/cnn-zoo-full"
   "cnn-generalization-full|classifier-zoo generalization --zoo runs/cnn-zoo-full --seeds 3 --train-epochs 50 --out runs/cnn-generalization-full"
