@@ -105,7 +105,7 @@ public sealed class KendallTauMetric : IMetric
 public static class AccuracyRegressors
 {
     /// <summary>The hidden widths of the feature models' MLPs (StatNN, flattened, probing).</summary>
-    public static readonly int[] FeatureMlpHidden = { 64, 64 };
+    public static IReadOnlyList<int> FeatureMlpHidden { get; } = new[] { 64, 64 };
 
     public static WeightModel Create(string kind, ZooArchitecture arch, ulong seed) => (kind, arch) switch
     {
