@@ -4,8 +4,6 @@ using System.Globalization;
 using System.IO;
 using LayerCompiler.Runtime;
 using LayerCompiler.Runtime.InputNetworks;
-using LayerCompiler.Runtime.Modules;
-using LayerCompiler.Tasks.Baselines;
 
 namespace LayerCompiler.Tasks.Models;
 
