@@ -28,6 +28,12 @@ public class ClassifierZooCliTests
         // τ bars, or (one epoch on this tiny zoo may predict a constant) the note that τ is undefined.
         Assert.True(html.Contains("<title>Test Kendall τ") || html.Contains("No test τ (constant predictions)"), "neither the τ bars nor the note");
         Assert.True(File.Exists(Path.Combine(zoo, "results.json")));
+        // Each (model, seed) run keeps its result: the same command again reads it back; other epochs are one clear error.
+        var rerun = Tool.Run(Workspace.Root, "classifier-zoo", "generalization", "--zoo", zoo, "--models", "statnn", "--seeds", "1", "--train-epochs", "1", "--jobs", "2").ShouldSucceed();
+        Assert.Contains("statnn seed 0: finished earlier", rerun.Output);
+        Assert.Contains("| statnn | 1 |", rerun.Output);
+        var other = Tool.Run(Workspace.Root, "classifier-zoo", "generalization", "--zoo", zoo, "--models", "statnn", "--seeds", "1", "--train-epochs", "2", "--jobs", "2").ShouldFail(1, "1 training epochs, not 2");
+        Assert.False(Tool.HasStackTrace(other.Output));
         // Runs of single models drawn into one report.
         string mlpDir = Path.Combine(Path.GetDirectoryName(zoo)!, "mlp"), both = Path.Combine(Path.GetDirectoryName(zoo)!, "both");
         Tool.Run(Workspace.Root, "classifier-zoo", "generalization", "--zoo", zoo, "--models", "mlp", "--seeds", "1", "--train-epochs", "1", "--out", mlpDir).ShouldSucceed();

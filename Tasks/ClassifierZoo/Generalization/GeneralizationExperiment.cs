@@ -7,6 +7,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using System.IO;
+using System.Threading;
+using System.Threading.Tasks;
+using LayerCompiler.Runtime.IO;
+using LayerCompiler.Tasks.Models;
 
 namespace LayerCompiler.Tasks.ClassifierZoo.Generalization;
 
@@ -41,18 +46,39 @@ public sealed record GeneralizationResult(string Zoo, string Kind, ulong Seed, d
 /// <summary>Trains one regressor on a classifier zoo's train split through the one <see cref="Trainer"/> and tests it.</summary>
 public static class GeneralizationExperiment
 {
-    public static GeneralizationResult Run(ClassifierZooData zoo, string kind, ulong seed, GeneralizationSettings settings, IProgress<TrainingProgress>? progress = null)
+    /// <summary>The file a finished run writes to its run directory (read back instead of training again).</summary>
+    public const string ResultFile = "result.json";
+    /// <summary>The per-epoch training checkpoint in a run directory (an interrupted run resumes from it).</summary>
+    public const string CheckpointFile = "training-checkpoint.safetensors";
+
+    /// <summary>
+    /// Trains one <paramref name="kind"/> regressor with <paramref name="seed"/> and tests it. With a <paramref name="runDir"/> the
+    /// run is resumable: the trainer writes <see cref="CheckpointFile"/> there after every epoch and continues from it, and the
+    /// finished result is written to <see cref="ResultFile"/>, which a later call returns without training (after checking it is
+    /// this run's: same model, seed, epochs and zoo). A checkpoint or result of another run is refused naming the file.
+    /// </summary>
+    public static GeneralizationResult Run(ClassifierZooData zoo, string kind, ulong seed, GeneralizationSettings settings, IProgress<TrainingProgress>? progress = null,
+        string? runDir = null, CancellationToken cancellation = default)
     {
-        var model = AccuracyRegressors.Create(kind, zoo.Architecture, seed);
-        zoo.RequireSpace(model.Space, $"the '{kind}' regressor");
+        ArgumentNullException.ThrowIfNull(zoo); ArgumentNullException.ThrowIfNull(settings);
         var tr = zoo.Indices(ClassifierZooSplits.Train); var va = zoo.Indices(ClassifierZooSplits.Validation); var te = zoo.Indices(ClassifierZooSplits.Test);
         if (tr.Length == 0 || va.Length == 0 || te.Length == 0)
             throw new ArgumentException($"{zoo.Directory}: the zoo's splits hold {tr.Length} train, {va.Length} validation and {te.Length} test checkpoints; every split needs some (build more runs).");
+        string? resultPath = runDir is null ? null : Path.Combine(runDir, ResultFile);
+        if (resultPath != null && File.Exists(resultPath)) return ReadFinished(resultPath, zoo, kind, seed, settings, te);
+
+        var model = AccuracyRegressors.Create(kind, zoo.Architecture, seed);
+        zoo.RequireSpace(model.Space, $"the '{kind}' regressor");
         IWeightDataset Set(int[] idx) => new InMemoryWeightDataset(zoo.Select(idx), idx.Select(i => zoo.TestAccuracy[i]).ToArray(), 1);
         model.FitInputs(zoo.Select(tr));
-        var options = settings.TrainerOptions(seed);
+        var options = settings.TrainerOptions(seed) with
+        {
+            CheckpointPath = runDir is null ? null : Path.Combine(runDir, CheckpointFile),
+            Tag = $"predicting-generalization model={kind} zoo={zoo.Architecture}:{ZooFingerprint(zoo)}",
+        };
+        if (runDir != null) OutputPaths.CreateDirectory(runDir, "The run directory");
         var trainer = new Trainer(model.Executor(options), options, new AccuracyBceObjective(), KendallTauMetric.Instance);
-        var history = trainer.Fit(Set(tr), Set(va), progress);
+        var history = WeightModelTraining.FitOrResume(trainer, Set(tr), Set(va), progress, cancellation);
         var best = history.Epochs.FirstOrDefault(e => e.Epoch == history.BestEpoch) ?? history.Last!;
 
         // Test predictions with the selected parameters (the trainer restored them).
@@ -65,13 +91,83 @@ public static class GeneralizationExperiment
             for (int k = 0; k < idx.Length; k++) predicted[first + k] = (float)(1 / (1 + Math.Exp(-o.Data[k])));
         }
         var actual = te.Select(i => zoo.TestAccuracy[i]).ToArray();
-        return new GeneralizationResult(zoo.Directory, kind, seed, RegressionMetrics.KendallTau(predicted, actual), RegressionMetrics.RSquared(predicted, actual),
+        var result = new GeneralizationResult(zoo.Directory, kind, seed, RegressionMetrics.KendallTau(predicted, actual), RegressionMetrics.RSquared(predicted, actual),
             best.ValidationMetric ?? double.NaN, best.Epoch, tr.Length, va.Length, te.Length)
         {
             ValidationTauPerEpoch = history.Epochs.Select(e => e.ValidationMetric ?? double.NaN).ToArray(),
             TrainLossPerEpoch = history.Epochs.Select(e => e.TrainLoss).ToArray(),
             TestPredicted = predicted, TestActual = actual,
         };
+        if (resultPath != null) GeneralizationResultsFile.Write(resultPath, new[] { result });
+        return result;
+    }
+
+    /// <summary>
+    /// Every (model, seed) run of a table, each resumable in <c>outDir/MODEL-seedS</c> (see <see cref="Run"/>), up to
+    /// <paramref name="jobs"/> at a time. Each run is deterministic on its own, so the results do not depend on
+    /// <paramref name="jobs"/>; they come back in the order model by model, seed by seed.
+    /// </summary>
+    public static IReadOnlyList<GeneralizationResult> RunAll(ClassifierZooData zoo, IReadOnlyList<string> kinds, IReadOnlyList<ulong> seeds, GeneralizationSettings settings,
+        string outDir, int jobs = 1, Action<string>? log = null, Func<string, ulong, IProgress<TrainingProgress>?>? progressFor = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(zoo); ArgumentNullException.ThrowIfNull(kinds); ArgumentNullException.ThrowIfNull(seeds);
+        if (kinds.Count == 0 || seeds.Count == 0) throw new ArgumentException("Give at least one model and one seed.");
+        if (jobs < 1) throw new ArgumentException($"--jobs must be at least 1, got {jobs}.");
+        OutputPaths.CreateDirectory(outDir, "--out");
+        var work = kinds.SelectMany(k => seeds.Select(s => (Kind: k, Seed: s))).ToArray();
+        var results = new GeneralizationResult[work.Length];
+        void One(int i)
+        {
+            var (kind, seed) = work[i];
+            string runDir = Path.Combine(outDir, RunName(kind, seed));
+            bool finished = File.Exists(Path.Combine(runDir, ResultFile));
+            log?.Invoke(finished ? $"{kind} seed {seed}: finished earlier ({runDir})" : $"{kind} seed {seed}: training ({runDir})");
+            var r = Run(zoo, kind, seed, settings, progressFor?.Invoke(kind, seed), runDir, cancellation);
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{kind} seed {seed}: test τ {r.TestTau:F3}, R² {r.TestR2:F3} (validation τ {r.ValidationTau:F3} at epoch {r.BestEpoch})"));
+            results[i] = r;
+        }
+        if (jobs == 1)
+            for (int i = 0; i < work.Length; i++) One(i);
+        else
+        {
+            try { Parallel.For(0, work.Length, new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = cancellation }, One); }
+            catch (AggregateException e)
+            {
+                // One run's clear error (a checkpoint of another run, Ctrl-C) is what the user should see, not the wrapper.
+                var first = e.Flatten().InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException) ?? e.Flatten().InnerExceptions[0];
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+            }
+        }
+        return results;
+    }
+
+    /// <summary>The run directory's name for (model, seed).</summary>
+    public static string RunName(string kind, ulong seed) => string.Create(CultureInfo.InvariantCulture, $"{kind}-seed{seed}");
+
+    private static GeneralizationResult ReadFinished(string path, ClassifierZooData zoo, string kind, ulong seed, GeneralizationSettings settings, int[] test)
+    {
+        var saved = GeneralizationResultsFile.Read(path);
+        if (saved.Length != 1) throw new InvalidDataException($"{path}: holds {saved.Length} results; a run directory's result file holds one.");
+        var r = saved[0];
+        string? mismatch =
+            r.Kind != kind ? $"model '{r.Kind}', not '{kind}'"
+            : r.Seed != seed ? $"seed {r.Seed}, not {seed}"
+            : r.ValidationTauPerEpoch.Length != settings.Epochs ? $"{r.ValidationTauPerEpoch.Length} training epochs, not {settings.Epochs}"
+            : r.Test != test.Length || !r.TestActual.SequenceEqual(test.Select(i => zoo.TestAccuracy[i])) ? $"another zoo's test split ({r.Test} checkpoints from {r.Zoo})"
+            : null;
+        if (mismatch != null)
+            throw new InvalidOperationException($"{path} is the result of another run: {mismatch}. Use another output directory, or delete that run directory to train this run from scratch.");
+        return r;
+    }
+
+    /// <summary>A short hash of the zoo's contents that a run depends on (splits, test accuracies, weights' size).</summary>
+    private static string ZooFingerprint(ClassifierZooData zoo)
+    {
+        var h = new System.IO.Hashing.XxHash64();
+        h.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(zoo.TestAccuracy.AsSpan()));
+        foreach (var s in zoo.Split) h.Append(Encoding.UTF8.GetBytes(s));
+        h.Append(BitConverter.GetBytes(zoo.Weights.Space.Dimension));
+        return Convert.ToHexString(h.GetCurrentHash()).ToLowerInvariant();
     }
 
     /// <summary>A markdown table: one row per (zoo, model), τ and R² as mean ± standard deviation over seeds.</summary>

@@ -70,13 +70,14 @@ internal static class ClassifierZooVerbs
         var seedsOption = new Option<int>("--seeds") { Description = "Seeds per model (FIRST .. FIRST+N-1; FIRST from --first-seed).", DefaultValueFactory = _ => 3 };
         var firstSeedOption = new Option<int>("--first-seed") { Description = "First seed (default 0): run one seed per process with --seeds 1 --first-seed S, then `classifier-zoo report`.", DefaultValueFactory = _ => 0 };
         var trainEpochsOption = new Option<int>("--train-epochs") { Description = "Training epochs (NFN: 50; the best epoch by validation τ is kept).", DefaultValueFactory = _ => 50 };
+        var jobsOption = new Option<int>("--jobs") { Description = "(model, seed) runs trained at once (default 1; each run mostly uses one core, so 2 fills this machine's 2 cores; results do not depend on it).", DefaultValueFactory = _ => 1 };
         var tableOption = new Option<string?>("--table") { Description = "Also write the markdown table to this file." };
         var reportOutOption = new Option<string?>("--out") { Description = "Directory for report.html (scatter, τ per epoch, zoo histogram) and table.md; default: the zoo directory." };
         var generalization = new Command("generalization", "Predict each checkpoint's test accuracy from its weights: train every model on the zoo's train split and print test Kendall τ and R².")
         {
-            Cli.Zoo, modelsOption, seedsOption, firstSeedOption, trainEpochsOption, tableOption, reportOutOption, Cli.Device,
+            Cli.Zoo, modelsOption, seedsOption, firstSeedOption, trainEpochsOption, jobsOption, tableOption, reportOutOption, Cli.Device,
         };
-        generalization.SetAction((ParseResult r) => Cli.Run(() =>
+        generalization.SetAction((ParseResult r, CancellationToken ct) => System.Threading.Tasks.Task.FromResult(Cli.Run(() =>
         {
             Cli.CpuOnlyDevice(r, "classifier-zoo generalization");
             var zoo = ClassifierZooReader.Read(r.GetValue(Cli.Zoo)!);
@@ -91,21 +92,18 @@ internal static class ClassifierZooVerbs
             Ui.Step($"{zoo.Directory}: {zoo.Architecture}, {zoo.Count} checkpoints; {string.Join(", ", models)} × {seeds} seeds, {gs.Epochs} epochs");
             string outDir = r.GetValue(reportOutOption) ?? zoo.Directory;
             Directory.CreateDirectory(outDir);
-            var results = new List<GeneralizationResult>();
-            foreach (var m in models)
-                for (ulong seed = (ulong)firstSeed; seed < (ulong)(firstSeed + seeds); seed++)
+            int jobs = r.GetValue(jobsOption);
+            var seedList = Enumerable.Range(firstSeed, seeds).Select(x => (ulong)x).ToArray();
+            var results = GeneralizationExperiment.RunAll(zoo, models, seedList, gs, outDir, jobs, Ui.Info, (m, seed) =>
+            {
+                var last = Stopwatch.StartNew();
+                return new LayerCompiler.Tasks.Models.WeightModelTraining.SyncProgress(p =>
                 {
-                    var last = Stopwatch.StartNew();
-                    var progress = new SyncProgress<LayerCompiler.Runtime.Training.TrainingProgress>(p =>
-                    {
-                        if (p.Kind != LayerCompiler.Runtime.Training.ProgressKind.EpochEnd || (p.Epoch < p.Epochs && last.Elapsed.TotalSeconds < 30)) return;
-                        last.Restart();
-                        Ui.Info($"  {m} seed {seed}: epoch {p.Epoch}/{p.Epochs}, BCE {Ui.F(p.EpochLoss)}, validation τ {Ui.F(p.Metrics?.ValidationMetric ?? double.NaN)}, {Ui.F(p.StepsPerSecond, 2)} steps/s, ETA {(p.Eta is TimeSpan t ? LayerCompiler.Runtime.Training.TrainingProgress.FormatSpan(t) : "?")}");
-                    });
-                    var res = GeneralizationExperiment.Run(zoo, m, seed, gs, progress);
-                    results.Add(res);
-                    Ui.Info($"{m} seed {seed}: test τ {Ui.F(res.TestTau)}, R² {Ui.F(res.TestR2)} (validation τ {Ui.F(res.ValidationTau)} at epoch {res.BestEpoch})");
-                }
+                    if (p.Kind != LayerCompiler.Runtime.Training.ProgressKind.EpochEnd || (p.Epoch < p.Epochs && last.Elapsed.TotalSeconds < 30)) return;
+                    last.Restart();
+                    Ui.Info($"  {m} seed {seed}: epoch {p.Epoch}/{p.Epochs}, BCE {Ui.F(p.EpochLoss)}, validation τ {Ui.F(p.Metrics?.ValidationMetric ?? double.NaN)}, {Ui.F(p.StepsPerSecond, 2)} steps/s, ETA {(p.Eta is TimeSpan t ? LayerCompiler.Runtime.Training.TrainingProgress.FormatSpan(t) : "?")}");
+                });
+            }, ct);
             string table = GeneralizationExperiment.Table(results);
             Ui.Info(table);
             if (r.GetValue(tableOption) is string path) LayerCompiler.Runtime.IO.AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(table));
@@ -115,7 +113,7 @@ internal static class ClassifierZooVerbs
             GeneralizationReport.Build(zoo, results, gs, "classifier-zoo generalization " + string.Join(" ", Environment.GetCommandLineArgs().SkipWhile(a => a != "generalization").Skip(1))).Write(reportPath);
             Ui.Good($"report: {reportPath}");
             return 0;
-        }));
+        })));
 
         // ---------------------------------------------------------------- classifier-zoo report
         var resultsOption = new Option<string>("--results") { Description = "Comma-separated results.json files of generalization runs on this zoo (e.g. one per model).", Required = true };

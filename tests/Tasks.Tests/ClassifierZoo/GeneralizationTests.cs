@@ -97,6 +97,86 @@ public sealed class GeneralizationTests : IDisposable
         Assert.Throws<ArgumentException>(() => GeneralizationReport.Build(zoo, Array.Empty<GeneralizationResult>(), gs));
     }
 
+    private ClassifierZooData SmallZoo(string name)
+    {
+        var s = new ClassifierZooSettings { Architecture = ZooArchitecture.Cnn, Runs = 12, RunsPerShard = 6, BatchSize = 8, TrainPool = 48, TestCount = 40, CheckpointEpochs = new[] { 1, 2 }, Seed = 9 };
+        string dir = Path.Combine(_root, name);
+        new ClassifierZooBuilder(s, dir, Images(48, 1), Images(40, 2)).Build();
+        return ClassifierZooReader.Read(dir, s);
+    }
+
+    [Theory]
+    [InlineData("hnp")]
+    [InlineData("statnn")]
+    public void AnInterruptedRunResumesToTheUninterruptedResult_AndAFinishedRunIsReadBack(string kind)
+    {
+        var zoo = SmallZoo("zoo-resume");
+        var gs = new GeneralizationSettings { Epochs = 4 };
+        var whole = GeneralizationExperiment.Run(zoo, kind, 3, gs, runDir: Path.Combine(_root, "whole"));
+
+        // Ctrl-C after epoch 2: the epoch checkpoint is on disk, no result yet.
+        string dir = Path.Combine(_root, "interrupted");
+        using var cts = new CancellationTokenSource();
+        var stop = new LayerCompiler.Tasks.Models.WeightModelTraining.SyncProgress(p => { if (p.Kind == ProgressKind.EpochEnd && p.Epoch == 2) cts.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => GeneralizationExperiment.Run(zoo, kind, 3, gs, stop, dir, cts.Token));
+        Assert.True(File.Exists(Path.Combine(dir, GeneralizationExperiment.CheckpointFile)));
+        Assert.False(File.Exists(Path.Combine(dir, GeneralizationExperiment.ResultFile)));
+
+        int epochsRun = 0;
+        var count = new LayerCompiler.Tasks.Models.WeightModelTraining.SyncProgress(p => { if (p.Kind == ProgressKind.EpochEnd) epochsRun++; });
+        var resumed = GeneralizationExperiment.Run(zoo, kind, 3, gs, count, dir);
+        Assert.Equal(2, epochsRun);
+        Assert.Equal(whole.TestPredicted, resumed.TestPredicted);
+        Assert.Equal(whole.ValidationTauPerEpoch, resumed.ValidationTauPerEpoch);
+        Assert.Equal((whole.TestTau, whole.TestR2, whole.BestEpoch), (resumed.TestTau, resumed.TestR2, resumed.BestEpoch));
+
+        // Finished: read back without training (the checkpoint is not even needed), equal to what was returned.
+        File.Delete(Path.Combine(dir, GeneralizationExperiment.CheckpointFile));
+        epochsRun = 0;
+        var again = GeneralizationExperiment.Run(zoo, kind, 3, gs, count, dir);
+        Assert.Equal(0, epochsRun);
+        Assert.Equal(resumed.TestPredicted, again.TestPredicted);
+        Assert.Equal(resumed.TrainLossPerEpoch, again.TrainLossPerEpoch);
+
+        // Another run's directory is refused naming the file and the difference.
+        var e = Assert.Throws<InvalidOperationException>(() => GeneralizationExperiment.Run(zoo, kind, 3, new GeneralizationSettings { Epochs = 5 }, runDir: dir));
+        Assert.Contains(Path.Combine(dir, GeneralizationExperiment.ResultFile), e.Message);
+        Assert.Contains("4 training epochs, not 5", e.Message);
+        e = Assert.Throws<InvalidOperationException>(() => GeneralizationExperiment.Run(zoo, kind, 4, gs, runDir: dir));
+        Assert.Contains("seed 3, not 4", e.Message);
+        // A half-trained checkpoint of other settings is refused too (the trainer's fingerprint).
+        string other = Path.Combine(_root, "other");
+        using var cts2 = new CancellationTokenSource();
+        var stop2 = new LayerCompiler.Tasks.Models.WeightModelTraining.SyncProgress(p => { if (p.Kind == ProgressKind.EpochEnd) cts2.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => GeneralizationExperiment.Run(zoo, kind, 3, gs, stop2, other, cts2.Token));
+        e = Assert.Throws<InvalidOperationException>(() => GeneralizationExperiment.Run(zoo, kind, 3, gs with { LearningRate = 2e-3f }, runDir: other));
+        Assert.Contains(GeneralizationExperiment.CheckpointFile, e.Message);
+    }
+
+    [Fact]
+    public void RunAllGivesTheSameResultsWithOneOrTwoJobs_InModelThenSeedOrder()
+    {
+        var zoo = SmallZoo("zoo-jobs");
+        var gs = new GeneralizationSettings { Epochs = 2 };
+        var kinds = new[] { "hnp", "statnn" }; var seeds = new ulong[] { 0, 1 };
+        var one = GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs1"), jobs: 1);
+        var lines = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var two = GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs2"), jobs: 2, log: lines.Add);
+        Assert.Equal(new[] { ("hnp", 0UL), ("hnp", 1UL), ("statnn", 0UL), ("statnn", 1UL) }, two.Select(r => (r.Kind, r.Seed)));
+        for (int i = 0; i < one.Count; i++) Assert.Equal(one[i].TestPredicted, two[i].TestPredicted);
+        Assert.Equal(4, lines.Count(l => l.Contains(": training (")));
+        Assert.True(File.Exists(Path.Combine(_root, "jobs2", GeneralizationExperiment.RunName("statnn", 1), GeneralizationExperiment.ResultFile)));
+        // Rerun: every run is read back.
+        lines.Clear();
+        var three = GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs2"), jobs: 2, log: lines.Add);
+        Assert.Equal(4, lines.Count(l => l.Contains(": finished earlier (")));
+        Assert.Equal(two.Select(r => r.TestTau), three.Select(r => r.TestTau));
+        // One run's error reaches the caller as itself, not wrapped.
+        var e = Assert.Throws<InvalidOperationException>(() => GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs with { Epochs = 3 }, Path.Combine(_root, "jobs2"), jobs: 2));
+        Assert.Contains("2 training epochs, not 3", e.Message);
+        Assert.Throws<ArgumentException>(() => GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs0"), jobs: 0));
+    }
+
     [Fact]
     public void HnpOnAFull784PixelMlpIsTooLargeSoItSeesW1PooledToBlocks()
     {
