@@ -30,9 +30,9 @@ STEPS=(
   "ensemble-full-ln|inr-classify ensemble --zoo runs/zoo-full --checkpoints runs/ablation-full/product-signed-ln-seed0/model.safetensors,runs/ablation-full/product-signed-ln-seed1/model.safetensors,runs/ablation-full/product-signed-ln-seed2/model.safetensors --out runs/ensemble-full-ln"
   "inr-edit-full|inr-edit train --zoo runs/zoo-full --full --epochs 29 --seeds 0,1,2 --out runs/inr-edit-full"
   "cnn-zoo-full|classifier-zoo build --arch cnn --full-every-epoch --out runs/cnn-zoo-full"
-  "cnn-generalization-full|classifier-zoo generalization --zoo runs/cnn-zoo-full --seeds 3 --train-epochs 50 --out runs/cnn-generalization-full"
+  "cnn-generalization-full|classifier-zoo generalization --zoo runs/cnn-zoo-full --seeds 3 --train-epochs 50 --jobs 2 --out runs/cnn-generalization-full"
   "mlp5-zoo-quick|classifier-zoo build --arch mlp5 --out runs/mlp5-quick --seed 1"
-  "mlp5-generalization-50ep|classifier-zoo generalization --zoo runs/mlp5-quick --models hnp,np,statnn --seeds 3 --train-epochs 50 --out runs/mlp5-generalization-50ep"
+  "mlp5-generalization-50ep|classifier-zoo generalization --zoo runs/mlp5-quick --models hnp,np,statnn --seeds 3 --train-epochs 50 --jobs 2 --out runs/mlp5-generalization-50ep"
   "wide-aug-full-seed0|inr-classify table --zoo runs/zoo-full --models product-signed-wide --seeds 0 --epochs 30 --augment protocol --out runs/wide-aug-full"
 )
 
