@@ -14,8 +14,10 @@ namespace LayerCompiler.Generator.Emit
     /// the flattened image. Every size is a constant of the generated code. Networks run in parallel (each with its own
     /// weights and its own list of image indices into one shared image array); the images of one network run one after
     /// the other, so weight gradients are accumulated per network in a fixed order (deterministic, no races).
-    /// A convolution is an im2col (one patch row per output position, laid out like a weight row: in, kh, kw) followed
-    /// by one dot product per (output channel, position); its weight gradient is one axpy per (channel, position).
+    /// A convolution is a gathered GEMM over output channels in Vector256 FMAs (see <c>EmitConvForward</c>). <c>Backward</c>
+    /// recomputes the forward pass image by image; <c>ForwardSave</c> keeps every image's activations in a caller's buffer
+    /// and <c>BackwardSaved</c> reads them back instead, with the same arithmetic, so the two give the same bits (a training
+    /// step needs the logits before the gradient, so it runs the forward pass anyway).
     /// </summary>
     public static class ClassifierEmitter
     {
@@ -95,7 +97,38 @@ namespace LayerCompiler.Generator.Emit
                 {
                     w.Line("Check(weights, inputs, indices, perNetwork, logits.Length, nameof(logits), featureMask);");
                     w.Line("var t = weights.Tensors;");
-                    w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => Run(n, t, null, inputs, indices, perNetwork, logits, featureMask));");
+                    w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => Run(n, t, null, inputs, indices, perNetwork, logits, featureMask, null, false));");
+                }
+                w.Line();
+                w.Line($"/// <summary>Floats per image that <see cref=\"ForwardSave\"/> keeps for <see cref=\"BackwardSaved\"/> (every layer's pre-activations and activations, the pooled features, the masked features).</summary>");
+                w.Line($"public const int SavedPerImage = {I(SavedLength(decls, convs, featureLength))};");
+                w.Line();
+                w.Line("/// <summary><see cref=\"Forward\"/>, also keeping each image's activations in saved (batch × perNetwork × <see cref=\"SavedPerImage\"/> floats) for <see cref=\"BackwardSaved\"/>.</summary>");
+                using (w.Block("public void ForwardSave(" + RuntimeNames.WeightSpaceBatch + " weights, float[] inputs, int[] indices, int perNetwork, float[] logits, float[] saved, float[]? featureMask = null)"))
+                {
+                    w.Line("Check(weights, inputs, indices, perNetwork, logits.Length, nameof(logits), featureMask);");
+                    w.Line("CheckSaved(weights, perNetwork, saved);");
+                    w.Line("var t = weights.Tensors;");
+                    w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => Run(n, t, null, inputs, indices, perNetwork, logits, featureMask, saved, false));");
+                }
+                w.Line();
+                w.Line("/// <summary>");
+                w.Line("/// <see cref=\"Backward\"/> without recomputing the forward pass: reads the activations <see cref=\"ForwardSave\"/> kept in saved.");
+                w.Line("/// Give it the same weights, inputs, indices and featureMask as that call (unchanged since); the gradient is then bit for bit Backward's.");
+                w.Line("/// </summary>");
+                using (w.Block("public void BackwardSaved(" + RuntimeNames.WeightSpaceBatch + " weights, float[] inputs, int[] indices, int perNetwork, float[] gradLogits, " + RuntimeNames.WeightSpaceBatch + " gradWeights, float[] saved, float[]? featureMask = null)"))
+                {
+                    w.Line("Check(weights, inputs, indices, perNetwork, gradLogits.Length, nameof(gradLogits), featureMask);");
+                    w.Line("CheckSaved(weights, perNetwork, saved);");
+                    w.Line("if (gradWeights.Batch != weights.Batch || gradWeights.Channels != 1 || gradWeights.Space.Dimension != Space.Dimension) throw new global::System.ArgumentException(\"gradWeights must be over this weight space with the weights' batch and 1 channel.\", nameof(gradWeights));");
+                    w.Line("var t = weights.Tensors; var g = gradWeights.Tensors;");
+                    w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => Run(n, t, g, inputs, indices, perNetwork, gradLogits, featureMask, saved, true));");
+                }
+                w.Line();
+                using (w.Block("private static void CheckSaved(" + RuntimeNames.WeightSpaceBatch + " weights, int perNetwork, float[] saved)"))
+                {
+                    w.Line("if (saved == null) throw new global::System.ArgumentNullException(nameof(saved));");
+                    w.Line("if (saved.Length < (long)weights.Batch * perNetwork * SavedPerImage) throw new global::System.ArgumentException($\"saved must hold batch × perNetwork × SavedPerImage = {(long)weights.Batch * perNetwork * SavedPerImage} floats, got {saved.Length}.\", nameof(saved));");
                 }
                 w.Line();
                 w.Line("/// <summary>Overwrites gradWeights with the gradient of Σ gradLogits · logits over every image of each network (the forward pass is recomputed).</summary>");
@@ -104,11 +137,11 @@ namespace LayerCompiler.Generator.Emit
                     w.Line("Check(weights, inputs, indices, perNetwork, gradLogits.Length, nameof(gradLogits), featureMask);");
                     w.Line("if (gradWeights.Batch != weights.Batch || gradWeights.Channels != 1 || gradWeights.Space.Dimension != Space.Dimension) throw new global::System.ArgumentException(\"gradWeights must be over this weight space with the weights' batch and 1 channel.\", nameof(gradWeights));");
                     w.Line("var t = weights.Tensors; var g = gradWeights.Tensors;");
-                    w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => Run(n, t, g, inputs, indices, perNetwork, gradLogits, featureMask));");
+                    w.Line("global::System.Threading.Tasks.Parallel.For(0, weights.Batch, n => Run(n, t, g, inputs, indices, perNetwork, gradLogits, featureMask, null, false));");
                 }
                 w.Line();
-                w.Line("/// <summary>One network: forward into io (gt null), or forward then backward with io as the logits' gradient.</summary>");
-                using (w.Block("private static void Run(int n, " + RuntimeNames.Tensor + "[] t, " + RuntimeNames.Tensor + "[]? gt, float[] inputs, int[] indices, int perNetwork, float[] io, float[]? mask)"))
+                w.Line("/// <summary>One network: forward into io (gt null; kept in saved when given), or backward with io as the logits' gradient after the forward pass (recomputed, or read from saved when restore).</summary>");
+                using (w.Block("private static void Run(int n, " + RuntimeNames.Tensor + "[] t, " + RuntimeNames.Tensor + "[]? gt, float[] inputs, int[] indices, int perNetwork, float[] io, float[]? mask, float[]? saved, bool restore)"))
                 {
                     EmitBody(w, decls, convs, wIdx, bIdx, act, omega, inputLength, classes, featureLength, arch.OutputOffset);
                 }
@@ -165,6 +198,21 @@ namespace LayerCompiler.Generator.Emit
             w.Line($"{inline} private static float Fma(float a, float b, float c) => global::System.MathF.FusedMultiplyAdd(a, b, c);");
         }
 
+        /// <summary>The arrays one image's backward pass reads, in the order they are kept: z and a of every conv, the pooled
+        /// features, z and a of every hidden dense layer, the masked inputs of the last layer.</summary>
+        private static List<(string Name, int Length)> SavedArrays(IReadOnlyList<LayerDeclaration> decls, List<Conv> convs, int featureLength)
+        {
+            var list = new List<(string, int)>();
+            int nc = convs.Count;
+            for (int c = 0; c < nc; c++) { list.Add(($"z{c + 1}", convs[c].Out * convs[c].P)); list.Add(($"a{c + 1}", convs[c].Out * convs[c].P)); }
+            if (nc > 0) list.Add(("f", convs[nc - 1].Out));
+            for (int l = nc; l < decls.Count - 1; l++) { list.Add(($"z{l + 1}", decls[l].Out)); list.Add(($"a{l + 1}", decls[l].Out)); }
+            list.Add(("hm", featureLength));
+            return list;
+        }
+
+        private static int SavedLength(IReadOnlyList<LayerDeclaration> decls, List<Conv> convs, int featureLength) => SavedArrays(decls, convs, featureLength).Sum(a => a.Length);
+
         /// <summary>Names v0…v{n-1} joined, each from <paramref name="f"/>.</summary>
         private static string Join(int n, System.Func<int, string> f) => string.Join(" ", Enumerable.Range(0, n).Select(f));
 
@@ -219,6 +267,17 @@ namespace LayerCompiler.Generator.Emit
             {
                 w.Line("int item = n * perNetwork + j;");
                 w.Line($"var x = new global::System.ReadOnlySpan<float>(inputs, indices[item] * {inputLength}, {inputLength});");
+                var savedArrays = SavedArrays(decls, convs, featureLength);
+                int savedLength = savedArrays.Sum(a => a.Length);
+                // Backward from saved activations: copy them back instead of the forward pass (which is what produced them).
+                using (w.Block("if (restore)"))
+                {
+                    w.Line($"int so = item * {I(savedLength)};");
+                    int off = 0;
+                    foreach (var (name, len) in savedArrays) { w.Line($"global::System.Array.Copy(saved!, so + {I(off)}, {name}, 0, {I(len)});"); off += len; }
+                }
+                w.Line("else");
+                w.OpenScope();
                 for (int c = 0; c < nc; c++)
                     EmitConvForward(w, convs[c], c, bIdx[c] >= 0, act, omega, inputLength);
                 if (nc > 0)
@@ -255,11 +314,18 @@ namespace LayerCompiler.Generator.Emit
                         else { w.Line($"z{l + 1}[o] = zz;"); w.Line($"a{l + 1}[o] = {InputNetworkEmitter.Activate(act, "zz", omega)};"); }
                     }
                 }
+                using (w.Block("if (saved != null)"))
+                {
+                    w.Line($"int so = item * {I(savedLength)};");
+                    int off = 0;
+                    foreach (var (name, len) in savedArrays) { w.Line($"global::System.Array.Copy({name}, 0, saved, so + {I(off)}, {I(len)});"); off += len; }
+                }
                 using (w.Block("if (!backward)"))
                 {
                     w.Line($"new global::System.ReadOnlySpan<float>(y).CopyTo(new global::System.Span<float>(io, item * {classes}, {classes}));");
                     w.Line("continue;");
                 }
+                w.Close();
                 // Backward: dense layers from the last; g is the gradient of the current layer's output.
                 w.Line($"var gy = new global::System.ReadOnlySpan<float>(io, item * {classes}, {classes});");
                 for (int l = m - 1; l >= nc; l--)

@@ -67,6 +67,8 @@ public sealed class BatchedClassifierTrainer
     private readonly int[] _idx, _labels;
     private readonly float[] _logits, _gradLogits;
     private readonly float[]? _mask;
+    /// <summary>Every image's activations from the forward pass, read by the backward pass instead of recomputing them.</summary>
+    private readonly float[] _saved;
 
     public BatchedClassifierTrainer(ClassifierPass pass, IReadOnlyList<BatchedClassifierRun> runs, ClassifierImages train, int batchSize)
     {
@@ -90,6 +92,7 @@ public sealed class BatchedClassifierTrainer
         _logits = new float[n * B * C];
         _gradLogits = new float[n * B * C];
         _mask = runs.Any(r => r.Dropout > 0) ? new float[n * B * F] : null;
+        _saved = new float[(long)n * B * pass.SavedPerImage];
     }
 
     /// <summary>Every network's current parameters, as the generated pass reads them.</summary>
@@ -118,7 +121,7 @@ public sealed class BatchedClassifierTrainer
                 for (int k = 0; k < B * F; k++) mask[i * B * F + k] = r.Dropout == 0 ? 1f : r.DataRng.NextDouble() < keep ? scale : 0f;
             }
         });
-        _pass.Forward(Weights, _train.Pixels, idx, B, logits, mask);
+        _pass.ForwardSave(Weights, _train.Pixels, idx, B, logits, _saved, mask);
         Parallel.For(0, n, i =>
         {
             var r = members[i];
@@ -127,7 +130,7 @@ public sealed class BatchedClassifierTrainer
             g.Data.CopyTo(gradLogits, i * B * C);
             r.LossSum += loss; r.LossCount++;
         });
-        _pass.Backward(Weights, _train.Pixels, idx, B, gradLogits, _grads, mask);
+        _pass.BackwardSaved(Weights, _train.Pixels, idx, B, gradLogits, _grads, _saved, mask);
         Parallel.For(0, n, i =>
         {
             var r = members[i];

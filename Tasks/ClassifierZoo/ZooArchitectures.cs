@@ -75,6 +75,8 @@ public sealed class ClassifierPass
 {
     public delegate void ForwardFn(WeightSpaceBatch weights, float[] inputs, int[] indices, int perNetwork, float[] logits, float[]? featureMask);
     public delegate void BackwardFn(WeightSpaceBatch weights, float[] inputs, int[] indices, int perNetwork, float[] gradLogits, WeightSpaceBatch gradWeights, float[]? featureMask);
+    public delegate void ForwardSaveFn(WeightSpaceBatch weights, float[] inputs, int[] indices, int perNetwork, float[] logits, float[] saved, float[]? featureMask);
+    public delegate void BackwardSavedFn(WeightSpaceBatch weights, float[] inputs, int[] indices, int perNetwork, float[] gradLogits, WeightSpaceBatch gradWeights, float[] saved, float[]? featureMask);
 
     public ZooArchitecture Architecture { get; }
     public InputActivation Activation { get; }
@@ -83,11 +85,19 @@ public sealed class ClassifierPass
     public int Outputs { get; }
     public int FeatureLength { get; }
     public ForwardFn Forward { get; }
+    /// <summary>Backward recomputes the forward pass; <see cref="ForwardSave"/> then <see cref="BackwardSaved"/> keep its activations instead (same bits).</summary>
     public BackwardFn Backward { get; }
+    /// <summary>Forward, keeping each image's activations (<see cref="SavedPerImage"/> floats) for <see cref="BackwardSaved"/>.</summary>
+    public ForwardSaveFn ForwardSave { get; }
+    /// <summary>Backward from the activations <see cref="ForwardSave"/> kept (same weights, images, indices and mask).</summary>
+    public BackwardSavedFn BackwardSaved { get; }
+    public int SavedPerImage { get; }
 
-    private ClassifierPass(ZooArchitecture arch, InputActivation act, WeightSpace space, int inputLength, int outputs, int features, ForwardFn f, BackwardFn b)
+    private ClassifierPass(ZooArchitecture arch, InputActivation act, WeightSpace space, int inputLength, int outputs, int features, ForwardFn f, BackwardFn b,
+        ForwardSaveFn fs, BackwardSavedFn bs, int savedPerImage)
     {
         Architecture = arch; Activation = act; Space = space; InputLength = inputLength; Outputs = outputs; FeatureLength = features; Forward = f; Backward = b;
+        ForwardSave = fs; BackwardSaved = bs; SavedPerImage = savedPerImage;
     }
 
     /// <summary>The generated pass of <paramref name="arch"/> with <paramref name="activation"/> (ReLU or Tanh).</summary>
@@ -95,12 +105,12 @@ public sealed class ClassifierPass
     {
         switch (arch, activation)
         {
-            case (ZooArchitecture.Cnn, InputActivation.ReLU): { var c = new ZooCnnRelu.Classifier(); return new(arch, activation, c.Space, ZooCnnRelu.Classifier.InputLength, ZooCnnRelu.Classifier.Outputs, ZooCnnRelu.Classifier.FeatureLength, c.Forward, c.Backward); }
-            case (ZooArchitecture.Cnn, InputActivation.Tanh): { var c = new ZooCnnTanh.Classifier(); return new(arch, activation, c.Space, ZooCnnTanh.Classifier.InputLength, ZooCnnTanh.Classifier.Outputs, ZooCnnTanh.Classifier.FeatureLength, c.Forward, c.Backward); }
-            case (ZooArchitecture.Mlp3, InputActivation.ReLU): { var c = new ZooMlp3Relu.Classifier(); return new(arch, activation, c.Space, ZooMlp3Relu.Classifier.InputLength, ZooMlp3Relu.Classifier.Outputs, ZooMlp3Relu.Classifier.FeatureLength, c.Forward, c.Backward); }
-            case (ZooArchitecture.Mlp3, InputActivation.Tanh): { var c = new ZooMlp3Tanh.Classifier(); return new(arch, activation, c.Space, ZooMlp3Tanh.Classifier.InputLength, ZooMlp3Tanh.Classifier.Outputs, ZooMlp3Tanh.Classifier.FeatureLength, c.Forward, c.Backward); }
-            case (ZooArchitecture.Mlp5, InputActivation.ReLU): { var c = new ZooMlp5Relu.Classifier(); return new(arch, activation, c.Space, ZooMlp5Relu.Classifier.InputLength, ZooMlp5Relu.Classifier.Outputs, ZooMlp5Relu.Classifier.FeatureLength, c.Forward, c.Backward); }
-            case (ZooArchitecture.Mlp5, InputActivation.Tanh): { var c = new ZooMlp5Tanh.Classifier(); return new(arch, activation, c.Space, ZooMlp5Tanh.Classifier.InputLength, ZooMlp5Tanh.Classifier.Outputs, ZooMlp5Tanh.Classifier.FeatureLength, c.Forward, c.Backward); }
+            case (ZooArchitecture.Cnn, InputActivation.ReLU): { var c = new ZooCnnRelu.Classifier(); return new(arch, activation, c.Space, ZooCnnRelu.Classifier.InputLength, ZooCnnRelu.Classifier.Outputs, ZooCnnRelu.Classifier.FeatureLength, c.Forward, c.Backward, c.ForwardSave, c.BackwardSaved, ZooCnnRelu.Classifier.SavedPerImage); }
+            case (ZooArchitecture.Cnn, InputActivation.Tanh): { var c = new ZooCnnTanh.Classifier(); return new(arch, activation, c.Space, ZooCnnTanh.Classifier.InputLength, ZooCnnTanh.Classifier.Outputs, ZooCnnTanh.Classifier.FeatureLength, c.Forward, c.Backward, c.ForwardSave, c.BackwardSaved, ZooCnnTanh.Classifier.SavedPerImage); }
+            case (ZooArchitecture.Mlp3, InputActivation.ReLU): { var c = new ZooMlp3Relu.Classifier(); return new(arch, activation, c.Space, ZooMlp3Relu.Classifier.InputLength, ZooMlp3Relu.Classifier.Outputs, ZooMlp3Relu.Classifier.FeatureLength, c.Forward, c.Backward, c.ForwardSave, c.BackwardSaved, ZooMlp3Relu.Classifier.SavedPerImage); }
+            case (ZooArchitecture.Mlp3, InputActivation.Tanh): { var c = new ZooMlp3Tanh.Classifier(); return new(arch, activation, c.Space, ZooMlp3Tanh.Classifier.InputLength, ZooMlp3Tanh.Classifier.Outputs, ZooMlp3Tanh.Classifier.FeatureLength, c.Forward, c.Backward, c.ForwardSave, c.BackwardSaved, ZooMlp3Tanh.Classifier.SavedPerImage); }
+            case (ZooArchitecture.Mlp5, InputActivation.ReLU): { var c = new ZooMlp5Relu.Classifier(); return new(arch, activation, c.Space, ZooMlp5Relu.Classifier.InputLength, ZooMlp5Relu.Classifier.Outputs, ZooMlp5Relu.Classifier.FeatureLength, c.Forward, c.Backward, c.ForwardSave, c.BackwardSaved, ZooMlp5Relu.Classifier.SavedPerImage); }
+            case (ZooArchitecture.Mlp5, InputActivation.Tanh): { var c = new ZooMlp5Tanh.Classifier(); return new(arch, activation, c.Space, ZooMlp5Tanh.Classifier.InputLength, ZooMlp5Tanh.Classifier.Outputs, ZooMlp5Tanh.Classifier.FeatureLength, c.Forward, c.Backward, c.ForwardSave, c.BackwardSaved, ZooMlp5Tanh.Classifier.SavedPerImage); }
             default: throw new ArgumentException($"No classifier pass for {arch} with {activation}; the zoos use ReLU or Tanh.", nameof(activation));
         }
     }
@@ -109,7 +119,7 @@ public sealed class ClassifierPass
     public static ClassifierPass ForBinaryCnn()
     {
         var c = new ZooCnnBinaryRelu.Classifier();
-        return new(ZooArchitecture.Cnn, InputActivation.ReLU, c.Space, ZooCnnBinaryRelu.Classifier.InputLength, ZooCnnBinaryRelu.Classifier.Outputs, ZooCnnBinaryRelu.Classifier.FeatureLength, c.Forward, c.Backward);
+        return new(ZooArchitecture.Cnn, InputActivation.ReLU, c.Space, ZooCnnBinaryRelu.Classifier.InputLength, ZooCnnBinaryRelu.Classifier.Outputs, ZooCnnBinaryRelu.Classifier.FeatureLength, c.Forward, c.Backward, c.ForwardSave, c.BackwardSaved, ZooCnnBinaryRelu.Classifier.SavedPerImage);
     }
 
     /// <summary>The weight space of <paramref name="arch"/> (hidden-neuron symmetry; the same for both activations).</summary>

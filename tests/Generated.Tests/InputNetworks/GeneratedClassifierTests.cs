@@ -30,17 +30,22 @@ public class GeneratedClassifierTests
     private sealed record Case(string Name, WeightSpace Space, int InputLength, int Outputs, int Features,
         Action<WeightSpaceBatch, float[], int[], int, float[], float[]?> Forward,
         Action<WeightSpaceBatch, float[], int[], int, float[], WeightSpaceBatch, float[]?> Backward,
-        ClassifierReference64 Reference);
+        ClassifierReference64 Reference)
+    {
+        public Action<WeightSpaceBatch, float[], int[], int, float[], float[], float[]?> ForwardSave { get; init; } = null!;
+        public Action<WeightSpaceBatch, float[], int[], int, float[], WeightSpaceBatch, float[], float[]?> BackwardSaved { get; init; } = null!;
+        public int SavedPerImage { get; init; }
+    }
 
     private static Case Get(string name)
     {
         switch (name)
         {
-            case "cnn-tanh": { var c = new TinyStridedCnn.Classifier(); return new(name, c.Space, TinyStridedCnn.Classifier.InputLength, 3, 4, c.Forward, c.Backward, new(Cnn, InputActivation.Tanh, 2, 9, 9)); }
-            case "cnn-relu": { var c = new TinyStridedCnnRelu.Classifier(); return new(name, c.Space, TinyStridedCnnRelu.Classifier.InputLength, 3, 4, c.Forward, c.Backward, new(Cnn, InputActivation.ReLU, 2, 9, 9)); }
-            case "wide-tanh": { var c = new VectorStridedCnn.Classifier(); return new(name, c.Space, VectorStridedCnn.Classifier.InputLength, 3, 5, c.Forward, c.Backward, new(Wide, InputActivation.Tanh, 2, 11, 11)); }
-            case "wide-relu": { var c = new VectorStridedCnnRelu.Classifier(); return new(name, c.Space, VectorStridedCnnRelu.Classifier.InputLength, 3, 5, c.Forward, c.Backward, new(Wide, InputActivation.ReLU, 2, 11, 11)); }
-            case "mlp-relu": { var c = new TinyImageMlp.Classifier(); return new(name, c.Space, TinyImageMlp.Classifier.InputLength, 3, 4, c.Forward, c.Backward, new(Mlp, InputActivation.ReLU, 2, 3, 4)); }
+            case "cnn-tanh": { var c = new TinyStridedCnn.Classifier(); return new(name, c.Space, TinyStridedCnn.Classifier.InputLength, 3, 4, c.Forward, c.Backward, new(Cnn, InputActivation.Tanh, 2, 9, 9)) { ForwardSave = c.ForwardSave, BackwardSaved = c.BackwardSaved, SavedPerImage = TinyStridedCnn.Classifier.SavedPerImage }; }
+            case "cnn-relu": { var c = new TinyStridedCnnRelu.Classifier(); return new(name, c.Space, TinyStridedCnnRelu.Classifier.InputLength, 3, 4, c.Forward, c.Backward, new(Cnn, InputActivation.ReLU, 2, 9, 9)) { ForwardSave = c.ForwardSave, BackwardSaved = c.BackwardSaved, SavedPerImage = TinyStridedCnnRelu.Classifier.SavedPerImage }; }
+            case "wide-tanh": { var c = new VectorStridedCnn.Classifier(); return new(name, c.Space, VectorStridedCnn.Classifier.InputLength, 3, 5, c.Forward, c.Backward, new(Wide, InputActivation.Tanh, 2, 11, 11)) { ForwardSave = c.ForwardSave, BackwardSaved = c.BackwardSaved, SavedPerImage = VectorStridedCnn.Classifier.SavedPerImage }; }
+            case "wide-relu": { var c = new VectorStridedCnnRelu.Classifier(); return new(name, c.Space, VectorStridedCnnRelu.Classifier.InputLength, 3, 5, c.Forward, c.Backward, new(Wide, InputActivation.ReLU, 2, 11, 11)) { ForwardSave = c.ForwardSave, BackwardSaved = c.BackwardSaved, SavedPerImage = VectorStridedCnnRelu.Classifier.SavedPerImage }; }
+            case "mlp-relu": { var c = new TinyImageMlp.Classifier(); return new(name, c.Space, TinyImageMlp.Classifier.InputLength, 3, 4, c.Forward, c.Backward, new(Mlp, InputActivation.ReLU, 2, 3, 4)) { ForwardSave = c.ForwardSave, BackwardSaved = c.BackwardSaved, SavedPerImage = TinyImageMlp.Classifier.SavedPerImage }; }
             default: throw new ArgumentException(name);
         }
     }
@@ -167,6 +172,43 @@ public class GeneratedClassifierTests
             int s = c.Space.Tensors[t].Size;
             Assert.Equal(g1.Tensors[t].Data.Skip(n * s).Take(s).ToArray(), gOne.Tensors[t].Data);
         }
+    }
+
+    /// <summary>
+    /// ForwardSave gives Forward's logits and BackwardSaved, reading the activations it kept instead of recomputing them,
+    /// gives Backward's gradient bit for bit (with and without a feature mask); a short saved buffer is refused.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void BackwardFromSavedActivationsIsBackwardBitForBit(string name)
+    {
+        var c = Get(name);
+        const int batch = 5, per = 4;
+        var w = RandomWeights(c.Space, batch, 41);
+        var (x, idx, mask) = Data(c, batch, per, 42);
+        var gy = RandomFloats(batch * per * c.Outputs, 43, 1.0);
+        foreach (bool masked in new[] { false, true })
+        {
+            var m = masked ? mask : null;
+            var logits = new float[batch * per * c.Outputs]; var logitsSaved = new float[logits.Length];
+            var saved = RandomFloats(batch * per * c.SavedPerImage, 44, 3.0);
+            c.Forward(w, x, idx, per, logits, m);
+            c.ForwardSave(w, x, idx, per, logitsSaved, saved, m);
+            Assert.Equal(logits, logitsSaved);
+            var g1 = new WeightSpaceBatch(c.Space, batch, 1); var g2 = new WeightSpaceBatch(c.Space, batch, 1);
+            foreach (var t in g2.Tensors) Array.Fill(t.Data, 5f);
+            c.Backward(w, x, idx, per, gy, g1, m);
+            c.BackwardSaved(w, x, idx, per, gy, g2, saved, m);
+            Assert.Equal(g1.Flatten(), g2.Flatten());
+            // The saved activations are what the gradient is computed from: other ones give another gradient.
+            var other = (float[])saved.Clone();
+            for (int i = 0; i < other.Length; i++) other[i] *= 0.5f;
+            var g3 = new WeightSpaceBatch(c.Space, batch, 1);
+            c.BackwardSaved(w, x, idx, per, gy, g3, other, m);
+            Assert.NotEqual(g1.Flatten(), g3.Flatten());
+        }
+        var e = Assert.Throws<ArgumentException>(() => c.ForwardSave(w, x, idx, per, new float[batch * per * c.Outputs], new float[batch * per * c.SavedPerImage - 1], null));
+        Assert.Contains("saved", e.Message);
     }
 
     [Fact]
