@@ -98,6 +98,54 @@ public class LineOpsTests
             }
     }
 
+    /// <summary>
+    /// Bit for bit: every result is one sum in a fixed order whatever the register blocking, fused multiply-adds in the
+    /// vector columns and a multiply and an add in the columns past them (the blockings were chosen so that this holds,
+    /// and so that a faster blocking never changes a trained model).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(MixShapes))]
+    public void OuterAddAndMixAreBitwiseOneOrderedSumPerElement(int rows, int k, int n)
+    {
+        int ss = k + 2, gs = n + 3, ds = n + 5, ls = n + 2;
+        var src = Random(rows * ss, 17 + rows);
+        var g = Random(rows * gs, 18 + n);
+        var dw = Random(k * n, 19);
+        var before = (float[])dw.Clone();
+        LineOps.OuterAdd(src, ss, g, gs, rows, k, n, dw);
+        int outerVector = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? n / 16 * 16 : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? n / 8 * 8 : 0;
+        for (int i = 0; i < k; i++)
+            for (int c = 0; c < n; c++)
+            {
+                float a = 0;
+                for (int r = 0; r < rows; r++)
+                    a = c < outerVector ? MathF.FusedMultiplyAdd(src[r * ss + i], g[r * gs + c], a) : a + src[r * ss + i] * g[r * gs + c];
+                Assert.Equal(before[i * n + c] + a, dw[i * n + c]);
+            }
+
+        // Mix: rows × k inputs through w [k × n], the vector paths in 16-column blocks (both widths).
+        var w = Random(k * n, 20 + k);
+        var init = Random(n, 21);
+        var line = Random(rows * ls, 22);
+        var dst = Random(rows * ds, 23);
+        var add = (float[])dst.Clone();
+        const float scale = 0.75f;
+        LineOps.MixAssign(init, line, ls, src, ss, w, k, n, dst, ds, rows, scale);
+        var addBefore = (float[])add.Clone();
+        LineOps.MixAdd(src, ss, w, k, n, add, ds, rows, scale);
+        int mixVector = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated || System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? n / 16 * 16 : 0;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < n; c++)
+            {
+                float a = 0;
+                for (int i = 0; i < k; i++)
+                    a = c < mixVector ? MathF.FusedMultiplyAdd(src[r * ss + i], w[i * n + c], a) : a + src[r * ss + i] * w[i * n + c];
+                float baseAssign = init[c] + line[r * ls + c], baseAdd = addBefore[r * ds + c];
+                Assert.Equal(c < mixVector ? MathF.FusedMultiplyAdd(a, scale, baseAssign) : baseAssign + scale * a, dst[r * ds + c]);
+                Assert.Equal(c < mixVector ? MathF.FusedMultiplyAdd(a, scale, baseAdd) : baseAdd + scale * a, add[r * ds + c]);
+            }
+    }
+
     [Theory]
     [InlineData(1, 1, 1)]
     [InlineData(3, 5, 7)]
