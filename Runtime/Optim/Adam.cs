@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace LayerCompiler.Runtime.Optim;
 
@@ -71,7 +73,39 @@ public class Adam : Optimizer
 
         ForElements(p.Length, (start, end) =>
         {
-            for (int j = start; j < end; j++)
+            int j = start;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                // 8 elements at a time, every lane the scalar loop's operations in its order (no fused multiply-adds;
+                // sqrt and division are exact in both): the same bits, several times fewer instructions.
+                var vShrink = Vector256.Create(shrink); var vL2 = Vector256.Create(l2); var vW = Vector256.Create(w); var vOneMinusW = Vector256.Create(oneMinusW);
+                var vB2 = Vector256.Create(b2); var vOneMinusB2 = Vector256.Create(oneMinusB2); var vEps = Vector256.Create(eps);
+                var vBc2Sqrt = Vector256.Create(bc2Sqrt); var vNegStep = Vector256.Create(negStepSize);
+                ref float p0 = ref MemoryMarshal.GetArrayDataReference(p); ref float g0 = ref MemoryMarshal.GetArrayDataReference(g);
+                ref float m0 = ref MemoryMarshal.GetArrayDataReference(m); ref float v0 = ref MemoryMarshal.GetArrayDataReference(v);
+                for (; j + 8 <= end; j += 8)
+                {
+                    nuint o = (nuint)j;
+                    var pj = Vector256.LoadUnsafe(ref p0, o);
+                    if (shrink != 1f) pj *= vShrink;
+                    var gj = Vector256.LoadUnsafe(ref g0, o);
+                    if (l2 != 0f) gj += vL2 * pj;
+                    var mOld = Vector256.LoadUnsafe(ref m0, o);
+                    var mj = lowWeight ? mOld + vW * (gj - mOld) : gj - (gj - mOld) * vOneMinusW;
+                    mj.StoreUnsafe(ref m0, o);
+                    var vj = Vector256.LoadUnsafe(ref v0, o) * vB2 + vOneMinusB2 * gj * gj;
+                    vj.StoreUnsafe(ref v0, o);
+                    if (vMax is not null)
+                    {
+                        ref float x0 = ref MemoryMarshal.GetArrayDataReference(vMax);
+                        vj = Vector256.Max(Vector256.LoadUnsafe(ref x0, o), vj);
+                        vj.StoreUnsafe(ref x0, o);
+                    }
+                    var denom = Vector256.Sqrt(vj) / vBc2Sqrt + vEps;
+                    (pj + vNegStep * mj / denom).StoreUnsafe(ref p0, o);
+                }
+            }
+            for (; j < end; j++)
             {
                 float pj = p[j];
                 if (shrink != 1f) pj *= shrink;

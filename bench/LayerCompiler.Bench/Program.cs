@@ -5,6 +5,7 @@ using LayerCompiler.Bench;
 
 // dotnet run -c Release --project bench/LayerCompiler.Bench [-- quick [--reps N] [--no-torch] [--no-interpreted] [--out DIR] [--paired-rounds N] [--ceiling-seconds S]]   (no verb: quick)
 // dotnet run -c Release --project bench/LayerCompiler.Bench -- bdn [BenchmarkDotNet arguments]
+// dotnet run -c Release --project bench/LayerCompiler.Bench -- optimizer [--sizes 5000,1000000] [--reps 7]
 // dotnet run -c Release --project bench/LayerCompiler.Bench -- product [--batch B] [--features D] [--reps N] [--torch-threads 1,2] [--no-torch] [--no-reference] [--no-generic]
 if (args.Length > 0 && args[0] == "bdn")
 {
@@ -12,6 +13,7 @@ if (args.Length > 0 && args[0] == "bdn")
     BenchmarkSwitcher.FromAssembly(typeof(LayerCase).Assembly).Run(args[1..], config);
     return 0;
 }
+if (args.Length > 0 && args[0] == "optimizer") return OptimizerBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "product")
 {
     // product [--batch B] [--features D] [--reps N] [--torch-threads 1,2] [--no-torch] [--no-reference] [--no-generic]
