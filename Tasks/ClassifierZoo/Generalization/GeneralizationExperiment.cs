@@ -22,6 +22,9 @@ public sealed record GeneralizationSettings
     public int BatchSize { get; init; } = 8;
     public float LearningRate { get; init; } = 1e-3f;
 
+    /// <summary>One line naming every setting a run's result depends on (kept in its result file and compared on reading).</summary>
+    public string Describe() => string.Create(CultureInfo.InvariantCulture, $"epochs={Epochs} batch={BatchSize} lr={LearningRate:R}");
+
     public TrainerOptions TrainerOptions(ulong seed) => new()
     {
         Task = TrainingTask.Regression, Epochs = Epochs, BatchSize = BatchSize, EvalBatchSize = 64, LearningRate = LearningRate,
@@ -41,6 +44,8 @@ public sealed record GeneralizationResult(string Zoo, string Kind, ulong Seed, d
     public float[] TestPredicted { get; init; } = Array.Empty<float>();
     /// <summary>The test split's true test accuracies.</summary>
     public float[] TestActual { get; init; } = Array.Empty<float>();
+    /// <summary>The training settings and the zoo's fingerprint the run used (empty in results written before they were kept).</summary>
+    public string Config { get; init; } = "";
 }
 
 /// <summary>Trains one regressor on a classifier zoo's train split through the one <see cref="Trainer"/> and tests it.</summary>
@@ -71,10 +76,11 @@ public static class GeneralizationExperiment
         zoo.RequireSpace(model.Space, $"the '{kind}' regressor");
         IWeightDataset Set(int[] idx) => new InMemoryWeightDataset(zoo.Select(idx), idx.Select(i => zoo.TestAccuracy[i]).ToArray(), 1);
         model.FitInputs(zoo.Select(tr));
+        string config = Config(zoo, settings);
         var options = settings.TrainerOptions(seed) with
         {
             CheckpointPath = runDir is null ? null : Path.Combine(runDir, CheckpointFile),
-            Tag = $"predicting-generalization model={kind} zoo={zoo.Architecture}:{ZooFingerprint(zoo)}",
+            Tag = $"predicting-generalization model={kind} {config}",
         };
         if (runDir != null) OutputPaths.CreateDirectory(runDir, "The run directory");
         var trainer = new Trainer(model.Executor(options), options, new AccuracyBceObjective(), KendallTauMetric.Instance);
@@ -96,7 +102,7 @@ public static class GeneralizationExperiment
         {
             ValidationTauPerEpoch = history.Epochs.Select(e => e.ValidationMetric ?? double.NaN).ToArray(),
             TrainLossPerEpoch = history.Epochs.Select(e => e.TrainLoss).ToArray(),
-            TestPredicted = predicted, TestActual = actual,
+            TestPredicted = predicted, TestActual = actual, Config = config,
         };
         if (resultPath != null) GeneralizationResultsFile.Write(resultPath, new[] { result });
         return result;
@@ -154,11 +160,15 @@ public static class GeneralizationExperiment
             : r.Seed != seed ? $"seed {r.Seed}, not {seed}"
             : r.ValidationTauPerEpoch.Length != settings.Epochs ? $"{r.ValidationTauPerEpoch.Length} training epochs, not {settings.Epochs}"
             : r.Test != test.Length || !r.TestActual.SequenceEqual(test.Select(i => zoo.TestAccuracy[i])) ? $"another zoo's test split ({r.Test} checkpoints from {r.Zoo})"
+            : r.Config.Length > 0 && r.Config != Config(zoo, settings) ? $"other settings ({r.Config}; this run: {Config(zoo, settings)})"
             : null;
         if (mismatch != null)
             throw new InvalidOperationException($"{path} is the result of another run: {mismatch}. Use another output directory, or delete that run directory to train this run from scratch.");
         return r;
     }
+
+    /// <summary>The settings and the zoo (architecture and fingerprint) a run's result depends on.</summary>
+    private static string Config(ClassifierZooData zoo, GeneralizationSettings settings) => $"{settings.Describe()} zoo={zoo.Architecture}:{ZooFingerprint(zoo)}";
 
     /// <summary>A short hash of the zoo's contents that a run depends on (splits, test accuracies, weights' size).</summary>
     private static string ZooFingerprint(ClassifierZooData zoo)

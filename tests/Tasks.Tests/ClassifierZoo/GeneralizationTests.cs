@@ -144,6 +144,9 @@ public sealed class GeneralizationTests : IDisposable
         Assert.Contains("4 training epochs, not 5", e.Message);
         e = Assert.Throws<InvalidOperationException>(() => GeneralizationExperiment.Run(zoo, kind, 4, gs, runDir: dir));
         Assert.Contains("seed 3, not 4", e.Message);
+        e = Assert.Throws<InvalidOperationException>(() => GeneralizationExperiment.Run(zoo, kind, 3, gs with { LearningRate = 2e-3f }, runDir: dir));
+        Assert.Contains("other settings", e.Message);
+        Assert.Contains("lr=0.002", e.Message);
         // A half-trained checkpoint of other settings is refused too (the trainer's fingerprint).
         string other = Path.Combine(_root, "other");
         using var cts2 = new CancellationTokenSource();
