@@ -15,25 +15,23 @@ cd "$(dirname "$0")/.."
 Q=runs/long-runs
 mkdir -p "$Q"
 
+# Steps that finished in earlier sessions (their results and commands are in docs/results.md; the machine does not keep
+# runs/ between sessions, so a later queue would rebuild them from scratch): sine-freq-zoo, sine-regress-100, inr-zoo-full,
+# ablation-full-ps, ensemble-full-ps, ablation-full-hp-seed1/2, ablation-full-seed0, ablation-full-ln-seeds12,
+# ablation-full, ensemble-full-ln, inr-edit-full. Dropped: cnn-zoo-full (the --full-every-epoch zoo, about 5.5 h idle;
+# it had 3 of its 20 shards when runs/ was lost) and wide-aug-full-seed0 (needs the 3-hour INR zoo rebuilt).
+#
 # name | arguments of the WeightTasks tool (in the order they run)
 STEPS=(
-  "sine-freq-zoo|inr-zoo build --task sine-frequency --out runs/sine-freq-zoo --sizes 2000,500,1000 --shard-size 250"
-  "sine-regress-100|sine regress --zoo runs/sine-freq-zoo --full --out runs/sine-freq-regress-100"
-  "inr-zoo-full|inr-zoo build --full --out runs/zoo-full"
-  "ablation-full-ps|inr-classify table --zoo runs/zoo-full --models product-signed --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
-  "ensemble-full-ps|inr-classify ensemble --zoo runs/zoo-full --checkpoints runs/ablation-full/product-signed-seed0/model.safetensors,runs/ablation-full/product-signed-seed1/model.safetensors,runs/ablation-full/product-signed-seed2/model.safetensors --out runs/ensemble-full-ps"
-  "ablation-full-hp-seed1|inr-classify table --zoo runs/zoo-full --models hidden,product --seeds 1 --epochs 30 --out runs/ablation-full"
-  "ablation-full-hp-seed2|inr-classify table --zoo runs/zoo-full --models hidden,product --seeds 2 --epochs 30 --out runs/ablation-full"
-  "ablation-full-seed0|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0 --epochs 30 --out runs/ablation-full"
-  "ablation-full-ln-seeds12|inr-classify table --zoo runs/zoo-full --models product-signed-ln --seeds 1,2 --epochs 30 --out runs/ablation-full"
-  "ablation-full|inr-classify table --zoo runs/zoo-full --models hidden,product,product-signed,product-signed-ln --seeds 0,1,2 --epochs 30 --out runs/ablation-full"
-  "ensemble-full-ln|inr-classify ensemble --zoo runs/zoo-full --checkpoints runs/ablation-full/product-signed-ln-seed0/model.safetensors,runs/ablation-full/product-signed-ln-seed1/model.safetensors,runs/ablation-full/product-signed-ln-seed2/model.safetensors --out runs/ensemble-full-ln"
-  "inr-edit-full|inr-edit train --zoo runs/zoo-full --full --epochs 29 --seeds 0,1,2 --out runs/inr-edit-full"
-  "cnn-zoo-full|classifier-zoo build --arch cnn --full-every-epoch --out runs/cnn-zoo-full"
-  "cnn-generalization-full|classifier-zoo generalization --zoo runs/cnn-zoo-full --seeds 3 --train-epochs 50 --jobs 2 --out runs/cnn-generalization-full"
+  "cnn-zoo-10k|classifier-zoo build --arch cnn --full-every-epoch --train-pool 7500 --out runs/cnn-zoo-10k"
+  "cnn-generalization-10k|classifier-zoo generalization --zoo runs/cnn-zoo-10k --seeds 3 --train-epochs 50 --jobs 2 --out runs/cnn-generalization-10k"
+  # the quick modes of the classifier-zoo tasks, timed on the otherwise idle machine (STEP.log start line → STEP.done)
+  "quick-czoo-build|classifier-zoo build --arch cnn --seed 1 --out runs/quick/cnn-zoo"
+  "quick-czoo-generalization|classifier-zoo generalization --zoo runs/quick/cnn-zoo --out runs/quick/cnn-generalization"
+  "quick-tickets|tickets run --quick --out runs/quick/tickets"
+  "quick-domain-adapt|domain-adapt run --quick --out runs/quick/domain-adapt"
   "mlp5-zoo-quick|classifier-zoo build --arch mlp5 --out runs/mlp5-quick --seed 1"
   "mlp5-generalization-50ep|classifier-zoo generalization --zoo runs/mlp5-quick --models hnp,np,statnn --seeds 3 --train-epochs 50 --jobs 2 --out runs/mlp5-generalization-50ep"
-  "wide-aug-full-seed0|inr-classify table --zoo runs/zoo-full --models product-signed-wide --seeds 0 --epochs 30 --augment protocol --out runs/wide-aug-full"
 )
 
 status() {
