@@ -163,21 +163,50 @@ public sealed class GeneralizationTests : IDisposable
         var gs = new GeneralizationSettings { Epochs = 2 };
         var kinds = new[] { "hnp", "statnn" }; var seeds = new ulong[] { 0, 1 };
         var one = GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs1"), jobs: 1);
-        var lines = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var two = GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs2"), jobs: 2, log: lines.Add);
+        var lines = new List<string>();
+        void Log(string l) { lock (lines) lines.Add(l); }
+        var two = GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs2"), jobs: 2, log: Log);
         Assert.Equal(new[] { ("hnp", 0UL), ("hnp", 1UL), ("statnn", 0UL), ("statnn", 1UL) }, two.Select(r => (r.Kind, r.Seed)));
         for (int i = 0; i < one.Count; i++) Assert.Equal(one[i].TestPredicted, two[i].TestPredicted);
         Assert.Equal(4, lines.Count(l => l.Contains(": training (")));
         Assert.True(File.Exists(Path.Combine(_root, "jobs2", GeneralizationExperiment.RunName("statnn", 1), GeneralizationExperiment.ResultFile)));
         // Rerun: every run is read back.
         lines.Clear();
-        var three = GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs2"), jobs: 2, log: lines.Add);
+        var three = GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs2"), jobs: 2, log: Log);
         Assert.Equal(4, lines.Count(l => l.Contains(": finished earlier (")));
         Assert.Equal(two.Select(r => r.TestTau), three.Select(r => r.TestTau));
         // One run's error reaches the caller as itself, not wrapped.
         var e = Assert.Throws<InvalidOperationException>(() => GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs with { Epochs = 3 }, Path.Combine(_root, "jobs2"), jobs: 2));
         Assert.Contains("2 training epochs, not 3", e.Message);
         Assert.Throws<ArgumentException>(() => GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "jobs0"), jobs: 0));
+    }
+
+    [Fact]
+    public void RunAllTakesRunsOneAtATimeInWorkOrder()
+    {
+        // Two jobs over 12 runs: each worker takes the next run of the work order when it finishes one. A range-partitioned
+        // loop hands each worker a block up front (it started runs 0 and 6 of a 12-run table, and the block of slow runs
+        // then ran on one core while the other sat idle).
+        var zoo = SmallZoo("zoo-order");
+        var gs = new GeneralizationSettings { Epochs = 1 };
+        var kinds = new[] { "statnn", "mlp" }; var seeds = new ulong[] { 0, 1, 2, 3, 4, 5 };
+        var lines = new List<string>();
+        void Log(string l) { lock (lines) lines.Add(l); }
+        // The first two runs wait for each other, so both workers are in flight at once (tiny runs would otherwise let one
+        // worker do everything before the second starts).
+        using var bothStarted = new CountdownEvent(2);
+        IProgress<TrainingProgress>? Started(string kind, ulong seed)
+        {
+            lock (bothStarted) { if (bothStarted.IsSet) return null; bothStarted.Signal(); }
+            Assert.True(bothStarted.Wait(TimeSpan.FromSeconds(60)), "the second job never started");
+            return null;
+        }
+        GeneralizationExperiment.RunAll(zoo, kinds, seeds, gs, Path.Combine(_root, "order"), jobs: 2, log: Log, progressFor: Started);
+        var started = lines.Where(l => l.Contains(": training (")).Select(l => l[..l.IndexOf(':')]).ToList();
+        var order = kinds.SelectMany(k => seeds.Select(x => $"{k} seed {x}")).ToList();
+        Assert.Equal(order.Count, started.Count);
+        // Both workers hold their first run until the other has one: those two are the first two of the work order.
+        Assert.True(started.Take(2).Order().SequenceEqual(order.Take(2).Order()), "the first two runs started: " + string.Join(", ", started));
     }
 
     [Fact]
