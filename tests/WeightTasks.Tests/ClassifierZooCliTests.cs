@@ -41,6 +41,12 @@ public class ClassifierZooCliTests
         Assert.Contains("| statnn | 1 |", merged.Output);
         Assert.Contains("| mlp | 1 |", merged.Output);
         Assert.Contains("<title>mlp: predicted vs true (test split)", File.ReadAllText(Path.Combine(both, "report.html")));
+        // Scored only above a test accuracy (the subset's scoring: GeneralizationTests); a threshold no checkpoint of this
+        // tiny zoo reaches is a clear error.
+        var above = Tool.Run(Workspace.Root, "classifier-zoo", "report", "--zoo", zoo, "--results", Path.Combine(mlpDir, "results.json"), "--out", Path.Combine(both, "above"), "--min-accuracy", "0").ShouldSucceed();
+        Assert.Contains("scored on the 6 of 6 test checkpoints with test accuracy >= 0", above.Output);
+        Tool.Run(Workspace.Root, "classifier-zoo", "report", "--zoo", zoo, "--results", Path.Combine(mlpDir, "results.json"), "--out", Path.Combine(both, "above"), "--min-accuracy", "0.99").ShouldFail(1, "τ needs at least 2");
+        Tool.Run(Workspace.Root, "classifier-zoo", "report", "--zoo", zoo, "--results", Path.Combine(mlpDir, "results.json"), "--out", Path.Combine(both, "above"), "--min-accuracy", "1.5").ShouldFail(1, "--min-accuracy must be in [0, 1]");
         var bad = Tool.Run(Workspace.Root, "classifier-zoo", "report", "--zoo", zoo, "--results", Path.Combine(zoo, "zoo.json"), "--out", both).ShouldFail(1, "not a generalization results file");
         Assert.False(Tool.HasStackTrace(bad.Output));
     }

@@ -47,6 +47,27 @@ public sealed record GeneralizationResult(string Zoo, string Kind, ulong Seed, d
     public float[] TestActual { get; init; } = Array.Empty<float>();
     /// <summary>The training settings and the zoo's fingerprint the run used (empty in results written before they were kept).</summary>
     public string Config { get; init; } = "";
+
+    /// <summary>
+    /// This result scored only on the test checkpoints whose true test accuracy is at least <paramref name="minAccuracy"/>
+    /// (e.g. 0.2 to leave out a zoo's chance-level networks, which every model tells apart from the rest): τ-b and R²
+    /// recomputed on them, <see cref="Test"/> their count, the predictions kept in order. Nothing is retrained.
+    /// </summary>
+    public GeneralizationResult OnTestAccuracyAtLeast(double minAccuracy)
+    {
+        if (TestActual.Length == 0 || TestActual.Length != TestPredicted.Length)
+            throw new InvalidOperationException($"The '{Kind}' seed {Seed} result keeps no per-checkpoint test predictions (a result file written before they were kept): rerun it to score a subset.");
+        var keep = Enumerable.Range(0, TestActual.Length).Where(i => TestActual[i] >= minAccuracy).ToArray();
+        if (keep.Length < 2)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Only {keep.Length} of the {TestActual.Length} test checkpoints of '{Kind}' seed {Seed} have test accuracy >= {minAccuracy}; τ needs at least 2."));
+        var predicted = keep.Select(i => TestPredicted[i]).ToArray();
+        var actual = keep.Select(i => TestActual[i]).ToArray();
+        return this with
+        {
+            TestTau = RegressionMetrics.KendallTau(predicted, actual), TestR2 = RegressionMetrics.RSquared(predicted, actual), Test = keep.Length,
+            TestPredicted = predicted, TestActual = actual,
+        };
+    }
 }
 
 /// <summary>Trains one regressor on a classifier zoo's train split through the one <see cref="Trainer"/> and tests it.</summary>

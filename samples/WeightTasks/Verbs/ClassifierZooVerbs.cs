@@ -118,9 +118,10 @@ internal static class ClassifierZooVerbs
         // ---------------------------------------------------------------- classifier-zoo report
         var resultsOption = new Option<string>("--results") { Description = "Comma-separated results.json files of generalization runs on this zoo (e.g. one per model).", Required = true };
         var reportDirOption = new Option<string>("--out") { Description = "Directory for the combined report.html, table.md and results.json.", Required = true };
+        var minAccuracyOption = new Option<double?>("--min-accuracy") { Description = "Score only the test checkpoints whose true test accuracy is at least this (e.g. 0.2 leaves out chance-level networks); nothing is retrained." };
         var reportCmd = new Command("report", "Draw the results of several generalization runs on one zoo into one report.html (and one table).")
         {
-            Cli.Zoo, resultsOption, reportDirOption, trainEpochsOption,
+            Cli.Zoo, resultsOption, reportDirOption, trainEpochsOption, minAccuracyOption,
         };
         reportCmd.SetAction((ParseResult r) => Cli.Run(() =>
         {
@@ -129,6 +130,12 @@ internal static class ClassifierZooVerbs
             foreach (var x in results)
                 if (x.Test != zoo.Indices(ClassifierZooSplits.Test).Length)
                     throw new ArgumentException($"The '{x.Kind}' seed {x.Seed} result was tested on {x.Test} checkpoints; {zoo.Directory} has {zoo.Indices(ClassifierZooSplits.Test).Length} in its test split (a result of another zoo?).");
+            if (r.GetValue(minAccuracyOption) is double min)
+            {
+                if (!(min >= 0 && min <= 1)) throw new ArgumentException($"--min-accuracy must be in [0, 1], got {min.ToString(CultureInfo.InvariantCulture)}.");
+                results = results.Select(x => x.OnTestAccuracyAtLeast(min)).ToList();
+                Ui.Info($"scored on the {results[0].Test} of {zoo.Indices(ClassifierZooSplits.Test).Length} test checkpoints with test accuracy >= {min.ToString(CultureInfo.InvariantCulture)}");
+            }
             string outDir = r.GetValue(reportDirOption)!;
             Directory.CreateDirectory(outDir);
             string table = GeneralizationExperiment.Table(results);

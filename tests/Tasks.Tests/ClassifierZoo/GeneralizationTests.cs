@@ -210,6 +210,28 @@ public sealed class GeneralizationTests : IDisposable
     }
 
     [Fact]
+    public void ARestrictedResultIsScoredOnlyOnTheCheckpointsAboveTheAccuracy()
+    {
+        var actual = new float[] { 0.10f, 0.11f, 0.50f, 0.70f, 0.60f, 0.10f };
+        var predicted = new float[] { 0.40f, 0.10f, 0.55f, 0.52f, 0.60f, 0.30f };
+        var all = new GeneralizationResult("z", "hnp", 0, RegressionMetrics.KendallTau(predicted, actual), RegressionMetrics.RSquared(predicted, actual), 0.5, 3, 10, 2, actual.Length)
+        { TestPredicted = predicted, TestActual = actual };
+        var above = all.OnTestAccuracyAtLeast(0.2);
+        Assert.Equal(3, above.Test);
+        Assert.Equal(new[] { 0.50f, 0.70f, 0.60f }, above.TestActual);
+        Assert.Equal(new[] { 0.55f, 0.52f, 0.60f }, above.TestPredicted);
+        // Among the three, of the pairs by true accuracy (0.50, 0.70), (0.50, 0.60), (0.70, 0.60) only the second is ordered
+        // the same by the predictions: τ = (1 − 2) / 3, while with the chance-level checkpoints the split looks ordered (0.41).
+        Assert.Equal(-1.0 / 3, above.TestTau, 12);
+        Assert.Equal(RegressionMetrics.RSquared(above.TestPredicted, above.TestActual), above.TestR2, 12);
+        Assert.True(all.TestTau > 0);
+        Assert.Equal(all.TestTau, all.OnTestAccuracyAtLeast(0).TestTau, 12);
+        Assert.Contains("τ needs at least 2", Assert.Throws<ArgumentException>(() => all.OnTestAccuracyAtLeast(0.65)).Message);
+        var old = all with { TestPredicted = Array.Empty<float>(), TestActual = Array.Empty<float>() };
+        Assert.Contains("rerun it", Assert.Throws<InvalidOperationException>(() => old.OnTestAccuracyAtLeast(0.2)).Message);
+    }
+
+    [Fact]
     public void HnpOnAFull784PixelMlpIsTooLargeSoItSeesW1PooledToBlocks()
     {
         // Parameters of one 16 → 16 channel layer: the dense factor over the 784 fixed input pixels makes the full HNP layer huge.
