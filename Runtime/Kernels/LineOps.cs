@@ -190,35 +190,19 @@ public static class LineOps
         }
         for (; r < rows; r++)
         {
-            // A single row (the global broadcast terms are 1-row products): four partial sums over
-            // interleaved inputs, so the FMA chains are 4× shorter; combined in a fixed order.
-            var a0 = Vector512<float>.Zero; var a1 = a0; var p0 = a0; var p1 = a0; var q0 = a0; var q1 = a0; var u0 = a0; var u1 = a0;
+            // A single row (the global broadcast terms are 1-row products): one FMA chain per column over the inputs in
+            // order, like every other block shape. (Four interleaved partial sums would shorten the chain, but then a
+            // row's result would depend on whether it fell into a block or the remainder: LineOpsTests pins the one order.)
+            var a0 = Vector512<float>.Zero; var a1 = a0;
             ref float sr = ref Unsafe.Add(ref s0, r * ss);
-            int i = 0;
-            for (; i + 4 <= k; i += 4)
-            {
-                ref float wr = ref Unsafe.Add(ref w0, i * n + c);
-                var x = Vector512.Create(Unsafe.Add(ref sr, i));
-                a0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 0), a0);
-                a1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 16), a1);
-                x = Vector512.Create(Unsafe.Add(ref sr, i + 1));
-                p0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)n), p0);
-                p1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)n + 16), p1);
-                x = Vector512.Create(Unsafe.Add(ref sr, i + 2));
-                q0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)(2 * n)), q0);
-                q1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)(2 * n) + 16), q1);
-                x = Vector512.Create(Unsafe.Add(ref sr, i + 3));
-                u0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)(3 * n)), u0);
-                u1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, (nuint)(3 * n) + 16), u1);
-            }
-            for (; i < k; i++)
+            for (int i = 0; i < k; i++)
             {
                 ref float wr = ref Unsafe.Add(ref w0, i * n + c);
                 var x = Vector512.Create(Unsafe.Add(ref sr, i));
                 a0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 0), a0);
                 a1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 16), a1);
             }
-            Store512(ref b, ref d0, r, c, (a0 + p0) + (q0 + u0), (a1 + p1) + (q1 + u1), sc, i0, i1);
+            Store512(ref b, ref d0, r, c, a0, a1, sc, i0, i1);
         }
     }
 
