@@ -134,7 +134,8 @@ internal static class ClassifierZooVerbs
             {
                 if (!(min >= 0 && min <= 1)) throw new ArgumentException($"--min-accuracy must be in [0, 1], got {min.ToString(CultureInfo.InvariantCulture)}.");
                 results = results.Select(x => x.OnTestAccuracyAtLeast(min)).ToList();
-                Ui.Info($"scored on the {results[0].Test} of {zoo.Indices(ClassifierZooSplits.Test).Length} test checkpoints with test accuracy >= {min.ToString(CultureInfo.InvariantCulture)}");
+                if (results.Count > 0)
+                    Ui.Info($"scored on the {results[0].Test} of {zoo.Indices(ClassifierZooSplits.Test).Length} test checkpoints with test accuracy >= {min.ToString(CultureInfo.InvariantCulture)}");
             }
             string outDir = r.GetValue(reportDirOption)!;
             Directory.CreateDirectory(outDir);
