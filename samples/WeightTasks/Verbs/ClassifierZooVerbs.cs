@@ -127,15 +127,16 @@ internal static class ClassifierZooVerbs
         {
             var zoo = ClassifierZooReader.Read(r.GetValue(Cli.Zoo)!);
             var results = r.GetValue(resultsOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).SelectMany(GeneralizationResultsFile.Read).ToList();
+            int testCount = zoo.Indices(ClassifierZooSplits.Test).Length;
             foreach (var x in results)
-                if (x.Test != zoo.Indices(ClassifierZooSplits.Test).Length)
-                    throw new ArgumentException($"The '{x.Kind}' seed {x.Seed} result was tested on {x.Test} checkpoints; {zoo.Directory} has {zoo.Indices(ClassifierZooSplits.Test).Length} in its test split (a result of another zoo?).");
+                if (x.Test != testCount)
+                    throw new ArgumentException($"The '{x.Kind}' seed {x.Seed} result was tested on {x.Test} checkpoints; {zoo.Directory} has {testCount} in its test split (a result of another zoo, or one already restricted by --min-accuracy? Give the generalization run's own results.json).");
             if (r.GetValue(minAccuracyOption) is double min)
             {
                 if (!(min >= 0 && min <= 1)) throw new ArgumentException($"--min-accuracy must be in [0, 1], got {min.ToString(CultureInfo.InvariantCulture)}.");
                 results = results.Select(x => x.OnTestAccuracyAtLeast(min)).ToList();
                 if (results.Count > 0)
-                    Ui.Info($"scored on the {results[0].Test} of {zoo.Indices(ClassifierZooSplits.Test).Length} test checkpoints with test accuracy >= {min.ToString(CultureInfo.InvariantCulture)}");
+                    Ui.Info($"scored on the {results[0].Test} of {testCount} test checkpoints with test accuracy >= {min.ToString(CultureInfo.InvariantCulture)}");
             }
             string outDir = r.GetValue(reportDirOption)!;
             Directory.CreateDirectory(outDir);
